@@ -1,0 +1,878 @@
+package eventstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Key layout. Every key starts with a one-byte type; numbers are fixed-width
+// big-endian so that keys sort like the numbers.
+//
+//	e<pos8>                   -> record JSON (the envelope)
+//	s<stream>\x00<version8>   -> pos8
+//	v<stream>                 -> current version8
+//	c<stream>\x00<commandID>  -> reply bytes
+//	h                         -> head pos8
+const (
+	prefixEvent   = 'e'
+	prefixStream  = 's'
+	prefixVersion = 'v'
+	prefixCommand = 'c'
+	prefixHead    = 'h'
+)
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func eventKey(pos uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixEvent
+	binary.BigEndian.PutUint64(k[1:], pos)
+	return k
+}
+
+func streamPrefix(stream string) []byte {
+	k := make([]byte, 0, len(stream)+10)
+	k = append(k, prefixStream)
+	k = append(k, stream...)
+	return append(k, 0)
+}
+
+func streamKey(stream string, version uint64) []byte {
+	return append(streamPrefix(stream), u64(version)...)
+}
+
+func versionKey(stream string) []byte {
+	return append([]byte{prefixVersion}, stream...)
+}
+
+func commandKey(stream, commandID string) []byte {
+	k := make([]byte, 0, len(stream)+len(commandID)+2)
+	k = append(k, prefixCommand)
+	k = append(k, stream...)
+	k = append(k, 0)
+	return append(k, commandID...)
+}
+
+var headKey = []byte{prefixHead}
+
+// BadgerOptions configures OpenBadger.
+type BadgerOptions struct {
+	// InMemory keeps everything in memory (tests only: nothing is durable).
+	InMemory bool
+	// Logger receives the store's and Badger's warnings and errors; nil discards them.
+	Logger *slog.Logger
+	// MaxBatch is the most appends one group commit takes; <= 0 gives 256.
+	MaxBatch int
+}
+
+const defaultMaxBatch = 256
+
+// BadgerStore is the durable Store on Badger. Appends go through one
+// committer goroutine that writes every queued request in one transaction and
+// syncs once per batch (group commit). Badger runs with SyncWrites off: the
+// explicit DB.Sync before any caller is answered is what makes an append
+// durable, and readers see a record only after that sync.
+//
+// After a failed commit or sync the store refuses every further append (the
+// outcome of the failed batch is unknown); reopen it to recover.
+type BadgerStore struct {
+	db       *badger.DB
+	log      *slog.Logger
+	maxBatch int
+
+	reqs      chan *appendOp
+	stop      chan struct{} // closed by Close
+	done      chan struct{} // closed when the committer has exited
+	closeOnce sync.Once
+	closeErr  error
+	closeMu   sync.RWMutex // readers hold it shared so Close never closes Badger under them
+	closed    bool         // guarded by closeMu
+
+	// Durable state, written by the committer after each sync.
+	mu       sync.RWMutex
+	versions map[string]uint64
+	lastTime time.Time
+	unsynced map[string]struct{} // command keys written but not yet synced
+	head     *notifier
+
+	// Committer-only state.
+	broken error
+
+	appends atomic.Uint64
+	syncs   atomic.Uint64
+
+	// beforeDrain, if set, runs on the committer after it takes the first
+	// request of a batch and before it drains the queue (tests).
+	beforeDrain func()
+}
+
+var _ Store = (*BadgerStore)(nil)
+
+type appendOp struct {
+	ctx  context.Context
+	req  AppendRequest
+	done chan appendOutcome // buffered: the committer never blocks on it
+}
+
+type appendOutcome struct {
+	res AppendResult
+	err error
+}
+
+// OpenBadger opens (or creates) the log in dir and recovers its head and
+// stream versions.
+func OpenBadger(dir string, opts BadgerOptions) (*BadgerStore, error) {
+	return openBadger(dir, opts, testHooks{})
+}
+
+// testHooks let tests adjust Badger's options and pause the committer.
+type testHooks struct {
+	tune        func(badger.Options) badger.Options
+	beforeDrain func()
+}
+
+func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	bo := badger.DefaultOptions(dir).
+		WithSyncWrites(false).
+		WithDetectConflicts(false). // one writer: the committer
+		WithLogger(badgerLogger{logger})
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
+	}
+	if hooks.tune != nil {
+		bo = hooks.tune(bo)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, &StoreError{Op: "open", Err: fmt.Errorf("badger at %q: %w", dir, err)}
+	}
+	maxBatch := opts.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = defaultMaxBatch
+	}
+	s := &BadgerStore{
+		db:       db,
+		log:      logger,
+		maxBatch: maxBatch,
+		reqs:     make(chan *appendOp, maxBatch),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		versions: make(map[string]uint64),
+		unsynced: make(map[string]struct{}),
+
+		beforeDrain: hooks.beforeDrain,
+	}
+	head, err := s.recover()
+	if err != nil {
+		_ = db.Close()
+		return nil, &StoreError{Op: "open", Err: fmt.Errorf("recover state from %q: %w", dir, err)}
+	}
+	s.head = newNotifier(head)
+	go s.run()
+	return s, nil
+}
+
+// recover loads the head, the last record's time and every stream version.
+func (s *BadgerStore) recover() (uint64, error) {
+	var head uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixEvent}, PrefetchValues: false})
+		it.Seek(append([]byte{prefixEvent}, bytes.Repeat([]byte{0xff}, 8)...))
+		if it.Valid() {
+			head = binary.BigEndian.Uint64(it.Item().Key()[1:])
+			var r Record
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				it.Close()
+				return fmt.Errorf("decode record %d: %w", head, err)
+			}
+			s.lastTime = r.Time
+		}
+		it.Close()
+
+		switch item, err := txn.Get(headKey); {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			if head != 0 {
+				s.log.Warn("eventstore: head key missing, using last record", "head", head)
+			}
+		case err != nil:
+			return fmt.Errorf("read head: %w", err)
+		default:
+			if err := item.Value(func(v []byte) error {
+				if h := binary.BigEndian.Uint64(v); h != head {
+					s.log.Warn("eventstore: head key disagrees with last record, using last record", "head_key", h, "head", head)
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("read head: %w", err)
+			}
+		}
+
+		vit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}, PrefetchValues: true, PrefetchSize: 100})
+		defer vit.Close()
+		for vit.Rewind(); vit.Valid(); vit.Next() {
+			item := vit.Item()
+			stream := string(item.Key()[1:])
+			if err := item.Value(func(v []byte) error {
+				s.versions[stream] = binary.BigEndian.Uint64(v)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("read version of %s: %w", stream, err)
+			}
+		}
+		return nil
+	})
+	return head, err
+}
+
+// Stats reports how many appends were committed and how many syncs they took.
+func (s *BadgerStore) Stats() (appends, syncs uint64) {
+	return s.appends.Load(), s.syncs.Load()
+}
+
+// Append implements Store.
+func (s *BadgerStore) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
+	const op = "append"
+	if err := validateRequest(req); err != nil {
+		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}
+	}
+	a := &appendOp{ctx: ctx, req: req, done: make(chan appendOutcome, 1)}
+	select {
+	case s.reqs <- a:
+	case <-s.stop:
+		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ErrClosed}
+	case <-ctx.Done():
+		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ctx.Err()}
+	}
+	select {
+	case out := <-a.done:
+		return out.res, out.err
+	case <-s.done:
+		// The committer answered everything it took before it exited.
+		select {
+		case out := <-a.done:
+			return out.res, out.err
+		default:
+			return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ErrClosed}
+		}
+	case <-ctx.Done():
+		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream,
+			Err: fmt.Errorf("outcome unknown (a repeat with the same command id is safe): %w", ctx.Err())}
+	}
+}
+
+// run is the committer.
+func (s *BadgerStore) run() {
+	defer close(s.done)
+	batch := make([]*appendOp, 0, s.maxBatch)
+	for {
+		select {
+		case <-s.stop:
+			s.failQueued()
+			return
+		default:
+		}
+		select {
+		case <-s.stop:
+			s.failQueued()
+			return
+		case a := <-s.reqs:
+			if s.beforeDrain != nil {
+				s.beforeDrain()
+			}
+			batch = append(batch[:0], a)
+		drain:
+			for len(batch) < s.maxBatch {
+				select {
+				case a := <-s.reqs:
+					batch = append(batch, a)
+				default:
+					break drain
+				}
+			}
+			s.commit(batch)
+			clear(batch)
+		}
+	}
+}
+
+func (s *BadgerStore) failQueued() {
+	for {
+		select {
+		case a := <-s.reqs:
+			a.done <- appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}}
+		default:
+			return
+		}
+	}
+}
+
+// batchState is the state a batch builds on top of the durable state.
+type batchState struct {
+	head     uint64
+	lastTime time.Time
+	versions map[string]uint64 // streams changed in this batch
+	cmds     map[string][]byte // replies stored in this batch
+}
+
+// commit validates, writes and syncs one batch, then answers every request.
+func (s *BadgerStore) commit(batch []*appendOp) {
+	outs := make([]appendOutcome, len(batch))
+	answer := func() {
+		for i, a := range batch {
+			a.done <- outs[i]
+		}
+	}
+	if s.broken != nil {
+		for i, a := range batch {
+			outs[i].err = &StoreError{Op: "append", Stream: a.req.Stream, Err: s.broken}
+		}
+		answer()
+		return
+	}
+
+	s.mu.RLock()
+	st := batchState{head: s.head.value(), lastTime: s.lastTime, versions: map[string]uint64{}, cmds: map[string][]byte{}}
+	s.mu.RUnlock()
+	w := &txnWriter{db: s.db}
+	var newCmdKeys []string
+	written := 0
+	var fatal error
+
+	for i, a := range batch {
+		res, entries, cmd, err := s.prepare(a, &st)
+		if err != nil || entries == nil {
+			outs[i] = appendOutcome{res: res, err: err}
+			continue
+		}
+		if opErr, fatalErr := w.add(entries); fatalErr != nil {
+			fatal = fatalErr
+			break
+		} else if opErr != nil {
+			outs[i].err = &StoreError{Op: "append", Stream: a.req.Stream, Err: fmt.Errorf("write: %w", opErr)}
+			continue
+		}
+		// Accepted: advance the batch state.
+		if n := len(res.Records); n > 0 {
+			last := res.Records[n-1]
+			st.head, st.lastTime = last.Position, last.Time
+			st.versions[a.req.Stream] = last.Version
+		}
+		if cmd != "" {
+			st.cmds[cmd] = storedReply(res.Reply)
+			newCmdKeys = append(newCmdKeys, cmd)
+		}
+		outs[i] = appendOutcome{res: res}
+		written++
+	}
+
+	if fatal == nil && written > 0 {
+		if len(newCmdKeys) > 0 {
+			s.mu.Lock()
+			for _, k := range newCmdKeys {
+				s.unsynced[k] = struct{}{}
+			}
+			s.mu.Unlock()
+		}
+		if err := w.commit(); err != nil {
+			fatal = err
+		} else if err := s.db.Sync(); err != nil {
+			fatal = fmt.Errorf("sync: %w", err)
+		} else {
+			s.syncs.Add(1)
+		}
+	}
+	w.discard()
+
+	if fatal != nil {
+		// Some transactions of this batch may be on disk, unsynced: the outcome
+		// of every request in it is unknown, and so is the state to build on.
+		s.broken = fmt.Errorf("store failed, reopen it: %w", fatal)
+		s.log.Error("eventstore: group commit failed; refusing further appends", "err", fatal)
+		for i, a := range batch {
+			outs[i] = appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: fmt.Errorf("group commit: %w", fatal)}}
+		}
+		answer()
+		return
+	}
+
+	if written > 0 {
+		s.mu.Lock()
+		for stream, v := range st.versions {
+			s.versions[stream] = v
+		}
+		s.lastTime = st.lastTime
+		for _, k := range newCmdKeys {
+			delete(s.unsynced, k)
+		}
+		s.mu.Unlock()
+		s.head.advance(st.head)
+		s.appends.Add(uint64(written))
+	}
+	answer()
+}
+
+// prepare validates one request against the batch state. It returns the
+// result, the entries to write (nil when nothing is written), the command key
+// whose reply is stored, and an error for this request only.
+func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, string, error) {
+	req := a.req
+	fail := func(err error) (AppendResult, []kv, string, error) {
+		return AppendResult{}, nil, "", &StoreError{Op: "append", Stream: req.Stream, Err: err}
+	}
+	if err := a.ctx.Err(); err != nil {
+		return fail(err)
+	}
+	var ck string
+	if req.CommandID != "" {
+		ck = cmdKey(req.Stream, req.CommandID)
+		reply, ok := st.cmds[ck]
+		if !ok {
+			var err error
+			reply, ok, err = s.readReply(req.Stream, req.CommandID)
+			if err != nil {
+				return fail(err)
+			}
+		}
+		if ok {
+			return AppendResult{Reply: bytes.Clone(reply)}, nil, "", &StoreError{Op: "append", Stream: req.Stream,
+				Err: fmt.Errorf("command %s: %w", req.CommandID, ErrDuplicateCommand)}
+		}
+	}
+	current, ok := st.versions[req.Stream]
+	if !ok {
+		s.mu.RLock()
+		current = s.versions[req.Stream]
+		s.mu.RUnlock()
+	}
+	if req.ExpectedVersion != current {
+		return fail(fmt.Errorf("expected version %d, stream is at %d: %w", req.ExpectedVersion, current, ErrWrongExpectedVersion))
+	}
+	stored := sequence(req, st.head, current, st.lastTime)
+	reply, err := callReply(req, stored)
+	if err != nil {
+		return fail(err)
+	}
+	entries := make([]kv, 0, 2*len(stored)+3)
+	for _, r := range stored {
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fail(fmt.Errorf("encode record %s: %w", r.ID, err))
+		}
+		entries = append(entries,
+			kv{eventKey(r.Position), body},
+			kv{streamKey(req.Stream, r.Version), u64(r.Position)})
+	}
+	if n := len(stored); n > 0 {
+		entries = append(entries,
+			kv{versionKey(req.Stream), u64(stored[n-1].Version)},
+			kv{headKey, u64(stored[n-1].Position)})
+	}
+	if req.CommandID != "" {
+		// Stored even without a Reply func, so that a repeat is still detected.
+		entries = append(entries, kv{commandKey(req.Stream, req.CommandID), storedReply(reply)})
+	}
+	return AppendResult{Records: stored, Reply: reply}, entries, ck, nil
+}
+
+type kv struct{ k, v []byte }
+
+// txnWriter spreads a batch over as few transactions as Badger allows. An
+// append is never split across transactions.
+type txnWriter struct {
+	db  *badger.DB
+	txn *badger.Txn
+	ops [][]kv // appends in txn
+}
+
+func setAll(txn *badger.Txn, entries []kv) error {
+	for _, e := range entries {
+		if err := txn.Set(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add writes one append's entries. opErr fails only this append (it is too
+// big for a transaction of its own); fatalErr fails the batch.
+func (w *txnWriter) add(entries []kv) (opErr, fatalErr error) {
+	if w.txn == nil {
+		w.txn = w.db.NewTransaction(true)
+	}
+	err := setAll(w.txn, entries)
+	if err == nil {
+		w.ops = append(w.ops, entries)
+		return nil, nil
+	}
+	if !errors.Is(err, badger.ErrTxnTooBig) {
+		return nil, fmt.Errorf("set: %w", err)
+	}
+	// The transaction holds part of this append: rebuild it without it,
+	// commit it, and give this append a transaction of its own.
+	w.txn.Discard()
+	w.txn = nil
+	if len(w.ops) > 0 {
+		txn := w.db.NewTransaction(true)
+		for _, op := range w.ops {
+			if err := setAll(txn, op); err != nil {
+				txn.Discard()
+				return nil, fmt.Errorf("rebuild transaction: %w", err)
+			}
+		}
+		if err := txn.Commit(); err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		w.ops = nil
+	}
+	w.txn = w.db.NewTransaction(true)
+	if err := setAll(w.txn, entries); err != nil {
+		w.txn.Discard()
+		w.txn = nil
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return err, nil
+		}
+		return nil, fmt.Errorf("set: %w", err)
+	}
+	w.ops = [][]kv{entries}
+	return nil, nil
+}
+
+func (w *txnWriter) commit() error {
+	if w.txn == nil {
+		return nil
+	}
+	err := w.txn.Commit()
+	w.txn = nil
+	w.ops = nil
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (w *txnWriter) discard() {
+	if w.txn != nil {
+		w.txn.Discard()
+		w.txn = nil
+	}
+}
+
+func (s *BadgerStore) readReply(stream, commandID string) ([]byte, bool, error) {
+	var reply []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(commandKey(stream, commandID))
+		if err != nil {
+			return err
+		}
+		reply, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read reply of command %s: %w", commandID, err)
+	}
+	return reply, true, nil
+}
+
+// readGuard keeps Close from closing Badger under a reader.
+func (s *BadgerStore) readGuard() (release func(), err error) {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.closeMu.RUnlock, nil
+}
+
+// CommandReply implements Store. A reply whose append is not yet synced is
+// not reported.
+func (s *BadgerStore) CommandReply(ctx context.Context, stream, commandID string) ([]byte, bool, error) {
+	const op = "command reply"
+	if err := ctx.Err(); err != nil {
+		return nil, false, &StoreError{Op: op, Stream: stream, Err: err}
+	}
+	release, err := s.readGuard()
+	if err != nil {
+		return nil, false, &StoreError{Op: op, Stream: stream, Err: err}
+	}
+	defer release()
+	s.mu.RLock()
+	_, pending := s.unsynced[cmdKey(stream, commandID)]
+	s.mu.RUnlock()
+	if pending {
+		return nil, false, nil
+	}
+	reply, ok, err := s.readReply(stream, commandID)
+	if err != nil {
+		return nil, false, &StoreError{Op: op, Stream: stream, Err: err}
+	}
+	return reply, ok, nil
+}
+
+// Read implements Store.
+func (s *BadgerStore) Read(ctx context.Context, from uint64, limit int) ([]Record, error) {
+	recs, err := s.read(ctx, from, limit, s.head.value())
+	if err != nil {
+		return nil, &StoreError{Op: "read", Err: err}
+	}
+	return recs, nil
+}
+
+// read returns the records from..min(head, from+limit-1).
+func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uint64) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from == 0 {
+		from = 1
+	}
+	if from > head {
+		return nil, nil
+	}
+	end := head
+	if limit > 0 && uint64(limit) <= head-from {
+		end = from + uint64(limit) - 1
+	}
+	release, err := s.readGuard()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	n := end - from + 1
+	recs := make([]Record, 0, min(n, 1024))
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}, PrefetchValues: true, PrefetchSize: int(min(n, 256))})
+		defer it.Close()
+		want := from
+		for it.Seek(eventKey(from)); it.Valid() && want <= end; it.Next() {
+			item := it.Item()
+			pos := binary.BigEndian.Uint64(item.Key()[1:])
+			if pos != want {
+				return fmt.Errorf("log has position %d where %d was expected", pos, want)
+			}
+			var r Record
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				return fmt.Errorf("decode record %d: %w", pos, err)
+			}
+			recs = append(recs, r)
+			want++
+		}
+		if want <= end {
+			return fmt.Errorf("log ends at %d, before head %d", want-1, end)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+const scanChunk = 256
+
+// Scan implements Store. It reads in chunks, each in its own read transaction.
+func (s *BadgerStore) Scan(ctx context.Context, from uint64, fn func(Record) error) error {
+	head := s.head.value()
+	if from == 0 {
+		from = 1
+	}
+	for from <= head {
+		recs, err := s.read(ctx, from, scanChunk, head)
+		if err != nil {
+			return &StoreError{Op: "scan", Err: err}
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		from += uint64(len(recs))
+	}
+	return nil
+}
+
+// ReadStream implements Store.
+func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]Record, error) {
+	const op = "read stream"
+	if err := ctx.Err(); err != nil {
+		return nil, &StoreError{Op: op, Stream: stream, Err: err}
+	}
+	if fromVersion == 0 {
+		fromVersion = 1
+	}
+	s.mu.RLock()
+	last := s.versions[stream]
+	s.mu.RUnlock()
+	if fromVersion > last {
+		return nil, nil
+	}
+	release, err := s.readGuard()
+	if err != nil {
+		return nil, &StoreError{Op: op, Stream: stream, Err: err}
+	}
+	defer release()
+	recs := make([]Record, 0, min(last-fromVersion+1, 1024))
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: streamPrefix(stream), PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		want := fromVersion
+		for it.Seek(streamKey(stream, fromVersion)); it.Valid() && want <= last; it.Next() {
+			var pos uint64
+			if err := it.Item().Value(func(v []byte) error {
+				pos = binary.BigEndian.Uint64(v)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("read version %d: %w", want, err)
+			}
+			item, err := txn.Get(eventKey(pos))
+			if err != nil {
+				return fmt.Errorf("read record %d (version %d): %w", pos, want, err)
+			}
+			var r Record
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				return fmt.Errorf("decode record %d: %w", pos, err)
+			}
+			if r.Version != want {
+				return fmt.Errorf("record %d has version %d where %d was expected", pos, r.Version, want)
+			}
+			recs = append(recs, r)
+			want++
+		}
+		if want <= last {
+			return fmt.Errorf("stream ends at version %d, before %d", want-1, last)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &StoreError{Op: op, Stream: stream, Err: err}
+	}
+	return recs, nil
+}
+
+// StreamVersion implements Store.
+func (s *BadgerStore) StreamVersion(ctx context.Context, stream string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, &StoreError{Op: "stream version", Stream: stream, Err: err}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.versions[stream], nil
+}
+
+// Head implements Store.
+func (s *BadgerStore) Head(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, &StoreError{Op: "head", Err: err}
+	}
+	return s.head.value(), nil
+}
+
+// PositionAt implements Store: a binary search, since Time never decreases
+// with Position.
+func (s *BadgerStore) PositionAt(ctx context.Context, t time.Time) (uint64, error) {
+	const op = "position at"
+	if err := ctx.Err(); err != nil {
+		return 0, &StoreError{Op: op, Err: err}
+	}
+	head := s.head.value()
+	release, err := s.readGuard()
+	if err != nil {
+		return 0, &StoreError{Op: op, Err: err}
+	}
+	defer release()
+	// Invariant: time(lo) <= t (lo 0 stands for "before the log"), time(hi+1) > t.
+	lo, hi := uint64(0), head
+	err = s.db.View(func(txn *badger.Txn) error {
+		for lo < hi {
+			mid := lo + (hi-lo+1)/2
+			item, err := txn.Get(eventKey(mid))
+			if err != nil {
+				return fmt.Errorf("read record %d: %w", mid, err)
+			}
+			var r struct {
+				Time time.Time `json:"time"`
+			}
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				return fmt.Errorf("decode record %d: %w", mid, err)
+			}
+			if r.Time.After(t) {
+				hi = mid - 1
+			} else {
+				lo = mid
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, &StoreError{Op: op, Err: err}
+	}
+	return lo, nil
+}
+
+// WaitFor implements Store.
+func (s *BadgerStore) WaitFor(ctx context.Context, pos uint64) error {
+	if err := s.head.wait(ctx, pos, s.stop); err != nil {
+		return &StoreError{Op: "wait for", Err: fmt.Errorf("position %d: %w", pos, err)}
+	}
+	return nil
+}
+
+// Close stops the committer (queued appends get ErrClosed), waits for the
+// batch in progress, and closes Badger.
+func (s *BadgerStore) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
+		if err := s.db.Close(); err != nil {
+			s.closeErr = &StoreError{Op: "close", Err: err}
+		}
+	})
+	return s.closeErr
+}
+
+// badgerLogger passes Badger's warnings and errors to slog and drops the rest.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, args ...any) {
+	b.l.Error("badger: " + trimNL(fmt.Sprintf(f, args...)))
+}
+
+func (b badgerLogger) Warningf(f string, args ...any) {
+	b.l.Warn("badger: " + trimNL(fmt.Sprintf(f, args...)))
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
+
+func trimNL(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,23 @@
+// Package eventstore owns Roster's durable, append-only event log and the
+// relay that copies it, in order, to the NATS JetStream stream ROSTER_EVENTS.
+//
+// The log is the truth. Every record has a global Position (1, 2, 3, … with
+// no gaps), a Version inside its stream, and a Time that never decreases with
+// Position. Append checks the caller's expected stream version, stores the
+// optional command reply under (stream, command id) for idempotency, and
+// returns only after the data is durable.
+//
+// Two Store implementations pass one contract suite: BadgerStore (on disk,
+// group commit: one Badger transaction and one fsync for every append that
+// was queued while the previous sync ran) and MemoryStore (for tests and
+// tools). Crash consistency of BadgerStore rests on that fsync: Badger runs
+// with SyncWrites off, the committer calls DB.Sync once per batch before any
+// caller is answered, and readers never see a record before it is synced.
+//
+// The Relay publishes the log to JetStream with Nats-Msg-Id = record id and
+// Nats-Expected-Last-Sequence = position - 1, so the stream sequence equals the
+// log position. It resumes from the stream's last sequence, which refills a
+// stream that lost writes.
+//
+// The package does not know what an event means: Data is opaque JSON.
+package eventstore

@@ -273,6 +273,11 @@ func (d *decider) resolveGrants(refs []string) ([]string, error) {
 		if !ok {
 			return nil, invalidf("grant %q is not a permission of preset %s; the Catalog query lists them", ref, d.o.PresetID)
 		}
+		if !p.GrantOnly {
+			// Any other permission comes with a role; a direct grant of it would let whoever edits
+			// members hand out what their own role lacks (and bypass the partner roles of §2.10).
+			return nil, invalidf("grant %q is given through a role, not as a direct grant; direct grants are the preset's grant-only permissions", ref)
+		}
 		if !slices.Contains(out, p.ID) {
 			out = append(out, p.ID)
 		}
@@ -332,7 +337,9 @@ func (o *Org) violations() []string {
 	if o.preset.OwnerRole != "" && !o.adminsOwnProjects() {
 		for _, id := range sortedKeys(o.Projects) {
 			p := o.Projects[id]
-			if p.Status == StatusActive && !o.hasOwner(p) {
+			// Archived projects count too: only an owner may unarchive, so an ownerless archived
+			// project could never come back (or would come back with no owner).
+			if p.Status != StatusDeleted && !o.hasOwner(p) {
 				out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
 			}
 		}
@@ -1236,6 +1243,9 @@ func (d *decider) revokeInvite(c *RevokeInvite) (Outcome, error) {
 	}
 	if err := d.authorize(CmdRevokeInvite, s, true); err != nil {
 		return Outcome{}, err
+	}
+	if p, ok := d.o.Projects[inv.ProjectID]; ok && p.Status == StatusArchived {
+		return Outcome{}, preconditionf("project %s is archived and read-only; unarchive it first", inv.ProjectID)
 	}
 	if inv.Status != InvitePending {
 		return Outcome{}, preconditionf("invitation %s is %s, not pending", inv.ID, inv.Status)

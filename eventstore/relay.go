@@ -158,7 +158,8 @@ var errStreamDiverged = errors.New("stream diverges from the log")
 
 // Run publishes until ctx ends, then returns nil. Any error (NATS down, a
 // failed or mismatched ack, a stream ahead of the log) is logged, and after a
-// backoff the relay starts over from the stream's last sequence.
+// backoff the relay starts over from the stream's last sequence. Only a closed
+// store ends Run with an error.
 func (r *Relay) Run(ctx context.Context) error {
 	if err := r.cfg.Validate(); err != nil {
 		return err
@@ -169,6 +170,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		err := r.session(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, ErrClosed) {
+			return fmt.Errorf("relay to %s: %w", r.cfg.Stream, err)
 		}
 		switch {
 		case errors.Is(err, errStreamAhead), errors.Is(err, errStreamDiverged):

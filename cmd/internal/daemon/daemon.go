@@ -1,0 +1,329 @@
+// Package daemon wires rosterd together: the embedded or external NATS
+// server, the Badger log and its relay to JetStream, the Watermill-fed views,
+// the micro service with the command and query endpoints. It holds no logic of
+// its own; cmd/rosterd and the CLI's bench and tests start it.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/dgraph-io/badger/v4"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+	"roster/commands"
+	"roster/domain"
+	"roster/eventstore"
+	"roster/internal/embeddednats"
+	"roster/projections"
+)
+
+// Roles a process can run.
+const (
+	RoleAll    = "all"
+	RoleWriter = "writer"
+	RoleReader = "reader"
+)
+
+// Version of the service, reported by nats micro info.
+const Version = "0.1.0"
+
+// Config is rosterd's configuration.
+type Config struct {
+	DataDir string
+	// Listen is the embedded server's client address (port 0 picks one); ignored with NATSURL.
+	Listen string
+	// NATSURL uses an external NATS instead of embedding one.
+	NATSURL string
+	// Role is all (default), writer (commands, log, relay) or reader (views and queries).
+	Role string
+	// InviteTTL is how long invitations stay pending.
+	InviteTTL time.Duration
+	// FlushEvery is how often views write their snapshots and checkpoints.
+	FlushEvery time.Duration
+	// Replicas of the JetStream streams (3 in a cluster).
+	Replicas int
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:4222"
+	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
+	if c.InviteTTL == 0 {
+		c.InviteTTL = domain.DefaultInviteTTL
+	}
+	if c.FlushEvery == 0 {
+		c.FlushEvery = 250 * time.Millisecond
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports every problem with the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Role {
+	case RoleAll, RoleWriter, RoleReader:
+	default:
+		errs = append(errs, fmt.Errorf("role %q must be all, writer or reader", c.Role))
+	}
+	if c.NATSURL == "" {
+		if _, _, err := embeddednats.ParseListen(c.Listen); err != nil {
+			errs = append(errs, err)
+		}
+		if c.Role != RoleAll {
+			errs = append(errs, errors.New("a writer-only or reader-only process needs --nats-url"))
+		}
+	}
+	if c.InviteTTL < 0 {
+		errs = append(errs, errors.New("invite TTL is negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Daemon is a running rosterd.
+type Daemon struct {
+	cfg     Config
+	URL     string
+	NS      *server.Server // nil with an external NATS
+	NC      *nats.Conn
+	Store   eventstore.Store // nil for a reader
+	Members *projections.View
+	Perms   *projections.View
+	Relay   *eventstore.Relay
+	Service micro.Service
+
+	viewsDB *badger.DB
+	router  *message.Router
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closed  sync.Once
+}
+
+func (d *Daemon) writes() bool { return d.cfg.Role != RoleReader }
+func (d *Daemon) reads() bool  { return d.cfg.Role != RoleWriter }
+
+// Start brings rosterd up and returns once the micro service answers.
+func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d = &Daemon{cfg: cfg, cancel: cancel}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	presets, err := domain.LoadPresets()
+	if err != nil {
+		return nil, err
+	}
+
+	d.URL = cfg.NATSURL
+	if d.URL == "" {
+		host, port, _ := embeddednats.ParseListen(cfg.Listen)
+		d.NS, err = embeddednats.Start(embeddednats.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats")})
+		if err != nil {
+			return nil, err
+		}
+		d.URL = d.NS.ClientURL()
+		log.Info("embedded NATS server listening", "url", d.URL)
+	}
+	d.NC, err = nats.Connect(d.URL, nats.Name("rosterd"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", d.URL, err)
+	}
+	js, err := jetstream.New(d.NC)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	relayCfg := eventstore.RelayConfig{Replicas: cfg.Replicas, Logger: log.With("component", "relay")}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: projections.DeadLetterStream,
+		Subjects: []string{projections.DeadLetterPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
+		MaxAge: 30 * 24 * time.Hour}); err != nil {
+		return nil, fmt.Errorf("dead-letter stream: %w", err)
+	}
+
+	if d.writes() {
+		d.Store, err = eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := eventstore.EnsureStream(ctx, js, relayCfg); err != nil {
+			return nil, err
+		}
+		d.Relay = eventstore.NewRelay(d.Store, js, relayCfg)
+		d.goRun(func() {
+			if err := d.Relay.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("relay stopped", "err", err)
+			}
+		})
+	}
+
+	var dead projections.DeadLetterCounter
+	if d.reads() {
+		if err := d.startViews(ctx, runCtx, presets, js, &dead); err != nil {
+			return nil, err
+		}
+	}
+
+	d.Service, err = micro.AddService(d.NC, micro.Config{Name: client.ServiceName, Version: Version,
+		Description: "Roster: organizations, projects, tracks, roles and permissions (event-sourced)"})
+	if err != nil {
+		return nil, fmt.Errorf("micro service: %w", err)
+	}
+	if d.writes() {
+		cmds, err := commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
+			Now: cfg.Now, InviteTTL: cfg.InviteTTL})
+		if err != nil {
+			return nil, err
+		}
+		if err := cmds.AddEndpoints(runCtx, d.Service); err != nil {
+			return nil, err
+		}
+		d.goRun(func() { cmds.RunExpiry(runCtx) })
+	}
+	if d.reads() {
+		qcfg := projections.Config{Members: d.Members, Permissions: d.Perms, Store: d.Store, Presets: presets, Now: cfg.Now,
+			Logger: log.With("component", "queries"), DeadLetters: dead.Load}
+		if d.Store == nil {
+			qcfg.Head = func(ctx context.Context) (uint64, error) {
+				s, err := js.Stream(ctx, client.EventStream)
+				if err != nil {
+					return 0, err
+				}
+				info, err := s.Info(ctx)
+				if err != nil {
+					return 0, err
+				}
+				return info.State.LastSeq, nil
+			}
+		}
+		q, err := projections.NewQueries(qcfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := q.AddEndpoints(runCtx, d.Service); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.NC.Flush(); err != nil {
+		return nil, fmt.Errorf("flush: %w", err)
+	}
+	log.Info("ready", "url", d.URL, "role", cfg.Role, "data_dir", cfg.DataDir)
+	return d, nil
+}
+
+func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {
+	log := d.cfg.Logger
+	opts := badger.DefaultOptions(filepath.Join(d.cfg.DataDir, "views")).WithLogger(nil).WithSyncWrites(false)
+	var err error
+	d.viewsDB, err = badger.Open(opts)
+	if err != nil {
+		return fmt.Errorf("open views: %w", err)
+	}
+	d.Members = projections.NewView("members", presets, d.viewsDB, log)
+	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
+	for _, v := range []*projections.View{d.Members, d.Perms} {
+		if _, err := v.Load(); err != nil {
+			return err
+		}
+		if d.Store != nil {
+			// Catch up from the log directly: faster than one message at a time over JetStream.
+			if err := v.CatchUp(ctx, d.Store); err != nil {
+				return err
+			}
+		}
+		d.goRun(func() { v.RunFlusher(runCtx, d.cfg.FlushEvery) })
+	}
+	d.router, err = projections.NewRouter(projections.RouterConfig{NC: d.NC, JS: js, Views: []*projections.View{d.Members, d.Perms},
+		Logger: log}, dead)
+	if err != nil {
+		return err
+	}
+	d.goRun(func() {
+		if err := d.router.Run(runCtx); err != nil {
+			log.Error("router stopped", "err", err)
+		}
+	})
+	select {
+	case <-d.router.Running():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (d *Daemon) goRun(fn func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		fn()
+	}()
+}
+
+// Close drains and stops everything, flushing the views.
+func (d *Daemon) Close() {
+	d.closed.Do(func() {
+		if d.Service != nil {
+			_ = d.Service.Stop()
+		}
+		if d.router != nil {
+			_ = d.router.Close()
+		}
+		d.cancel()
+		d.wg.Wait()
+		if d.viewsDB != nil {
+			_ = d.viewsDB.Close()
+		}
+		if d.Store != nil {
+			_ = d.Store.Close()
+		}
+		if d.NC != nil {
+			_ = d.NC.Drain()
+			d.NC.Close()
+		}
+		if d.NS != nil {
+			d.NS.Shutdown()
+			d.NS.WaitForShutdown()
+		}
+	})
+}

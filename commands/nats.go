@@ -1,0 +1,80 @@
+package commands
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+	"roster/domain"
+)
+
+// DefaultConcurrency bounds the commands decided at once; concurrent appends share one fsync.
+const DefaultConcurrency = 512
+
+// AddEndpoints registers roster.cmd.* on the micro service. Each request runs on its own
+// goroutine (bounded), so that appends of different organizations share group commits.
+func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
+	sem := make(chan struct{}, DefaultConcurrency)
+	handler := micro.HandlerFunc(func(req micro.Request) {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			name := strings.TrimPrefix(req.Subject(), client.CommandPrefix)
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			reply, code := s.Execute(rctx, name, req.Data())
+			Respond(req, reply, code)
+		}()
+	})
+	return svc.AddEndpoint("commands", handler, micro.WithEndpointSubject(client.CommandPrefix+"*"),
+		micro.WithEndpointMetadata(map[string]string{"description": "roster.cmd.<Command>: submit a command (API.md)"}))
+}
+
+// Respond sends a reply body, as a micro error when code is set.
+func Respond(req micro.Request, body []byte, code string) {
+	if code == "" {
+		_ = req.Respond(body)
+		return
+	}
+	_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, body)
+}
+
+// RunExpiry closes pending invitations past their expiry, every ExpireEvery, in the
+// organizations this process has loaded, until ctx ends.
+func (s *Service) RunExpiry(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ExpireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.ExpireNow(ctx)
+		}
+	}
+}
+
+// ExpireNow runs one expiry pass over the loaded organizations.
+func (s *Service) ExpireNow(ctx context.Context) {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.orgs))
+	for id := range s.orgs {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		entry := s.entry(id)
+		entry.mu.Lock()
+		if entry.loaded && entry.state.Exists() {
+			cmd := &domain.ExpireInvites{Meta: domain.Meta{OrgID: id, Actor: domain.SystemActor}}
+			if _, err := s.run(ctx, entry, cmd); err != nil {
+				s.cfg.Logger.Warn("expire invitations", "org", id, "err", err)
+			}
+		}
+		entry.mu.Unlock()
+	}
+}

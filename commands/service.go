@@ -1,0 +1,399 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"roster/client"
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// DefaultMaxPayload bounds one command request.
+const DefaultMaxPayload = 1 << 20
+
+// Config holds the service's dependencies and settings.
+type Config struct {
+	Presets domain.Presets
+	Store   eventstore.Store
+	Logger  *slog.Logger
+	// Now is the clock; NewID generates ids (UUIDv7 by default).
+	Now   func() time.Time
+	NewID func() string
+	// InviteTTL is how long invitations stay pending (default 7 days).
+	InviteTTL time.Duration
+	// MaxPayload bounds a request body (default 1 MiB).
+	MaxPayload int
+	// ExpireEvery is how often pending invitations are checked for expiry (default 1 minute).
+	ExpireEvery time.Duration
+}
+
+// Validate reports every problem with the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Presets == nil {
+		errs = append(errs, errors.New("commands: presets are required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("commands: store is required"))
+	}
+	if c.InviteTTL < 0 {
+		errs = append(errs, errors.New("commands: invite TTL is negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = NewUUIDv7
+	}
+	if c.InviteTTL == 0 {
+		c.InviteTTL = domain.DefaultInviteTTL
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.ExpireEvery <= 0 {
+		c.ExpireEvery = time.Minute
+	}
+}
+
+// NewUUIDv7 returns a new UUIDv7 string.
+func NewUUIDv7() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Service decides and records commands.
+type Service struct {
+	cfg Config
+
+	mu   sync.Mutex
+	orgs map[string]*orgEntry
+}
+
+// orgEntry is one organization's hot state; mu serializes its commands.
+type orgEntry struct {
+	mu     sync.Mutex
+	state  *domain.Org
+	loaded bool
+}
+
+// New builds a command service.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	return &Service{cfg: cfg, orgs: map[string]*orgEntry{}}, nil
+}
+
+// StreamOf is the log stream of an organization.
+func StreamOf(orgID string) string { return "org-" + orgID }
+
+// refusal is a request refused before or by the domain.
+type refusal struct {
+	code, message string
+}
+
+func (r *refusal) Error() string { return r.code + ": " + r.message }
+
+func refuse(code, format string, args ...any) *refusal {
+	return &refusal{code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// codeOf maps any error to a wire code and message.
+func codeOf(err error) (string, string) {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.code, r.message
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return string(de.Code), de.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, eventstore.ErrClosed) {
+		return client.CodeUnavailable, "the service is busy or stopping; retry: " + err.Error()
+	}
+	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
+}
+
+// Execute runs one command given its name and JSON body and returns the reply body and,
+// for refusals, the wire error code ("" on success).
+func (s *Service) Execute(ctx context.Context, name string, body []byte) ([]byte, string) {
+	reply, err := s.execute(ctx, name, body)
+	if err != nil {
+		code, msg := codeOf(err)
+		if code == client.CodeUnavailable {
+			s.cfg.Logger.Warn("command failed", "command", name, "err", err)
+		}
+		return client.ErrorReply(code, msg), code
+	}
+	return reply, ""
+}
+
+func (s *Service) execute(ctx context.Context, name string, body []byte) ([]byte, error) {
+	if len(body) > s.cfg.MaxPayload {
+		return nil, refuse(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), s.cfg.MaxPayload)
+	}
+	cmd, ok := domain.NewCommand(name)
+	if !ok {
+		return nil, refuse(client.CodeInvalid, "unknown command %q; known commands: %s", name, strings.Join(publicCommands(), ", "))
+	}
+	if err := decodeStrict(body, cmd); err != nil {
+		return nil, refuse(client.CodeInvalid, "%s: %v", name, err)
+	}
+	s.fillIDs(cmd)
+	meta := cmd.CommandMeta()
+	if !domain.ValidID(meta.OrgID) {
+		return nil, refuse(client.CodeInvalid, "%s: org_id %q must be 1-128 characters of A-Z a-z 0-9 _ -", name, meta.OrgID)
+	}
+	entry := s.entry(meta.OrgID)
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	return s.run(ctx, entry, cmd)
+}
+
+// run decides and records a command while holding the organization's lock.
+func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command) ([]byte, error) {
+	meta := cmd.CommandMeta()
+	stream := StreamOf(meta.OrgID)
+	if meta.CommandID != "" && !meta.DryRun {
+		reply, ok, err := s.cfg.Store.CommandReply(ctx, stream, meta.CommandID)
+		if err != nil {
+			return nil, fmt.Errorf("look up command %s: %w", meta.CommandID, err)
+		}
+		if ok {
+			return reply, nil
+		}
+	}
+	if err := s.load(ctx, entry, meta.OrgID); err != nil {
+		return nil, err
+	}
+	env := domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID}
+	out, err := domain.Decide(entry.state, cmd, env)
+	if err != nil {
+		return nil, err
+	}
+	if meta.DryRun {
+		return s.dryRunReply(ctx, entry.state, out)
+	}
+	return s.record(ctx, entry, cmd, out)
+}
+
+func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome) ([]byte, error) {
+	meta := cmd.CommandMeta()
+	stream := StreamOf(meta.OrgID)
+	now := s.cfg.Now().UTC()
+	correlation := meta.CorrelationID
+	if correlation == "" {
+		correlation = meta.CommandID
+	}
+	records := make([]eventstore.Record, 0, len(out.Events))
+	for _, ev := range out.Events {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", ev.EventType(), err)
+		}
+		records = append(records, eventstore.Record{ID: s.cfg.NewID(), Stream: stream, Type: ev.EventType(), Time: now,
+			OrgID: meta.OrgID, Actor: meta.Actor, CommandID: meta.CommandID, CorrelationID: correlation, Data: data})
+	}
+	result := out.Result
+	if result == nil {
+		result = map[string]any{}
+	}
+	resultJSON, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	if len(records) == 0 {
+		head, err := s.cfg.Store.Head(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read head: %w", err)
+		}
+		reply := mustJSON(client.CommandReply{OK: true, Position: head, Events: []client.EventRef{}, Result: resultJSON})
+		if meta.CommandID == "" {
+			return reply, nil
+		}
+		_, err = s.cfg.Store.Append(ctx, eventstore.AppendRequest{Stream: stream, ExpectedVersion: entry.state.Version,
+			CommandID: meta.CommandID, Reply: func([]eventstore.Record) ([]byte, error) { return reply, nil }})
+		return s.afterAppend(entry, reply, err)
+	}
+	res, err := s.cfg.Store.Append(ctx, eventstore.AppendRequest{
+		Stream: stream, ExpectedVersion: entry.state.Version, CommandID: meta.CommandID, Events: records,
+		Reply: func(stored []eventstore.Record) ([]byte, error) {
+			refs := make([]client.EventRef, len(stored))
+			for i, r := range stored {
+				refs[i] = client.EventRef{ID: r.ID, Type: r.Type, Position: r.Position}
+			}
+			return json.Marshal(client.CommandReply{OK: true, Position: stored[len(stored)-1].Position, Events: refs, Result: resultJSON})
+		},
+	})
+	if err != nil {
+		return s.afterAppend(entry, res.Reply, err)
+	}
+	for _, ev := range out.Events {
+		domain.Evolve(entry.state, ev)
+	}
+	return res.Reply, nil
+}
+
+// afterAppend turns an append failure into a reply: a duplicate command returns the first reply;
+// a version conflict means the cached state is stale, so it is dropped and the caller may retry.
+func (s *Service) afterAppend(entry *orgEntry, reply []byte, err error) ([]byte, error) {
+	switch {
+	case err == nil:
+		return reply, nil
+	case errors.Is(err, eventstore.ErrDuplicateCommand) && reply != nil:
+		return reply, nil
+	case errors.Is(err, eventstore.ErrWrongExpectedVersion):
+		entry.loaded = false
+		return nil, refuse(client.CodeConflict, "organization changed concurrently; retry the command")
+	}
+	entry.loaded = false
+	return nil, fmt.Errorf("append: %w", err)
+}
+
+func (s *Service) entry(orgID string) *orgEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.orgs[orgID]
+	if !ok {
+		e = &orgEntry{}
+		s.orgs[orgID] = e
+	}
+	return e
+}
+
+// load rebuilds an organization's state from its stream on first use.
+func (s *Service) load(ctx context.Context, entry *orgEntry, orgID string) error {
+	if entry.loaded {
+		return nil
+	}
+	state, err := LoadOrg(ctx, s.cfg.Store, s.cfg.Presets, orgID)
+	if err != nil {
+		return err
+	}
+	entry.state, entry.loaded = state, true
+	return nil
+}
+
+// LoadOrg folds an organization's stream into its state.
+func LoadOrg(ctx context.Context, store eventstore.Store, presets domain.Presets, orgID string) (*domain.Org, error) {
+	state := domain.NewOrg(orgID, presets)
+	records, err := store.ReadStream(ctx, StreamOf(orgID), 1)
+	if err != nil {
+		return nil, fmt.Errorf("load organization %s: %w", orgID, err)
+	}
+	for _, r := range records {
+		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		if err != nil {
+			return nil, fmt.Errorf("load organization %s at position %d: %w", orgID, r.Position, err)
+		}
+		domain.Evolve(state, ev)
+	}
+	return state, nil
+}
+
+// fillIDs gives create commands that omit their id a UUIDv7.
+func (s *Service) fillIDs(cmd domain.Command) {
+	switch c := cmd.(type) {
+	case *domain.CreateOrganization:
+		if c.OrgID == "" {
+			c.OrgID = s.cfg.NewID()
+		}
+	case *domain.CreateProject:
+		if c.ProjectID == "" {
+			c.ProjectID = s.cfg.NewID()
+		}
+	case *domain.CreateWorkgroup:
+		if c.GroupID == "" {
+			c.GroupID = s.cfg.NewID()
+		}
+	case *domain.CreateTrack:
+		if c.TrackID == "" {
+			c.TrackID = s.cfg.NewID()
+		}
+	case *domain.AddPartner:
+		if c.PartnerID == "" {
+			c.PartnerID = s.cfg.NewID()
+		}
+	case *domain.InviteMember:
+		if c.InvitationID == "" {
+			c.InvitationID = s.cfg.NewID()
+		}
+	}
+}
+
+func (s *Service) dryRunReply(ctx context.Context, state *domain.Org, out domain.Outcome) ([]byte, error) {
+	head, err := s.cfg.Store.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read head: %w", err)
+	}
+	planned := make([]client.PlannedEvent, 0, len(out.Events))
+	for _, ev := range out.Events {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", ev.EventType(), err)
+		}
+		planned = append(planned, client.PlannedEvent{Type: ev.EventType(), Data: data})
+	}
+	result := out.Result
+	if result == nil {
+		result = map[string]any{}
+	}
+	changes := []client.PermissionChange{}
+	for _, c := range domain.PermissionChanges(state, out.Events) {
+		changes = append(changes, client.PermissionChange(c))
+	}
+	return json.Marshal(client.CommandReply{OK: true, DryRun: true, Position: head, Planned: planned,
+		Changes: changes, Result: mustJSON(result)})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode reply: %v", err))
+	}
+	return b
+}
+
+// decodeStrict decodes one JSON object and refuses unknown fields and trailing data.
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("empty body; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("malformed JSON: trailing data after the object")
+	}
+	return nil
+}
+
+func publicCommands() []string {
+	var out []string
+	for _, n := range domain.CommandNames() {
+		if n != domain.CmdExpireInvites {
+			out = append(out, n)
+		}
+	}
+	return out
+}

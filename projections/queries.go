@@ -1,0 +1,782 @@
+package projections
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// Query names of API.md.
+const (
+	QCheck           = "Check"
+	QPermissions     = "Permissions"
+	QWhoCan          = "WhoCan"
+	QListMembers     = "ListMembers"
+	QListProjects    = "ListProjects"
+	QGetProject      = "GetProject"
+	QListInvitations = "ListInvitations"
+	QCatalog         = "Catalog"
+	QAudit           = "Audit"
+	QAccessAt        = "AccessAt"
+	QStatus          = "Status"
+)
+
+// QueryNames lists every query.
+func QueryNames() []string {
+	return []string{QCheck, QPermissions, QWhoCan, QListMembers, QListProjects, QGetProject, QListInvitations, QCatalog, QAudit, QAccessAt, QStatus}
+}
+
+// Defaults of the read-your-writes wait.
+const (
+	DefaultWait = 2 * time.Second
+	MaxWait     = 30 * time.Second
+	MaxBody     = 1 << 20
+)
+
+// Config wires the query side.
+type Config struct {
+	// Members answers ListMembers, ListProjects, GetProject, ListInvitations and Catalog;
+	// Permissions answers Check, Permissions and WhoCan.
+	Members, Permissions *View
+	// Store, when this process has the log, serves Audit and AccessAt and the head for Status.
+	Store eventstore.Store
+	// Head returns the log head when Store is nil (e.g. the stream's last sequence).
+	Head    func(ctx context.Context) (uint64, error)
+	Presets domain.Presets
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// DeadLetters counts events sent to the dead-letter subject (for Status).
+	DeadLetters func() uint64
+}
+
+// Queries answers roster.query.<Query>.
+type Queries struct {
+	cfg Config
+}
+
+// NewQueries builds the query side.
+func NewQueries(cfg Config) (*Queries, error) {
+	var errs []error
+	if cfg.Members == nil || cfg.Permissions == nil {
+		errs = append(errs, errors.New("projections: the members and permissions views are required"))
+	}
+	if cfg.Store == nil && cfg.Head == nil {
+		errs = append(errs, errors.New("projections: a store or a head function is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Queries{cfg: cfg}, nil
+}
+
+// qerr is a refused query.
+type qerr struct{ code, msg string }
+
+func (e *qerr) Error() string { return e.code + ": " + e.msg }
+
+func fail(code, format string, args ...any) error {
+	return &qerr{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func codeOf(err error) (string, string) {
+	var q *qerr
+	if errors.As(err, &q) {
+		return q.code, q.msg
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return string(de.Code), de.Message
+	}
+	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
+}
+
+// Consistency carries the read-your-writes fields every query accepts.
+type Consistency struct {
+	MinPosition uint64 `json:"min_position,omitempty"`
+	WaitMS      int    `json:"wait_ms,omitempty"`
+}
+
+// Execute answers one query by name; code is "" on success.
+func (q *Queries) Execute(ctx context.Context, name string, body []byte) ([]byte, string) {
+	pos, result, err := q.execute(ctx, name, body)
+	if err != nil {
+		code, msg := codeOf(err)
+		return client.ErrorReply(code, msg), code
+	}
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return client.ErrorReply(client.CodeUnavailable, "encode result: "+err.Error()), client.CodeUnavailable
+	}
+	out, _ := json.Marshal(client.QueryReply{OK: true, Position: pos, Result: raw})
+	return out, ""
+}
+
+func (q *Queries) execute(ctx context.Context, name string, body []byte) (uint64, any, error) {
+	if len(body) > MaxBody {
+		return 0, nil, fail(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), MaxBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	switch name {
+	case QCheck:
+		return runQuery(ctx, q, body, q.check)
+	case QPermissions:
+		return runQuery(ctx, q, body, q.permissions)
+	case QWhoCan:
+		return runQuery(ctx, q, body, q.whoCan)
+	case QListMembers:
+		return runQuery(ctx, q, body, q.listMembers)
+	case QListProjects:
+		return runQuery(ctx, q, body, q.listProjects)
+	case QGetProject:
+		return runQuery(ctx, q, body, q.getProject)
+	case QListInvitations:
+		return runQuery(ctx, q, body, q.listInvitations)
+	case QCatalog:
+		return runQuery(ctx, q, body, q.catalog)
+	case QAudit:
+		return runQuery(ctx, q, body, q.audit)
+	case QAccessAt:
+		return runQuery(ctx, q, body, q.accessAt)
+	case QStatus:
+		return runQuery(ctx, q, body, q.status)
+	}
+	return 0, nil, fail(client.CodeInvalid, "unknown query %q; known queries: %s", name, strings.Join(QueryNames(), ", "))
+}
+
+// request is implemented by every query's request type.
+type request interface {
+	consistency() Consistency
+}
+
+func (c Consistency) consistency() Consistency { return c }
+
+// runQuery decodes the request strictly and runs the answer.
+func runQuery[R request](ctx context.Context, q *Queries, body []byte, answer func(context.Context, R) (uint64, any, error)) (uint64, any, error) {
+	var req R
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return 0, nil, fail(client.CodeInvalid, "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return 0, nil, fail(client.CodeInvalid, "malformed JSON: trailing data after the object")
+	}
+	return answer(ctx, req)
+}
+
+// await waits until v has applied the request's min_position (read-your-writes).
+func (q *Queries) await(ctx context.Context, v *View, c Consistency) error {
+	if c.MinPosition == 0 || v.Position() >= c.MinPosition {
+		return nil
+	}
+	wait := DefaultWait
+	if c.WaitMS > 0 {
+		wait = min(time.Duration(c.WaitMS)*time.Millisecond, MaxWait)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := v.WaitFor(wctx, c.MinPosition); err != nil {
+		return fail(client.CodeUnavailable, "view %s is at position %d, not yet at min_position %d after %s; retry", v.Name(), v.Position(), c.MinPosition, wait)
+	}
+	return nil
+}
+
+func checkID(field, v string, required bool) error {
+	if v == "" {
+		if required {
+			return fail(client.CodeInvalid, "%s is required", field)
+		}
+		return nil
+	}
+	if !domain.ValidID(v) {
+		return fail(client.CodeInvalid, "%s %q must be 1-128 characters of A-Z a-z 0-9 _ -", field, v)
+	}
+	return nil
+}
+
+// scopeReq names an organization and an optional project and track.
+type scopeReq struct {
+	OrgID     string `json:"org_id"`
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
+}
+
+func (s scopeReq) validate() error {
+	return errors.Join(checkID("org_id", s.OrgID, true), checkID("project_id", s.ProjectID, false), checkID("track_id", s.TrackID, false))
+}
+
+func (s scopeReq) scope() domain.Scope { return domain.Scope{ProjectID: s.ProjectID, TrackID: s.TrackID} }
+
+// readOrg waits for consistency and runs fn on the organization's state from v.
+func (q *Queries) readOrg(ctx context.Context, v *View, c Consistency, orgID string, fn func(o *domain.Org) (any, error)) (uint64, any, error) {
+	if err := q.await(ctx, v, c); err != nil {
+		return 0, nil, err
+	}
+	var pos uint64
+	var out any
+	err := v.Read(orgID, func(o *domain.Org, position uint64) error {
+		pos = position
+		if o == nil || !o.Exists() {
+			return fail(client.CodeNotFound, "organization %s not found", orgID)
+		}
+		var err error
+		out, err = fn(o)
+		return err
+	})
+	return pos, out, err
+}
+
+// ---- Check, Permissions, WhoCan ----
+
+type checkReq struct {
+	Consistency
+	scopeReq
+	UserID     string            `json:"user_id"`
+	Permission string            `json:"permission"`
+	Context    map[string]string `json:"context,omitempty"`
+	Explain    bool              `json:"explain,omitempty"`
+}
+
+type checkResult struct {
+	Decision   string       `json:"decision"`
+	Permission string       `json:"permission"`
+	Via        []domain.Via `json:"via"`
+}
+
+func (q *Queries) check(ctx context.Context, r checkReq) (uint64, any, error) {
+	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
+		return 0, nil, err
+	}
+	if r.Permission == "" {
+		return 0, nil, fail(client.CodeInvalid, "permission is required")
+	}
+	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+		d, err := o.Check(r.UserID, r.Permission, r.scope(), r.Context)
+		if err != nil {
+			return nil, err
+		}
+		perm, _ := o.ResolvePermission(r.Permission)
+		return checkResult{Decision: d.Decision, Permission: perm, Via: d.Via}, nil
+	})
+}
+
+type permissionsReq struct {
+	Consistency
+	scopeReq
+	UserID string `json:"user_id"`
+}
+
+func (q *Queries) permissions(ctx context.Context, r permissionsReq) (uint64, any, error) {
+	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
+		return 0, nil, err
+	}
+	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+		allowed, conditional, err := o.Permissions(r.UserID, r.scope())
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"permissions": allowed, "conditional": conditional, "roles": o.RolesAt(r.UserID, r.scope())}, nil
+	})
+}
+
+type whoCanReq struct {
+	Consistency
+	scopeReq
+	Permission string `json:"permission"`
+}
+
+func (q *Queries) whoCan(ctx context.Context, r whoCanReq) (uint64, any, error) {
+	if err := r.validate(); err != nil {
+		return 0, nil, err
+	}
+	if r.Permission == "" {
+		return 0, nil, fail(client.CodeInvalid, "permission is required")
+	}
+	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+		users, err := o.WhoCan(r.Permission, r.scope())
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"users": users}, nil
+	})
+}
+
+// ---- ListMembers ----
+
+type listMembersReq struct {
+	Consistency
+	scopeReq
+	Viewer    string `json:"viewer,omitempty"`
+	Q         string `json:"q,omitempty"`
+	Role      string `json:"role,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	PageToken string `json:"page_token,omitempty"`
+}
+
+// MemberEntry is one row of ListMembers.
+type MemberEntry struct {
+	UserID       string   `json:"user_id,omitempty"`
+	GroupID      string   `json:"group_id,omitempty"`
+	Email        string   `json:"email"`
+	Name         string   `json:"name"`
+	Roles        []string `json:"roles"`
+	Grants       []string `json:"grants"`
+	Status       string   `json:"status"`
+	PartnerID    string   `json:"partner_id,omitempty"`
+	InvitationID string   `json:"invitation_id,omitempty"`
+	Guest        bool     `json:"guest,omitempty"`
+	Members      []string `json:"members,omitempty"`
+	key          string
+}
+
+// Member statuses beyond the invitation statuses.
+const (
+	MemberActive = "active"
+)
+
+// Paging bounds.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, any, error) {
+	if err := errors.Join(r.validate(), checkID("viewer", r.Viewer, false)); err != nil {
+		return 0, nil, err
+	}
+	limit := r.Limit
+	switch {
+	case limit < 0:
+		return 0, nil, fail(client.CodeInvalid, "limit must be positive")
+	case limit == 0:
+		limit = DefaultLimit
+	case limit > MaxLimit:
+		limit = MaxLimit
+	}
+	after := ""
+	if r.PageToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(r.PageToken)
+		if err != nil {
+			return 0, nil, fail(client.CodeInvalid, "page_token is not one this service issued")
+		}
+		after = string(b)
+	}
+	return q.readOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+		entries, err := memberEntries(o, r.scope())
+		if err != nil {
+			return nil, err
+		}
+		if r.Viewer != "" && r.ProjectID != "" {
+			if partner := viewerPartner(o, r.ProjectID, r.Viewer); partner != "" {
+				entries = slices.DeleteFunc(entries, func(e MemberEntry) bool { return e.PartnerID != partner })
+			}
+		}
+		roleID := r.Role
+		if roleID != "" {
+			if role, ok := o.Role(roleID); ok {
+				roleID = role.ID
+			}
+		}
+		needle := strings.ToLower(strings.TrimSpace(r.Q))
+		page := []MemberEntry{}
+		next := ""
+		for _, e := range entries {
+			if e.key <= after {
+				continue
+			}
+			if needle != "" && !strings.Contains(strings.ToLower(e.Name), needle) && !strings.Contains(strings.ToLower(e.Email), needle) &&
+				!strings.Contains(strings.ToLower(e.UserID+" "+e.GroupID), needle) {
+				continue
+			}
+			if roleID != "" && !slices.Contains(e.Roles, roleID) {
+				continue
+			}
+			if r.Status != "" && e.Status != r.Status && !(r.Status == MemberActive && e.Status == domain.InviteAccepted) {
+				continue
+			}
+			if len(page) == limit {
+				next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].key))
+				break
+			}
+			page = append(page, e)
+		}
+		res := map[string]any{"members": page}
+		if next != "" {
+			res["next_page_token"] = next
+		}
+		return res, nil
+	})
+}
+
+func viewerPartner(o *domain.Org, projectID, viewer string) string {
+	p, ok := o.Projects[projectID]
+	if !ok {
+		return ""
+	}
+	if m, ok := p.Members[domain.Principal{UserID: viewer}.Key()]; ok {
+		return m.PartnerID
+	}
+	return ""
+}
+
+// memberEntries lists the members and open invitations of a scope, sorted by a stable key.
+func memberEntries(o *domain.Org, s domain.Scope) ([]MemberEntry, error) {
+	var out []MemberEntry
+	accepted := map[string]string{} // user -> invitation accepted into this scope
+	for _, inv := range o.Invitations {
+		if inv.Status == domain.InviteAccepted && inv.ProjectID == s.ProjectID && inv.TrackID == s.TrackID {
+			accepted[inv.AnsweredBy] = inv.ID
+		}
+	}
+	status := func(user string) (string, string) {
+		if id, ok := accepted[user]; ok {
+			return domain.InviteAccepted, id
+		}
+		return MemberActive, ""
+	}
+	if s.ProjectID == "" {
+		for id, m := range o.Members {
+			st, inv := status(id)
+			out = append(out, MemberEntry{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role}, Grants: []string{},
+				Status: st, InvitationID: inv, key: "1:" + id})
+		}
+	} else {
+		p, ok := o.Projects[s.ProjectID]
+		if !ok {
+			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", s.ProjectID, o.ID)
+		}
+		mm := p.Members
+		if s.TrackID != "" {
+			t, ok := p.Tracks[s.TrackID]
+			if !ok {
+				return nil, fail(client.CodeNotFound, "track %s not found in project %s", s.TrackID, s.ProjectID)
+			}
+			mm = t.Members
+		}
+		for key, m := range mm {
+			e := MemberEntry{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name, Roles: nonNil(m.Roles),
+				Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest, key: "1:" + key}
+			if m.GroupID != "" {
+				e.Status = MemberActive
+				if g, ok := o.Workgroups[m.GroupID]; ok {
+					e.Members = sortedSet(g.Members)
+				}
+			} else {
+				e.Status, e.InvitationID = status(m.UserID)
+			}
+			out = append(out, e)
+		}
+	}
+	for id, inv := range o.Invitations {
+		if inv.ProjectID != s.ProjectID || inv.TrackID != s.TrackID {
+			continue
+		}
+		st := inv.Status
+		switch st {
+		case domain.InviteAccepted, domain.InviteRevoked:
+			continue
+		}
+		out = append(out, MemberEntry{UserID: inv.UserID, Email: inv.Email, Name: inv.Name, Roles: nonNil(inv.Roles), Grants: nonNil(inv.Grants),
+			Status: st, PartnerID: inv.PartnerID, InvitationID: id, key: "2:" + id})
+	}
+	slices.SortFunc(out, func(a, b MemberEntry) int { return strings.Compare(a.key, b.key) })
+	return out, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ---- ListProjects, GetProject ----
+
+type listProjectsReq struct {
+	Consistency
+	UserID          string `json:"user_id"`
+	OrgID           string `json:"org_id,omitempty"`
+	IncludeArchived bool   `json:"include_archived,omitempty"`
+}
+
+// ProjectEntry is one row of ListProjects.
+type ProjectEntry struct {
+	OrgID      string   `json:"org_id"`
+	ProjectID  string   `json:"project_id"`
+	Name       string   `json:"name"`
+	Status     string   `json:"status"`
+	Visibility string   `json:"visibility"`
+	Roles      []string `json:"roles"`
+}
+
+func (q *Queries) listProjects(ctx context.Context, r listProjectsReq) (uint64, any, error) {
+	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
+		return 0, nil, err
+	}
+	v := q.cfg.Members
+	if err := q.await(ctx, v, r.Consistency); err != nil {
+		return 0, nil, err
+	}
+	var pos uint64
+	out := []ProjectEntry{}
+	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
+		pos = position
+		if r.OrgID != "" {
+			if o, ok := orgs[r.OrgID]; !ok || !o.Exists() {
+				return fail(client.CodeNotFound, "organization %s not found", r.OrgID)
+			}
+		}
+		for orgID, o := range orgs {
+			if (r.OrgID != "" && orgID != r.OrgID) || !o.Exists() {
+				continue
+			}
+			for pid, p := range o.Projects {
+				if p.Status == domain.StatusDeleted || (p.Status == domain.StatusArchived && !r.IncludeArchived) {
+					continue
+				}
+				roles := o.MemberRolesAt(r.UserID, domain.Scope{ProjectID: pid})
+				if len(roles) == 0 {
+					continue
+				}
+				out = append(out, ProjectEntry{OrgID: orgID, ProjectID: pid, Name: p.Name, Status: p.Status, Visibility: p.Visibility, Roles: roles})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	slices.SortFunc(out, func(a, b ProjectEntry) int {
+		return strings.Compare(a.OrgID+"\x00"+a.ProjectID, b.OrgID+"\x00"+b.ProjectID)
+	})
+	return pos, map[string]any{"projects": out}, nil
+}
+
+type getProjectReq struct {
+	Consistency
+	OrgID     string `json:"org_id"`
+	ProjectID string `json:"project_id"`
+}
+
+func (q *Queries) getProject(ctx context.Context, r getProjectReq) (uint64, any, error) {
+	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, true)); err != nil {
+		return 0, nil, err
+	}
+	return q.readOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+		p, ok := o.Projects[r.ProjectID]
+		if !ok {
+			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", r.ProjectID, r.OrgID)
+		}
+		tracks := []map[string]any{}
+		for _, tid := range sortedKeysOf(p.Tracks) {
+			t := p.Tracks[tid]
+			tracks = append(tracks, map[string]any{"track_id": t.ID, "name": t.Name, "compute": t.Compute, "notebook_env": t.NotebookEnv, "members": len(t.Members)})
+		}
+		partners := []map[string]any{}
+		for _, id := range sortedKeysOf(p.Partners) {
+			pa := p.Partners[id]
+			partners = append(partners, map[string]any{"partner_id": pa.ID, "name": pa.Name, "admin_email": pa.AdminEmail})
+		}
+		res := map[string]any{"org_id": o.ID, "project_id": p.ID, "name": p.Name, "status": p.Status, "visibility": p.Visibility,
+			"created_by": p.CreatedBy, "owners": o.Owners(p), "tracks": tracks, "partners": partners, "members": len(p.Members)}
+		if o.AdminsOwnProjects() {
+			res["admin_owners"] = o.OrgAdmins()
+		}
+		return res, nil
+	})
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ---- ListInvitations ----
+
+type listInvitationsReq struct {
+	Consistency
+	OrgID     string `json:"org_id,omitempty"`
+	ProjectID string `json:"project_id,omitempty"`
+	Email     string `json:"email,omitempty"`
+	UserID    string `json:"user_id,omitempty"`
+	Status    string `json:"status,omitempty"`
+}
+
+// InvitationEntry is one row of ListInvitations.
+type InvitationEntry struct {
+	OrgID string `json:"org_id"`
+	domain.Invitation
+}
+
+func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq) (uint64, any, error) {
+	if err := errors.Join(checkID("org_id", r.OrgID, false), checkID("project_id", r.ProjectID, false), checkID("user_id", r.UserID, false)); err != nil {
+		return 0, nil, err
+	}
+	if r.OrgID == "" && r.Email == "" && r.UserID == "" {
+		return 0, nil, fail(client.CodeInvalid, "give org_id, email or user_id")
+	}
+	v := q.cfg.Members
+	if err := q.await(ctx, v, r.Consistency); err != nil {
+		return 0, nil, err
+	}
+	now := q.cfg.Now()
+	var pos uint64
+	out := []InvitationEntry{}
+	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
+		pos = position
+		if r.OrgID != "" {
+			if o, ok := orgs[r.OrgID]; !ok || !o.Exists() {
+				return fail(client.CodeNotFound, "organization %s not found", r.OrgID)
+			}
+		}
+		for orgID, o := range orgs {
+			if (r.OrgID != "" && orgID != r.OrgID) || !o.Exists() {
+				continue
+			}
+			for _, inv := range o.Invitations {
+				e := InvitationEntry{OrgID: orgID, Invitation: *inv}
+				if e.Status == domain.InvitePending && !now.Before(e.ExpiresAt) {
+					e.Status = domain.InviteExpired
+				}
+				switch {
+				case r.ProjectID != "" && e.ProjectID != r.ProjectID,
+					r.Email != "" && !strings.EqualFold(e.Email, r.Email),
+					r.UserID != "" && e.UserID != r.UserID,
+					r.Status != "" && e.Status != r.Status:
+					continue
+				}
+				e.Roles, e.Grants = nonNil(e.Roles), nonNil(e.Grants)
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	slices.SortFunc(out, func(a, b InvitationEntry) int { return strings.Compare(a.OrgID+"\x00"+a.ID, b.OrgID+"\x00"+b.ID) })
+	return pos, map[string]any{"invitations": out}, nil
+}
+
+// ---- Catalog ----
+
+type catalogReq struct {
+	Consistency
+	OrgID string `json:"org_id"`
+}
+
+func (q *Queries) catalog(ctx context.Context, r catalogReq) (uint64, any, error) {
+	if err := checkID("org_id", r.OrgID, true); err != nil {
+		return 0, nil, err
+	}
+	return q.readOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+		perms, roles := o.Catalog()
+		pre := o.Preset()
+		return map[string]any{"preset": pre.ID, "label": pre.Label, "kind": o.Kind, "categories": nonNil(pre.Categories),
+			"permissions": perms, "roles": roles}, nil
+	})
+}
+
+// ---- Status ----
+
+type statusReq struct {
+	Consistency
+}
+
+// ProjectionStatus is one view's progress.
+type ProjectionStatus struct {
+	Name     string `json:"name"`
+	Position uint64 `json:"position"`
+	Lag      uint64 `json:"lag"`
+}
+
+func (q *Queries) head(ctx context.Context) (uint64, error) {
+	if q.cfg.Store != nil {
+		return q.cfg.Store.Head(ctx)
+	}
+	return q.cfg.Head(ctx)
+}
+
+func (q *Queries) status(ctx context.Context, r statusReq) (uint64, any, error) {
+	if err := q.await(ctx, q.cfg.Members, r.Consistency); err != nil {
+		return 0, nil, err
+	}
+	head, err := q.head(ctx)
+	if err != nil {
+		return 0, nil, fail(client.CodeUnavailable, "read the log head: %v", err)
+	}
+	views := []ProjectionStatus{}
+	for _, v := range []*View{q.cfg.Members, q.cfg.Permissions} {
+		p := v.Position()
+		lag := uint64(0)
+		if head > p {
+			lag = head - p
+		}
+		views = append(views, ProjectionStatus{Name: v.Name(), Position: p, Lag: lag})
+	}
+	res := map[string]any{"head": head, "projections": views}
+	if q.cfg.DeadLetters != nil {
+		res["dead_letters"] = q.cfg.DeadLetters()
+	}
+	return q.cfg.Members.Position(), res, nil
+}
+
+// ---- NATS ----
+
+// AddEndpoints registers roster.query.* on the micro service.
+func (q *Queries) AddEndpoints(ctx context.Context, svc micro.Service) error {
+	sem := make(chan struct{}, 1024)
+	handler := micro.HandlerFunc(func(req micro.Request) {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			name := strings.TrimPrefix(req.Subject(), client.QueryPrefix)
+			rctx, cancel := context.WithTimeout(ctx, MaxWait+5*time.Second)
+			defer cancel()
+			body, code := q.Execute(rctx, name, req.Data())
+			if code == "" {
+				_ = req.Respond(body)
+				return
+			}
+			_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, body)
+		}()
+	})
+	return svc.AddEndpoint("queries", handler, micro.WithEndpointSubject(client.QueryPrefix+"*"),
+		micro.WithEndpointMetadata(map[string]string{"description": "roster.query.<Query>: ask a question (API.md)"}))
+}

@@ -1,0 +1,302 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// FormatVersion is the stored format of the org-state views; a view stored with
+// another version is rebuilt from the log at start.
+const FormatVersion = 1
+
+// ErrPoison marks an event a view cannot apply; it goes to the dead-letter subject.
+var ErrPoison = errors.New("poison event")
+
+// View is a read model: every organization's state folded from the log, with the
+// log position it has applied. Reads take the read lock; Apply takes the write lock.
+type View struct {
+	name    string
+	presets domain.Presets
+	log     *slog.Logger
+
+	mu       sync.RWMutex
+	orgs     map[string]*domain.Org
+	position uint64
+	dirty    map[string]bool
+	applied  chan struct{} // closed and replaced on every apply
+	// onApply runs under the write lock after an event of org is applied.
+	onApply func(orgID string)
+
+	db        *badger.DB // nil: not persisted
+	persisted uint64
+}
+
+// NewView makes an empty view; db may be nil for a view kept only in memory.
+func NewView(name string, presets domain.Presets, db *badger.DB, log *slog.Logger) *View {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &View{name: name, presets: presets, db: db, log: log.With("view", name),
+		orgs: map[string]*domain.Org{}, dirty: map[string]bool{}, applied: make(chan struct{})}
+}
+
+// Name of the view.
+func (v *View) Name() string { return v.name }
+
+// Position is the last log position the view applied.
+func (v *View) Position() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.position
+}
+
+// WaitFor blocks until the view has applied pos or ctx ends.
+func (v *View) WaitFor(ctx context.Context, pos uint64) error {
+	for {
+		v.mu.RLock()
+		done, ch := v.position >= pos, v.applied
+		v.mu.RUnlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Read runs fn with the organization's state under the read lock (nil if unknown).
+func (v *View) Read(orgID string, fn func(o *domain.Org, position uint64) error) error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return fn(v.orgs[orgID], v.position)
+}
+
+// ReadAll runs fn over every organization under the read lock.
+func (v *View) ReadAll(fn func(orgs map[string]*domain.Org, position uint64) error) error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return fn(v.orgs, v.position)
+}
+
+// Apply folds one log record into the view. Records at or below the view's position are
+// skipped (at-least-once delivery becomes exactly-once effects). A record the view cannot
+// decode still advances the position and returns an error wrapping ErrPoison.
+func (v *View) Apply(r eventstore.Record) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r.Position <= v.position {
+		return nil
+	}
+	if r.Position != v.position+1 {
+		v.log.Warn("gap in the event sequence", "expected", v.position+1, "got", r.Position)
+	}
+	err := v.applyLocked(r)
+	v.position = r.Position
+	close(v.applied)
+	v.applied = make(chan struct{})
+	return err
+}
+
+func (v *View) applyLocked(r eventstore.Record) error {
+	ev, err := domain.DecodeEvent(r.Type, r.Data)
+	if err != nil {
+		return fmt.Errorf("%w: position %d: %v", ErrPoison, r.Position, err)
+	}
+	if !domain.ValidID(r.OrgID) {
+		return fmt.Errorf("%w: position %d: org_id %q", ErrPoison, r.Position, r.OrgID)
+	}
+	o, ok := v.orgs[r.OrgID]
+	if _, created := ev.(*domain.OrganizationCreated); created {
+		if ok && o.Exists() {
+			return fmt.Errorf("%w: position %d: organization %s created twice", ErrPoison, r.Position, r.OrgID)
+		}
+		o = domain.NewOrg(r.OrgID, v.presets)
+		v.orgs[r.OrgID] = o
+	} else if !ok || !o.Exists() {
+		return fmt.Errorf("%w: position %d: %s for unknown organization %s", ErrPoison, r.Position, r.Type, r.OrgID)
+	}
+	domain.Evolve(o, ev)
+	v.dirty[r.OrgID] = true
+	if v.onApply != nil {
+		v.onApply(r.OrgID)
+	}
+	return nil
+}
+
+// Keys of a view in the views database.
+func metaKey(view string) []byte { return []byte("v/" + view + "/meta") }
+func orgKey(view, org string) []byte {
+	return []byte("v/" + view + "/org/" + org)
+}
+func orgPrefix(view string) []byte { return []byte("v/" + view + "/org/") }
+
+type viewMeta struct {
+	Format   int    `json:"format"`
+	Position uint64 `json:"position"`
+}
+
+// Load reads the view's snapshot and checkpoint. A snapshot of another format is
+// dropped, so the view starts empty and is rebuilt from the log; stale reports that.
+func (v *View) Load() (stale bool, err error) {
+	if v.db == nil {
+		return false, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	err = v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey(v.name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var m viewMeta
+		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &m) }); err != nil {
+			return err
+		}
+		if m.Format != FormatVersion {
+			stale = true
+			return nil
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(v.name), PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			o := &domain.Org{}
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, o) }); err != nil {
+				return fmt.Errorf("snapshot %s: %w", it.Item().Key(), err)
+			}
+			o.Attach(v.presets)
+			v.orgs[o.ID] = o
+		}
+		v.position, v.persisted = m.Position, m.Position
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("load view %s: %w", v.name, err)
+	}
+	if stale {
+		v.log.Info("stored view has another format; rebuilding it from the log")
+		if err := v.db.DropPrefix([]byte("v/" + v.name + "/")); err != nil {
+			return true, fmt.Errorf("drop stale view %s: %w", v.name, err)
+		}
+	}
+	return stale, nil
+}
+
+// Flush writes the changed organizations and the checkpoint in one Badger transaction.
+func (v *View) Flush() error {
+	if v.db == nil {
+		return nil
+	}
+	v.mu.RLock()
+	if v.position == v.persisted && len(v.dirty) == 0 {
+		v.mu.RUnlock()
+		return nil
+	}
+	type kv struct{ k, v []byte }
+	entries := make([]kv, 0, len(v.dirty)+1)
+	for id := range v.dirty {
+		b, err := json.Marshal(v.orgs[id])
+		if err != nil {
+			v.mu.RUnlock()
+			return fmt.Errorf("encode snapshot %s: %w", id, err)
+		}
+		entries = append(entries, kv{orgKey(v.name, id), b})
+	}
+	pos := v.position
+	meta, _ := json.Marshal(viewMeta{Format: FormatVersion, Position: pos})
+	entries = append(entries, kv{metaKey(v.name), meta})
+	v.mu.RUnlock()
+
+	wb := v.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, e := range entries {
+		if err := wb.Set(e.k, e.v); err != nil {
+			return fmt.Errorf("flush view %s: %w", v.name, err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("flush view %s: %w", v.name, err)
+	}
+	v.mu.Lock()
+	v.persisted = pos
+	// Only what was written is clean; anything applied since stays dirty.
+	if v.position == pos {
+		clear(v.dirty)
+	}
+	v.mu.Unlock()
+	return nil
+}
+
+// RunFlusher flushes the view every interval until ctx ends, then once more.
+func (v *View) RunFlusher(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := v.Flush(); err != nil {
+				v.log.Error("flush view", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := v.Flush(); err != nil {
+				v.log.Error("flush view", "err", err)
+			}
+		}
+	}
+}
+
+// CatchUp applies every record of the log after the view's position, reading the log directly.
+func (v *View) CatchUp(ctx context.Context, store eventstore.Store) error {
+	return store.Scan(ctx, v.Position()+1, func(r eventstore.Record) error {
+		if err := v.Apply(r); err != nil && !errors.Is(err, ErrPoison) {
+			return err
+		} else if err != nil {
+			v.log.Warn("skipped poison event", "err", err)
+		}
+		return nil
+	})
+}
+
+// swapFrom replaces the view's content with a freshly built copy's (rebuild without
+// downtime). It refuses, returning false, when the live view has moved past the copy.
+func (v *View) swapFrom(fresh *View) bool {
+	fresh.mu.Lock()
+	orgs, pos := fresh.orgs, fresh.position
+	fresh.mu.Unlock()
+	v.mu.Lock()
+	if pos < v.position {
+		v.mu.Unlock()
+		return false
+	}
+	v.orgs, v.position = orgs, pos
+	v.dirty = map[string]bool{}
+	for id := range orgs {
+		v.dirty[id] = true
+	}
+	v.persisted = 0
+	if v.onApply != nil {
+		for id := range orgs {
+			v.onApply(id)
+		}
+	}
+	close(v.applied)
+	v.applied = make(chan struct{})
+	v.mu.Unlock()
+	return true
+}

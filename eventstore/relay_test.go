@@ -1,6 +1,8 @@
 package eventstore
 
 import (
+	"os"
+	"runtime/pprof"
 	"context"
 	"encoding/json"
 	"errors"
@@ -291,6 +293,7 @@ func waitLoggedError(t *testing.T, ch <-chan slog.Record, want string) {
 				return
 			}
 		case <-timeout:
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 			t.Fatalf("no error log containing %q", want)
 		}
 	}

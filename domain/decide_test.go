@@ -287,7 +287,9 @@ func (g *propGen) grants() []string {
 	return []string{g.pick(ids...)}
 }
 
-func (g *propGen) email() string { return g.pick("bob@example.com", "zed@example.com", "out@lab.org", "lea@lab.org") }
+func (g *propGen) email() string {
+	return g.pick("bob@example.com", "zed@example.com", "out@lab.org", "lea@lab.org")
+}
 
 func (g *propGen) invitation() (*Invitation, string) {
 	ids := sortedKeys(g.o.Invitations)

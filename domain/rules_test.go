@@ -477,12 +477,12 @@ func TestRule9UnarchiveOnlyByThoseWhoMayArchive(t *testing.T) {
 	cases := []struct {
 		preset, archiver, other string
 	}{
-		{"neptune", "ana", "bob"},    // Owner (project settings) vs Contributor
-		{"dataloop", "olga", "dev"},  // Owner (Delete a Project) vs Developer
-		{"allonia", "paul", "tom"},   // Project Manager vs Track Leader
-		{"ica", "bob", "carol"},      // Owner vs a workgroup member outside the project
-		{"aunsight", "ana", "bob"},   // Organization Admin vs Member
-		{"custom", "ana", "bob"},     // Admin vs member
+		{"neptune", "ana", "bob"},   // Owner (project settings) vs Contributor
+		{"dataloop", "olga", "dev"}, // Owner (Delete a Project) vs Developer
+		{"allonia", "paul", "tom"},  // Project Manager vs Track Leader
+		{"ica", "bob", "carol"},     // Owner vs a workgroup member outside the project
+		{"aunsight", "ana", "bob"},  // Organization Admin vs Member
+		{"custom", "ana", "bob"},    // Admin vs member
 	}
 	for _, tc := range cases {
 		t.Run(tc.preset, func(t *testing.T) {
@@ -643,7 +643,7 @@ func TestRule12Expiry(t *testing.T) {
 		given(t, icaInvitations()).at(kitNow.Add(DefaultInviteTTL)).
 			when(&AcceptInvite{Meta: by("yan"), InvitationID: "inv-3", ActorEmail: "yan@lab.org"}).
 			thenError(CodePreconditionFailed)
-		given(t, icaInvitations()).at(kitNow.Add(DefaultInviteTTL - time.Second)).
+		given(t, icaInvitations()).at(kitNow.Add(DefaultInviteTTL-time.Second)).
 			when(&AcceptInvite{Meta: by("yan"), InvitationID: "inv-3", ActorEmail: "yan@lab.org"}).
 			thenTypes(EvInvitationAccepted, EvMemberAdded)
 	})

@@ -256,7 +256,7 @@ func stateJSON(t testing.TB, o *Org) string {
 
 var atOrg = Scope{}
 
-func inProject(pid string) Scope     { return Scope{ProjectID: pid} }
+func inProject(pid string) Scope    { return Scope{ProjectID: pid} }
 func inTrack(pid, tid string) Scope { return Scope{ProjectID: pid, TrackID: tid} }
 
 // ---- command meta ----

@@ -67,7 +67,7 @@ func commandKey(stream, commandID string) []byte {
 	return append(k, commandID...)
 }
 
-var headKey = []byte{prefixHead}
+func headKey() []byte { return []byte{prefixHead} }
 
 // BadgerOptions configures OpenBadger.
 type BadgerOptions struct {
@@ -207,7 +207,7 @@ func (s *BadgerStore) recover() (uint64, error) {
 		}
 		it.Close()
 
-		switch item, err := txn.Get(headKey); {
+		switch item, err := txn.Get(headKey()); {
 		case errors.Is(err, badger.ErrKeyNotFound):
 			if head != 0 {
 				s.log.Warn("eventstore: head key missing, using last record", "head", head)
@@ -486,7 +486,7 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 	if n := len(stored); n > 0 {
 		entries = append(entries,
 			kv{versionKey(req.Stream), u64(stored[n-1].Version)},
-			kv{headKey, u64(stored[n-1].Position)})
+			kv{headKey(), u64(stored[n-1].Position)})
 	}
 	if req.CommandID != "" {
 		// Stored even without a Reply func, so that a repeat is still detected.

@@ -203,7 +203,7 @@ type inflight struct {
 // session syncs with the stream's last sequence and publishes from there
 // until an error.
 func (r *Relay) session(ctx context.Context) error {
-	last, err := r.resync(ctx)
+	last, prevID, err := r.resync(ctx)
 	if err != nil {
 		return err
 	}
@@ -240,11 +240,12 @@ func (r *Relay) session(ctx context.Context) error {
 			if rec.Position != next {
 				return fmt.Errorf("log returned position %d where %d was expected", rec.Position, next)
 			}
-			fut, err := r.publish(rec)
+			fut, err := r.publish(rec, prevID)
 			if err != nil {
 				return fmt.Errorf("publish position %d: %w", rec.Position, err)
 			}
 			window = append(window, inflight{pos: rec.Position, id: rec.ID, fut: fut})
+			prevID = rec.ID
 			next++
 		}
 
@@ -276,7 +277,13 @@ func (r *Relay) session(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) publish(rec Record) (jetstream.PubAckFuture, error) {
+// publish sends rec with the headers that make the stream a faithful copy:
+// its id for deduplication, and the expected last sequence (position - 1)
+// and last message id (prevID, the previous record's id; "" when unknown).
+// The sequence alone is not enough with a window in flight: if a foreign
+// message took sequence p, the record at p is rejected but the one at p+1
+// would find its expected sequence and be stored; the message id stops it.
+func (r *Relay) publish(rec Record, prevID string) (jetstream.PubAckFuture, error) {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode record: %w", err)
@@ -284,52 +291,56 @@ func (r *Relay) publish(rec Record) (jetstream.PubAckFuture, error) {
 	msg := &nats.Msg{Subject: Subject(rec), Data: body, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, rec.ID)
 	msg.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(rec.Position-1, 10))
+	if prevID != "" {
+		msg.Header.Set(jetstream.ExpectedLastMsgIDHeader, prevID)
+	}
 	return r.js.PublishMsgAsync(msg)
 }
 
-// resync returns the stream's last sequence, creating the stream if it does
-// not exist, and checks that the stream is a prefix of the log.
-func (r *Relay) resync(ctx context.Context) (uint64, error) {
+// resync returns the stream's last sequence and the id of the message there
+// ("" if none or deleted), creating the stream if it does not exist, and
+// checks that the stream is a prefix of the log.
+func (r *Relay) resync(ctx context.Context) (last uint64, lastID string, err error) {
 	st, err := r.js.Stream(ctx, r.cfg.Stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = EnsureStream(ctx, r.js, r.cfg)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", r.cfg.Stream, err)
+		return 0, "", fmt.Errorf("stream %s: %w", r.cfg.Stream, err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s info: %w", r.cfg.Stream, err)
+		return 0, "", fmt.Errorf("stream %s info: %w", r.cfg.Stream, err)
 	}
-	last := info.State.LastSeq
+	last = info.State.LastSeq
 	head, err := r.store.Head(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("log head: %w", err)
+		return 0, "", fmt.Errorf("log head: %w", err)
 	}
 	if last > head {
-		return 0, fmt.Errorf("%w: stream %s last sequence %d, log head %d", errStreamAhead, r.cfg.Stream, last, head)
+		return 0, "", fmt.Errorf("%w: stream %s last sequence %d, log head %d", errStreamAhead, r.cfg.Stream, last, head)
 	}
 	if last == 0 {
-		return 0, nil
+		return 0, "", nil
 	}
 	msg, err := st.GetMsg(ctx, last)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		// Deleted from the stream: nothing to compare with.
-		return last, nil
+		return last, "", nil
 	case err != nil:
-		return 0, fmt.Errorf("stream %s message %d: %w", r.cfg.Stream, last, err)
+		return 0, "", fmt.Errorf("stream %s message %d: %w", r.cfg.Stream, last, err)
 	}
 	recs, err := r.store.Read(ctx, last, 1)
 	if err != nil {
-		return 0, fmt.Errorf("read log at %d: %w", last, err)
+		return 0, "", fmt.Errorf("read log at %d: %w", last, err)
 	}
 	if len(recs) != 1 || recs[0].Position != last {
-		return 0, fmt.Errorf("read log at %d: record missing", last)
+		return 0, "", fmt.Errorf("read log at %d: record missing", last)
 	}
 	if got := msg.Header.Get(jetstream.MsgIDHeader); got != recs[0].ID {
-		return 0, fmt.Errorf("%w: stream %s sequence %d has id %q, log position %d has id %q",
+		return 0, "", fmt.Errorf("%w: stream %s sequence %d has id %q, log position %d has id %q",
 			errStreamDiverged, r.cfg.Stream, last, got, last, recs[0].ID)
 	}
-	return last, nil
+	return last, recs[0].ID, nil
 }

@@ -1,8 +1,6 @@
 package eventstore
 
 import (
-	"os"
-	"runtime/pprof"
 	"context"
 	"encoding/json"
 	"errors"
@@ -293,7 +291,6 @@ func waitLoggedError(t *testing.T, ch <-chan slog.Record, want string) {
 				return
 			}
 		case <-timeout:
-			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 			t.Fatalf("no error log containing %q", want)
 		}
 	}

@@ -227,7 +227,9 @@ func (s scopeReq) validate() error {
 	return errors.Join(checkID("org_id", s.OrgID, true), checkID("project_id", s.ProjectID, false), checkID("track_id", s.TrackID, false))
 }
 
-func (s scopeReq) scope() domain.Scope { return domain.Scope{ProjectID: s.ProjectID, TrackID: s.TrackID} }
+func (s scopeReq) scope() domain.Scope {
+	return domain.Scope{ProjectID: s.ProjectID, TrackID: s.TrackID}
+}
 
 // readOrg waits for consistency and runs fn on the organization's state from v.
 func (q *Queries) readOrg(ctx context.Context, v *View, c Consistency, orgID string, fn func(o *domain.Org) (any, error)) (uint64, any, error) {

@@ -1,7 +1,7 @@
 // Package daemon wires rosterd together: the embedded or external NATS
 // server, the Badger log and its relay to JetStream, the Watermill-fed views,
 // the micro service with the command and query endpoints. It holds no logic of
-// its own; cmd/rosterd and the CLI's bench and tests start it.
+// its own; cmd/rosterd, the CLI's tools and the tests start it.
 package daemon
 
 import (
@@ -131,7 +131,7 @@ func (d *Daemon) writes() bool { return d.cfg.Role != RoleReader }
 func (d *Daemon) reads() bool  { return d.cfg.Role != RoleWriter }
 
 // Start brings rosterd up and returns once the micro service answers.
-func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	d = &Daemon{cfg: cfg, cancel: cancel}
+	d := &Daemon{cfg: cfg, cancel: cancel}
 	defer func() {
 		if err != nil {
 			d.Close()

@@ -192,6 +192,7 @@ type Status struct {
 		Name     string `json:"name"`
 		Position uint64 `json:"position"`
 		Lag      uint64 `json:"lag"`
+		Digest   string `json:"digest,omitempty"`
 	} `json:"projections"`
 	DeadLetters uint64 `json:"dead_letters"`
 }

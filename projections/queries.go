@@ -719,6 +719,8 @@ func (q *Queries) catalog(ctx context.Context, r catalogReq) (uint64, any, error
 
 type statusReq struct {
 	Consistency
+	// Digests adds each view's state digest (a hash of every organization's state).
+	Digests bool `json:"digests,omitempty"`
 }
 
 // ProjectionStatus is one view's progress.
@@ -726,6 +728,7 @@ type ProjectionStatus struct {
 	Name     string `json:"name"`
 	Position uint64 `json:"position"`
 	Lag      uint64 `json:"lag"`
+	Digest   string `json:"digest,omitempty"`
 }
 
 func (q *Queries) head(ctx context.Context) (uint64, error) {
@@ -745,12 +748,16 @@ func (q *Queries) status(ctx context.Context, r statusReq) (uint64, any, error) 
 	}
 	views := []ProjectionStatus{}
 	for _, v := range []*View{q.cfg.Members, q.cfg.Permissions} {
-		p := v.Position()
-		lag := uint64(0)
-		if head > p {
-			lag = head - p
+		st := ProjectionStatus{Name: v.Name(), Position: v.Position()}
+		if r.Digests {
+			if st.Position, st.Digest, err = v.Digest(); err != nil {
+				return 0, nil, err
+			}
 		}
-		views = append(views, ProjectionStatus{Name: v.Name(), Position: p, Lag: lag})
+		if head > st.Position {
+			st.Lag = head - st.Position
+		}
+		views = append(views, st)
 	}
 	res := map[string]any{"head": head, "projections": views}
 	if q.cfg.DeadLetters != nil {

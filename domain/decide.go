@@ -300,6 +300,22 @@ func (d *decider) actorPartner(p *Project) string {
 	return ""
 }
 
+// mayGive refuses to give the preset's owner role to anyone unless the actor owns the
+// project (directly, through a workgroup, or as an organization admin who owns every
+// project): the right to add users or change roles is not a way to become an owner.
+func (d *decider) mayGive(p *Project, roles []string) error {
+	owner := d.o.preset.OwnerRole
+	if owner == "" || !slices.Contains(roles, owner) {
+		return nil
+	}
+	for _, h := range d.o.holdings(d.actor, Scope{ProjectID: p.ID}, p) {
+		if h.role != nil && h.role.ID == owner && h.via.Kind != ViaPublic {
+			return nil
+		}
+	}
+	return forbiddenf("%s may not give the %s role on project %s: only its owners may", d.actor, owner, p.ID)
+}
+
 // checkPartnerAdd applies SPEC §2.10 to a membership a partner's member gives.
 func (d *decider) partnerFor(p *Project, requested string, roles []string) (string, error) {
 	mine := d.actorPartner(p)
@@ -517,9 +533,13 @@ func (o *Org) cascadeRemoval(userID string) []Event {
 			evs = append(evs, &WorkgroupMemberRemoved{GroupID: gid, UserID: userID})
 		}
 	}
+	email := ""
+	if m := o.Members[userID]; m != nil {
+		email = m.Email
+	}
 	for _, iid := range sortedKeys(o.Invitations) {
 		inv := o.Invitations[iid]
-		if inv.Status == InvitePending && inv.UserID == userID {
+		if inv.Status == InvitePending && (inv.UserID == userID || (email != "" && strings.EqualFold(inv.Email, email))) {
 			evs = append(evs, &InvitationRevoked{InvitationID: iid, Reason: "org_member_removed"})
 		}
 	}
@@ -873,6 +893,9 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.mayGive(p, roles); err != nil {
+		return nil, err
+	}
 	ev := &MemberAdded{Target: c.target(), Principal: c.principal(), Roles: roles, Grants: grants, PartnerID: partner}
 	if c.GroupID != "" {
 		g, ok := o.Workgroups[c.GroupID]
@@ -939,6 +962,9 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 		return Outcome{}, invalidf("roles is empty; use RemoveMember to take the member off")
 	}
 	if _, err := d.partnerFor(p, m.PartnerID, roles); err != nil {
+		return Outcome{}, err
+	}
+	if err := d.mayGive(p, roles); err != nil {
 		return Outcome{}, err
 	}
 	if slices.Equal(roles, m.Roles) {
@@ -1100,6 +1126,9 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.mayGive(p, roles); err != nil {
+		return nil, err
+	}
 	ev.Roles, ev.Grants, ev.PartnerID = roles, grants, partner
 	switch {
 	case o.Kind == KindIndividual:
@@ -1246,6 +1275,11 @@ func (d *decider) revokeInvite(c *RevokeInvite) (Outcome, error) {
 	}
 	if p, ok := d.o.Projects[inv.ProjectID]; ok && p.Status == StatusArchived {
 		return Outcome{}, preconditionf("project %s is archived and read-only; unarchive it first", inv.ProjectID)
+	}
+	if p, ok := d.o.Projects[inv.ProjectID]; ok {
+		if mine := d.actorPartner(p); mine != "" && inv.PartnerID != mine {
+			return Outcome{}, forbiddenf("%s belongs to partner %s and may revoke only that partner's invitations", d.actor, mine)
+		}
 	}
 	if inv.Status != InvitePending {
 		return Outcome{}, preconditionf("invitation %s is %s, not pending", inv.ID, inv.Status)

@@ -83,9 +83,6 @@ func parseTime(field, s string) (time.Time, error) {
 }
 
 func (q *Queries) audit(ctx context.Context, r auditReq) (uint64, any, error) {
-	if q.cfg.Store == nil {
-		return 0, nil, fail(client.CodeUnavailable, "this process has no log; ask the writer")
-	}
 	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, false),
 		checkID("actor", r.Actor, false), checkID("user_id", r.UserID, false)); err != nil {
 		return 0, nil, err
@@ -115,11 +112,11 @@ func (q *Queries) audit(ctx context.Context, r auditReq) (uint64, any, error) {
 		types = append(types, r.Type)
 	}
 	f := AuditFilter{ProjectID: r.ProjectID, Actor: r.Actor, UserID: r.UserID, Types: types, Since: since, Until: until}
-	head, err := q.cfg.Store.Head(ctx)
+	head, err := q.cfg.History.Head(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
-	records, err := q.cfg.Store.ReadStream(ctx, StreamOf(r.OrgID), 1)
+	records, err := q.cfg.History.OrgEvents(ctx, r.OrgID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -153,7 +150,7 @@ func (q *Queries) awaitLog(ctx context.Context, c Consistency) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := q.cfg.Store.WaitFor(wctx, c.MinPosition); err != nil {
+	if err := q.cfg.History.WaitFor(wctx, c.MinPosition); err != nil {
 		return fail(client.CodeUnavailable, "the log has not reached min_position %d after %s", c.MinPosition, wait)
 	}
 	return nil
@@ -168,9 +165,9 @@ type accessAtReq struct {
 }
 
 // OrgAt folds an organization's stream up to and including position.
-func OrgAt(ctx context.Context, store eventstore.Store, presets domain.Presets, orgID string, position uint64) (*domain.Org, error) {
+func OrgAt(ctx context.Context, h History, presets domain.Presets, orgID string, position uint64) (*domain.Org, error) {
 	o := domain.NewOrg(orgID, presets)
-	records, err := store.ReadStream(ctx, StreamOf(orgID), 1)
+	records, err := h.OrgEvents(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -188,9 +185,6 @@ func OrgAt(ctx context.Context, store eventstore.Store, presets domain.Presets, 
 }
 
 func (q *Queries) accessAt(ctx context.Context, r accessAtReq) (uint64, any, error) {
-	if q.cfg.Store == nil {
-		return 0, nil, fail(client.CodeUnavailable, "this process has no log; ask the writer")
-	}
 	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
@@ -206,11 +200,11 @@ func (q *Queries) accessAt(ctx context.Context, r accessAtReq) (uint64, any, err
 		if err != nil {
 			return 0, nil, err
 		}
-		if pos, err = q.cfg.Store.PositionAt(ctx, at); err != nil {
+		if pos, err = q.cfg.History.PositionAt(ctx, at); err != nil {
 			return 0, nil, err
 		}
 	}
-	o, err := OrgAt(ctx, q.cfg.Store, q.cfg.Presets, r.OrgID, pos)
+	o, err := OrgAt(ctx, q.cfg.History, q.cfg.Presets, r.OrgID, pos)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -224,5 +218,5 @@ func (q *Queries) accessAt(ctx context.Context, r accessAtReq) (uint64, any, err
 		}
 		return 0, nil, err
 	}
-	return pos, map[string]any{"position": pos, "permissions": allowed, "conditional": conditional, "roles": o.RolesAt(r.UserID, r.scope())}, nil
+	return pos, map[string]any{"position": pos, "permissions": allowed, "conditional": conditional, "roles": o.MemberRolesAt(r.UserID, r.scope())}, nil
 }

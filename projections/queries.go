@@ -52,10 +52,8 @@ type Config struct {
 	// Members answers ListMembers, ListProjects, GetProject, ListInvitations and Catalog;
 	// Permissions answers Check, Permissions and WhoCan.
 	Members, Permissions *View
-	// Store, when this process has the log, serves Audit and AccessAt and the head for Status.
-	Store eventstore.Store
-	// Head returns the log head when Store is nil (e.g. the stream's last sequence).
-	Head    func(ctx context.Context) (uint64, error)
+	// History serves Audit, AccessAt, Check explanations and the head for Status.
+	History History
 	Presets domain.Presets
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -74,8 +72,8 @@ func NewQueries(cfg Config) (*Queries, error) {
 	if cfg.Members == nil || cfg.Permissions == nil {
 		errs = append(errs, errors.New("projections: the members and permissions views are required"))
 	}
-	if cfg.Store == nil && cfg.Head == nil {
-		errs = append(errs, errors.New("projections: a store or a head function is required"))
+	if cfg.History == nil {
+		errs = append(errs, errors.New("projections: a history (the log or the stream) is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -262,9 +260,10 @@ type checkReq struct {
 }
 
 type checkResult struct {
-	Decision   string       `json:"decision"`
-	Permission string       `json:"permission"`
-	Via        []domain.Via `json:"via"`
+	Decision   string `json:"decision"`
+	Permission string `json:"permission"`
+	Via        any    `json:"via"`
+	Position   uint64 `json:"explained_at,omitempty"`
 }
 
 func (q *Queries) check(ctx context.Context, r checkReq) (uint64, any, error) {
@@ -274,7 +273,7 @@ func (q *Queries) check(ctx context.Context, r checkReq) (uint64, any, error) {
 	if r.Permission == "" {
 		return 0, nil, fail(client.CodeInvalid, "permission is required")
 	}
-	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
+	pos, out, err := q.readOrg(ctx, q.cfg.Permissions, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
 		d, err := o.Check(r.UserID, r.Permission, r.scope(), r.Context)
 		if err != nil {
 			return nil, err
@@ -282,6 +281,19 @@ func (q *Queries) check(ctx context.Context, r checkReq) (uint64, any, error) {
 		perm, _ := o.ResolvePermission(r.Permission)
 		return checkResult{Decision: d.Decision, Permission: perm, Via: d.Via}, nil
 	})
+	if err != nil || !r.Explain {
+		return pos, out, err
+	}
+	// Explanations read the organization's events up to the answer's position.
+	res := out.(checkResult)
+	recs, err := q.cfg.History.OrgEvents(ctx, r.OrgID)
+	if err != nil {
+		return 0, nil, fail(client.CodeUnavailable, "read the history of %s: %v", r.OrgID, err)
+	}
+	recs = slices.DeleteFunc(recs, func(rec eventstore.Record) bool { return rec.Position > pos })
+	res.Via = buildLineage(recs).explain(r.UserID, res.Via.([]domain.Via))
+	res.Position = pos
+	return pos, res, nil
 }
 
 type permissionsReq struct {
@@ -299,7 +311,7 @@ func (q *Queries) permissions(ctx context.Context, r permissionsReq) (uint64, an
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"permissions": allowed, "conditional": conditional, "roles": o.RolesAt(r.UserID, r.scope())}, nil
+		return map[string]any{"permissions": allowed, "conditional": conditional, "roles": o.MemberRolesAt(r.UserID, r.scope())}, nil
 	})
 }
 
@@ -731,18 +743,11 @@ type ProjectionStatus struct {
 	Digest   string `json:"digest,omitempty"`
 }
 
-func (q *Queries) head(ctx context.Context) (uint64, error) {
-	if q.cfg.Store != nil {
-		return q.cfg.Store.Head(ctx)
-	}
-	return q.cfg.Head(ctx)
-}
-
 func (q *Queries) status(ctx context.Context, r statusReq) (uint64, any, error) {
 	if err := q.await(ctx, q.cfg.Members, r.Consistency); err != nil {
 		return 0, nil, err
 	}
-	head, err := q.head(ctx)
+	head, err := q.cfg.History.Head(ctx)
 	if err != nil {
 		return 0, nil, fail(client.CodeUnavailable, "read the log head: %v", err)
 	}

@@ -110,15 +110,16 @@ func (c Config) Validate() error {
 
 // Daemon is a running rosterd.
 type Daemon struct {
-	cfg     Config
-	URL     string
-	NS      *server.Server // nil with an external NATS
-	NC      *nats.Conn
-	Store   eventstore.Store // nil for a reader
-	Members *projections.View
-	Perms   *projections.View
-	Relay   *eventstore.Relay
-	Service micro.Service
+	cfg       Config
+	URL       string
+	NS        *server.Server // nil with an external NATS
+	NC        *nats.Conn
+	Store     eventstore.Store // nil for a reader
+	Members   *projections.View
+	Perms     *projections.View
+	Relay     *eventstore.Relay
+	Rebuilder *projections.Rebuilder
+	Service   micro.Service
 
 	viewsDB *badger.DB
 	router  *message.Router
@@ -222,26 +223,20 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.goRun(func() { cmds.RunExpiry(runCtx) })
 	}
 	if d.reads() {
-		qcfg := projections.Config{Members: d.Members, Permissions: d.Perms, Store: d.Store, Presets: presets, Now: cfg.Now,
-			Logger: log.With("component", "queries"), DeadLetters: dead.Load}
-		if d.Store == nil {
-			qcfg.Head = func(ctx context.Context) (uint64, error) {
-				s, err := js.Stream(ctx, client.EventStream)
-				if err != nil {
-					return 0, err
-				}
-				info, err := s.Info(ctx)
-				if err != nil {
-					return 0, err
-				}
-				return info.State.LastSeq, nil
-			}
+		qcfg := projections.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
+			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js}}
+		if d.Store != nil {
+			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
 		q, err := projections.NewQueries(qcfg)
 		if err != nil {
 			return nil, err
 		}
 		if err := q.AddEndpoints(runCtx, d.Service); err != nil {
+			return nil, err
+		}
+		d.Rebuilder = projections.NewRebuilder(d.NC, []*projections.View{d.Members, d.Perms}, qcfg.History, log.With("component", "rebuild"))
+		if err := d.Rebuilder.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}
 	}

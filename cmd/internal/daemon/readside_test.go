@@ -1,0 +1,332 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"roster/client"
+	"roster/cmd/internal/daemon"
+	"roster/internal/natstest"
+	"roster/projections"
+)
+
+// icaTeam builds an ICA organization where uma reaches p1 directly, through workgroup bio,
+// and ext through an accepted e-mail invitation.
+func icaTeam(r *rig) (invitation string) {
+	r.ok("CreateOrganization", obj{"org_id": "ica", "kind": "team", "preset": "ica", "actor": "tina"})
+	for _, u := range []string{"ola", "uma"} {
+		r.ok("AddOrgMember", obj{"org_id": "ica", "actor": "tina", "user_id": u, "email": u + "@ica.test"})
+	}
+	r.ok("CreateWorkgroup", obj{"org_id": "ica", "actor": "tina", "group_id": "bio"})
+	r.ok("CreateProject", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "name": "Genomes"})
+	r.ok("AddMember", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "user_id": "uma", "roles": strs{"project_viewer"}})
+	r.ok("AddMember", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "group_id": "bio", "roles": strs{"project_contributor"}})
+	r.ok("AddWorkgroupMember", obj{"org_id": "ica", "actor": "tina", "group_id": "bio", "user_id": "uma"})
+	inv := result[invited](r.t, r.ok("InviteMember", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "email": "ext@lab.test", "roles": strs{"project_viewer"}}))
+	r.ok("AcceptInvite", obj{"org_id": "ica", "actor": "ext", "invitation_id": inv.InvitationID, "actor_email": "ext@lab.test"})
+	return inv.InvitationID
+}
+
+type explained struct {
+	Decision string `json:"decision"`
+	Via      []struct {
+		Kind    string `json:"kind"`
+		GroupID string `json:"group_id"`
+		Events  []struct {
+			Position uint64 `json:"position"`
+			Type     string `json:"type"`
+			Actor    string `json:"actor"`
+		} `json:"events"`
+	} `json:"via"`
+}
+
+// Check with explain: true gives, for each membership that grants, the events that created it.
+func TestCheckExplainsItsProvenance(t *testing.T) {
+	r := newRig(t)
+	icaTeam(r)
+	var res explained
+	r.query("Check", obj{"org_id": "ica", "project_id": "p1", "user_id": "uma", "permission": "View project resources", "explain": true}, &res)
+	if res.Decision != "allowed" || len(res.Via) != 2 {
+		t.Fatalf("explained check: %+v", res)
+	}
+	story := func(i int) []string {
+		var out []string
+		for _, e := range res.Via[i].Events {
+			out = append(out, e.Type+" by "+e.Actor)
+		}
+		return out
+	}
+	if res.Via[0].Kind != "direct" || !slices.Equal(story(0), strs{"MemberAdded by ola"}) {
+		t.Fatalf("direct via: %+v", res.Via[0])
+	}
+	if res.Via[1].Kind != "workgroup" || !slices.Equal(story(1), strs{"MemberAdded by ola", "WorkgroupMemberAdded by tina"}) {
+		t.Fatalf("workgroup via: %s %v", res.Via[1].Kind, story(1))
+	}
+	// An invited member's story starts with the invitation.
+	r.query("Check", obj{"org_id": "ica", "project_id": "p1", "user_id": "ext", "permission": "View project resources", "explain": true}, &res)
+	if len(res.Via) != 1 || !slices.Equal(story(0), strs{"InvitationCreated by ola", "InvitationAccepted by ext", "MemberAdded by ext"}) {
+		t.Fatalf("invited via: %+v", res.Via)
+	}
+}
+
+// A command followed at once by a query with the reply's position always sees it.
+func TestReadYourWrites(t *testing.T) {
+	r := newRig(t)
+	r.ok("CreateOrganization", obj{"org_id": "acme", "kind": "team", "preset": "neptune", "actor": "ana"})
+	r.ok("CreateProject", obj{"org_id": "acme", "actor": "ana", "project_id": "p1"})
+	ctx := context.Background()
+	for i := range 150 {
+		user := fmt.Sprintf("u%d", i)
+		if _, err := r.c.Command(ctx, "AddOrgMember", obj{"org_id": "acme", "actor": "ana", "user_id": user}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := r.c.Command(ctx, "AddMember", obj{"org_id": "acme", "actor": "ana", "project_id": "p1", "user_id": user, "roles": strs{"contributor"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.c.Check(ctx, client.CheckRequest{OrgID: "acme", ProjectID: "p1", UserID: user, Permission: "Editing project content", MinPosition: rep.Position})
+		if err != nil || res.Decision != "allowed" {
+			t.Fatalf("round %d: check right after the command: %+v %v", i, res, err)
+		}
+		var page client.MembersPage
+		if _, err := r.c.Query(ctx, "ListMembers", obj{"org_id": "acme", "project_id": "p1", "q": user, "min_position": rep.Position}, &page); err != nil || len(page.Members) == 0 {
+			t.Fatalf("round %d: list right after the command: %+v %v", i, page, err)
+		}
+	}
+}
+
+// A rebuilt view is identical (same digest) to the incrementally built one, and queries keep
+// answering while it is rebuilt.
+func TestRebuildGivesTheSameDigestWithoutDowntime(t *testing.T) {
+	r := newRig(t)
+	icaTeam(r)
+	for i := range 300 {
+		r.ok("AddOrgMember", obj{"org_id": "ica", "actor": "tina", "user_id": fmt.Sprintf("x%d", i)})
+	}
+	var before client.Status
+	r.query("Status", obj{"digests": true}, &before)
+	stop := make(chan struct{})
+	var answered, failed atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := r.c.Check(context.Background(), client.CheckRequest{OrgID: "ica", ProjectID: "p1", UserID: "uma", Permission: "View project resources"})
+			if err != nil || res.Decision != "allowed" {
+				failed.Add(1)
+			}
+			answered.Add(1)
+		}
+	}()
+	raw, err := r.c.Request(context.Background(), projections.AdminRebuild, []byte(`{}`))
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		OK     bool `json:"ok"`
+		Result struct {
+			Views []projections.RebuiltView `json:"views"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil || !rep.OK || len(rep.Result.Views) != 2 {
+		t.Fatalf("rebuild reply %s (%v)", raw, err)
+	}
+	for i, v := range rep.Result.Views {
+		if v.Position != before.Head || v.Digest != before.Projections[i].Digest || v.Digest == "" {
+			t.Fatalf("rebuilt %s at %d digest %s; before at %d digest %s", v.Name, v.Position, v.Digest, before.Head, before.Projections[i].Digest)
+		}
+	}
+	if failed.Load() != 0 || answered.Load() == 0 {
+		t.Fatalf("during the rebuild: %d answered, %d failed", answered.Load(), failed.Load())
+	}
+	// Only known views.
+	raw, _ = r.c.Request(context.Background(), projections.AdminRebuild, []byte(`{"views":["nope"]}`))
+	var bad client.QueryReply
+	_ = json.Unmarshal(raw, &bad)
+	if bad.OK || bad.Error == nil || bad.Error.Code != client.CodeInvalid {
+		t.Fatalf("rebuild of an unknown view: %s", raw)
+	}
+}
+
+type auditEvent struct {
+	Position uint64          `json:"position"`
+	Type     string          `json:"type"`
+	Actor    string          `json:"actor"`
+	Time     time.Time       `json:"time"`
+	Data     json.RawMessage `json:"data"`
+}
+
+func (r *rig) audit(req obj) []auditEvent {
+	r.t.Helper()
+	var res struct {
+		Events []auditEvent `json:"events"`
+	}
+	r.query("Audit", req, &res)
+	return res.Events
+}
+
+func types(evs []auditEvent) []string {
+	out := []string{}
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+// Audit over NATS: filters return exactly the expected events, in log order.
+func TestAuditFilters(t *testing.T) {
+	r := newRig(t)
+	icaTeam(r)
+	r.ok("CreateOrganization", obj{"org_id": "other", "kind": "team", "preset": "neptune", "actor": "ola"})
+	all := r.audit(obj{"org_id": "ica", "limit": 1000})
+	if len(all) != 12 {
+		t.Fatalf("ica trail: %v", types(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Position <= all[i-1].Position {
+			t.Fatalf("not in log order: %v", all)
+		}
+	}
+	if got := types(r.audit(obj{"org_id": "ica", "actor": "tina"})); !slices.Equal(got, strs{"OrganizationCreated", "OrgMemberAdded", "OrgMemberAdded", "WorkgroupCreated", "WorkgroupMemberAdded"}) {
+		t.Fatalf("by actor: %v", got)
+	}
+	if got := types(r.audit(obj{"org_id": "ica", "user_id": "uma"})); !slices.Equal(got, strs{"OrgMemberAdded", "MemberAdded", "WorkgroupMemberAdded"}) {
+		t.Fatalf("by user affected: %v", got)
+	}
+	if got := types(r.audit(obj{"org_id": "ica", "project_id": "p1", "type": "MemberAdded"})); !slices.Equal(got, strs{"MemberAdded", "MemberAdded", "MemberAdded", "MemberAdded"}) {
+		t.Fatalf("by project and type: %v", got)
+	}
+	// Paging by after_position, and time ranges.
+	page1 := r.audit(obj{"org_id": "ica", "limit": 4})
+	page2 := r.audit(obj{"org_id": "ica", "limit": 100, "after_position": page1[len(page1)-1].Position})
+	if got := append(types(page1), types(page2)...); !slices.Equal(got, types(all)) {
+		t.Fatalf("paged: %v", got)
+	}
+	since := all[3].Time.Format(time.RFC3339Nano)
+	for _, e := range r.audit(obj{"org_id": "ica", "since": since}) {
+		if e.Time.Before(all[3].Time) {
+			t.Fatalf("event before since: %+v", e)
+		}
+	}
+	if got := r.audit(obj{"org_id": "ica", "until": "2000-01-01T00:00:00Z"}); len(got) != 0 {
+		t.Fatalf("until in the past: %v", got)
+	}
+	_, err := r.c.Query(context.Background(), "Audit", obj{"org_id": "ica", "since": "yesterday"}, nil)
+	if client.CodeOf(err) != client.CodeInvalid {
+		t.Fatalf("bad since: %v", err)
+	}
+}
+
+// AccessAt answers what Permissions answered then, by position and by time.
+func TestAccessAtTheWholeLifeOfTheLog(t *testing.T) {
+	r := newRig(t)
+	r.ok("CreateOrganization", obj{"org_id": "acme", "kind": "team", "preset": "neptune", "actor": "ana"})
+	r.ok("AddOrgMember", obj{"org_id": "acme", "actor": "ana", "user_id": "bob"})
+	r.ok("CreateProject", obj{"org_id": "acme", "actor": "ana", "project_id": "p1"})
+	added := r.ok("AddMember", obj{"org_id": "acme", "actor": "ana", "project_id": "p1", "user_id": "bob", "roles": strs{"contributor"}})
+	var then struct {
+		Permissions []string `json:"permissions"`
+		Roles       []string `json:"roles"`
+	}
+	r.query("Permissions", obj{"org_id": "acme", "project_id": "p1", "user_id": "bob"}, &then)
+	time.Sleep(5 * time.Millisecond) // a distinct instant between the two states
+	between := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond)
+	r.ok("ChangeRole", obj{"org_id": "acme", "actor": "ana", "project_id": "p1", "user_id": "bob", "roles": strs{"viewer"}})
+	r.ok("RemoveMember", obj{"org_id": "acme", "actor": "ana", "project_id": "p1", "user_id": "bob"})
+
+	var at struct {
+		Permissions []string `json:"permissions"`
+		Roles       []string `json:"roles"`
+	}
+	r.query("AccessAt", obj{"org_id": "acme", "project_id": "p1", "user_id": "bob", "position": added.Position}, &at)
+	if !slices.Equal(at.Permissions, then.Permissions) || !slices.Equal(at.Roles, strs{"contributor"}) {
+		t.Fatalf("at position %d: %+v, then %+v", added.Position, at, then)
+	}
+	r.query("AccessAt", obj{"org_id": "acme", "project_id": "p1", "user_id": "bob", "at": between.Format(time.RFC3339Nano)}, &at)
+	if !slices.Equal(at.Permissions, then.Permissions) {
+		t.Fatalf("at %s: %+v, then %+v", between, at, then)
+	}
+	r.query("AccessAt", obj{"org_id": "acme", "project_id": "p1", "user_id": "bob", "position": r.pos}, &at)
+	if len(at.Permissions) != 0 {
+		t.Fatalf("after removal: %+v", at)
+	}
+}
+
+// dry_run answers with the events a command would append and who would gain or lose what, appending nothing.
+func TestDryRunAppendsNothing(t *testing.T) {
+	r := newRig(t)
+	r.ok("CreateOrganization", obj{"org_id": "acme", "kind": "team", "preset": "neptune", "actor": "ana"})
+	r.ok("AddOrgMember", obj{"org_id": "acme", "actor": "ana", "user_id": "bob"})
+	r.ok("CreateProject", obj{"org_id": "acme", "actor": "ana", "project_id": "p1"})
+	head, _ := r.d.Store.Head(context.Background())
+	rep := r.ok("AddMember", obj{"org_id": "acme", "actor": "ana", "project_id": "p1", "user_id": "bob", "roles": strs{"contributor"}, "dry_run": true})
+	if !rep.DryRun || len(rep.Planned) != 1 || rep.Planned[0].Type != "MemberAdded" {
+		t.Fatalf("dry run: %+v", rep)
+	}
+	if len(rep.Changes) != 1 || rep.Changes[0].UserID != "bob" || rep.Changes[0].ProjectID != "p1" || !slices.Contains(rep.Changes[0].Gained, "project.content.edit") {
+		t.Fatalf("changes: %+v", rep.Changes)
+	}
+	if after, _ := r.d.Store.Head(context.Background()); after != head {
+		t.Fatalf("dry run appended: %d -> %d", head, after)
+	}
+	r.want("acme", "p1", "", "bob", "Editing project content", "denied")
+	// A dry run of a refused command is refused the same way.
+	r.refused("AddMember", obj{"org_id": "acme", "actor": "bob", "project_id": "p1", "user_id": "bob", "roles": strs{"owner"}, "dry_run": true}, client.CodeForbidden)
+}
+
+// On a NATS server of its own, a writer process and a read-only process split the work; the reader
+// answers every query, Audit and AccessAt included, from the stream.
+func TestWriterAndReaderProcesses(t *testing.T) {
+	ns, _ := natstest.StartForTest(t)
+	quiet := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	w, err := daemon.Start(ctx, daemon.Config{DataDir: t.TempDir(), NATSURL: ns.ClientURL(), Role: daemon.RoleWriter, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rd, err := daemon.Start(ctx, daemon.Config{DataDir: t.TempDir(), NATSURL: ns.ClientURL(), Role: daemon.RoleReader, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	r := &rig{t: t, c: client.New(nc), nc: nc}
+	r.ok("CreateOrganization", obj{"org_id": "acme", "kind": "team", "preset": "neptune", "actor": "ana"})
+	r.ok("AddOrgMember", obj{"org_id": "acme", "actor": "ana", "user_id": "bob"})
+	r.ok("CreateProject", obj{"org_id": "acme", "actor": "ana", "project_id": "p1"})
+	r.ok("AddMember", obj{"org_id": "acme", "actor": "ana", "project_id": "p1", "user_id": "bob", "roles": strs{"viewer"}})
+	r.want("acme", "p1", "", "bob", "Viewing project content", "allowed")
+	if got := types(r.audit(obj{"org_id": "acme"})); len(got) != 5 {
+		t.Fatalf("audit from the reader: %v", got)
+	}
+	var at struct {
+		Roles []string `json:"roles"`
+	}
+	r.query("AccessAt", obj{"org_id": "acme", "project_id": "p1", "user_id": "bob", "position": r.pos}, &at)
+	if !slices.Equal(at.Roles, strs{"viewer"}) {
+		t.Fatalf("access at from the reader: %+v", at)
+	}
+}

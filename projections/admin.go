@@ -1,0 +1,142 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+)
+
+// AdminRebuild is the subject operators (roster rebuild) send rebuild requests to.
+const AdminRebuild = "roster.admin.Rebuild"
+
+// RebuildRequest names the views to rebuild (all when empty) and, optionally, a subject
+// to publish progress to.
+type RebuildRequest struct {
+	Views    []string `json:"views,omitempty"`
+	Progress string   `json:"progress,omitempty"`
+}
+
+// RebuildProgress is published while a view is rebuilt.
+type RebuildProgress struct {
+	View    string  `json:"view"`
+	Done    uint64  `json:"done"`
+	Total   uint64  `json:"total"`
+	Elapsed float64 `json:"elapsed_s"`
+}
+
+// RebuiltView is one view's rebuild outcome.
+type RebuiltView struct {
+	Name         string  `json:"name"`
+	Position     uint64  `json:"position"`
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"events_per_s"`
+	Digest       string  `json:"digest"`
+}
+
+// Rebuilder runs rebuilds for the operators, one at a time.
+type Rebuilder struct {
+	nc    *nats.Conn
+	views []*View
+	log   Log
+	slog  *slog.Logger
+	mu    sync.Mutex
+}
+
+// NewRebuilder serves rebuilds of views from log; progress goes out on nc.
+func NewRebuilder(nc *nats.Conn, views []*View, log Log, logger *slog.Logger) *Rebuilder {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Rebuilder{nc: nc, views: views, log: log, slog: logger}
+}
+
+// Run rebuilds the named views (all when none are named) and swaps each in.
+func (b *Rebuilder) Run(ctx context.Context, req RebuildRequest) ([]RebuiltView, error) {
+	var todo []*View
+	for _, v := range b.views {
+		if len(req.Views) == 0 || slices.Contains(req.Views, v.Name()) {
+			todo = append(todo, v)
+		}
+	}
+	for _, name := range req.Views {
+		if !slices.ContainsFunc(b.views, func(v *View) bool { return v.Name() == name }) {
+			return nil, fail(client.CodeInvalid, "no view named %q; views: %s", name, strings.Join(b.names(), ", "))
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := []RebuiltView{}
+	for _, v := range todo {
+		start := time.Now()
+		last := time.Time{}
+		progress := func(done, total uint64) {
+			if req.Progress == "" || (time.Since(last) < 100*time.Millisecond && done != total) {
+				return
+			}
+			last = time.Now()
+			msg, _ := json.Marshal(RebuildProgress{View: v.Name(), Done: done, Total: total, Elapsed: time.Since(start).Seconds()})
+			_ = b.nc.Publish(req.Progress, msg)
+		}
+		if err := Rebuild(ctx, v, b.log, progress); err != nil {
+			return nil, err
+		}
+		pos, digest, err := v.Digest()
+		if err != nil {
+			return nil, err
+		}
+		secs := time.Since(start).Seconds()
+		progress(pos, pos)
+		b.slog.Info("view rebuilt", "view", v.Name(), "position", pos, "seconds", secs)
+		out = append(out, RebuiltView{Name: v.Name(), Position: pos, Seconds: secs, EventsPerSec: float64(pos) / max(secs, 1e-9), Digest: digest})
+	}
+	return out, nil
+}
+
+func (b *Rebuilder) names() []string {
+	out := make([]string, len(b.views))
+	for i, v := range b.views {
+		out[i] = v.Name()
+	}
+	return out
+}
+
+// AddEndpoints registers roster.admin.Rebuild on the micro service.
+func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
+	handler := micro.HandlerFunc(func(req micro.Request) {
+		go func() {
+			var r RebuildRequest
+			if len(req.Data()) > 0 {
+				if err := json.Unmarshal(req.Data(), &r); err != nil {
+					body := client.ErrorReply(client.CodeInvalid, "malformed JSON: "+err.Error())
+					_ = req.Error(strconv.Itoa(client.StatusOf(client.CodeInvalid)), client.CodeInvalid, body)
+					return
+				}
+			}
+			views, err := b.Run(ctx, r)
+			if err != nil {
+				code, msg := codeOf(err)
+				_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, client.ErrorReply(code, msg))
+				return
+			}
+			raw, _ := json.Marshal(map[string]any{"views": views})
+			body, _ := json.Marshal(client.QueryReply{OK: true, Position: views[len(views)-1].Position, Result: raw})
+			_ = req.Respond(body)
+		}()
+	})
+	if err := svc.AddEndpoint("rebuild", handler, micro.WithEndpointSubject(AdminRebuild),
+		micro.WithEndpointMetadata(map[string]string{"description": "rebuild views from the log and swap them in"})); err != nil {
+		return fmt.Errorf("rebuild endpoint: %w", err)
+	}
+	return nil
+}

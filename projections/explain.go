@@ -1,0 +1,116 @@
+package projections
+
+import (
+	"slices"
+	"time"
+
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// Provenance is one event behind a membership: who did what, when.
+type Provenance struct {
+	Position  uint64    `json:"position"`
+	Type      string    `json:"type"`
+	Actor     string    `json:"actor"`
+	Time      time.Time `json:"time"`
+	CommandID string    `json:"command_id,omitempty"`
+}
+
+// ExplainedVia is a Check's via with the events that created it (explain: true).
+type ExplainedVia struct {
+	domain.Via
+	Events []Provenance `json:"events"`
+}
+
+func provenanceOf(r eventstore.Record) Provenance {
+	return Provenance{Position: r.Position, Type: r.Type, Actor: r.Actor, Time: r.Time, CommandID: r.CommandID}
+}
+
+// lineage gathers, while folding an organization's events, the events behind each
+// membership, workgroup membership, organization role and project visibility as they
+// stand at the end: a removal starts a membership's story over.
+type lineage struct {
+	members     map[string][]Provenance // target + principal
+	groups      map[string][]Provenance // group + user
+	org         map[string][]Provenance // user
+	visibility  map[string][]Provenance // project
+	invitations map[string][]Provenance // invitation id
+}
+
+func memberKey(t domain.Target, p domain.Principal) string {
+	return t.ProjectID + "/" + t.TrackID + "/" + p.Key()
+}
+
+func buildLineage(recs []eventstore.Record) *lineage {
+	l := &lineage{members: map[string][]Provenance{}, groups: map[string][]Provenance{}, org: map[string][]Provenance{},
+		visibility: map[string][]Provenance{}, invitations: map[string][]Provenance{}}
+	for _, r := range recs {
+		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		if err != nil {
+			continue
+		}
+		p := provenanceOf(r)
+		switch e := ev.(type) {
+		case *domain.OrganizationCreated:
+			l.org[e.AdminID] = []Provenance{p}
+		case *domain.OrgMemberAdded:
+			l.org[e.UserID] = append(slices.Clone(l.invitations[e.InvitationID]), p)
+		case *domain.OrgRoleChanged:
+			l.org[e.UserID] = append(l.org[e.UserID], p)
+		case *domain.OrgMemberRemoved:
+			delete(l.org, e.UserID)
+		case *domain.WorkgroupMemberAdded:
+			l.groups[e.GroupID+"/"+e.UserID] = []Provenance{p}
+		case *domain.WorkgroupMemberRemoved:
+			delete(l.groups, e.GroupID+"/"+e.UserID)
+		case *domain.ProjectCreated:
+			l.visibility[e.ProjectID] = []Provenance{p}
+		case *domain.ProjectVisibilitySet:
+			l.visibility[e.ProjectID] = []Provenance{p}
+		case *domain.InvitationCreated:
+			l.invitations[e.InvitationID] = []Provenance{p}
+		case *domain.InvitationAccepted:
+			l.invitations[e.InvitationID] = append(l.invitations[e.InvitationID], p)
+		case *domain.MemberAdded:
+			l.members[memberKey(e.Target, e.Principal)] = append(slices.Clone(l.invitations[e.InvitationID]), p)
+		case *domain.RoleChanged:
+			k := memberKey(e.Target, e.Principal)
+			l.members[k] = append(l.members[k], p)
+		case *domain.GrantsSet:
+			k := memberKey(e.Target, e.Principal)
+			l.members[k] = append(l.members[k], p)
+		case *domain.MemberRemoved:
+			delete(l.members, memberKey(e.Target, e.Principal))
+		}
+	}
+	return l
+}
+
+// explain attaches to each via the events that created the membership behind it.
+func (l *lineage) explain(userID string, vias []domain.Via) []ExplainedVia {
+	out := make([]ExplainedVia, 0, len(vias))
+	for _, v := range vias {
+		var evs []Provenance
+		switch {
+		case v.Kind == domain.ViaPublic:
+			evs = l.visibility[v.ProjectID]
+		case v.Scope == domain.ScopeOrg:
+			evs = l.org[userID]
+		default:
+			principal := domain.Principal{UserID: userID}
+			if v.GroupID != "" {
+				principal = domain.Principal{GroupID: v.GroupID}
+				evs = append(evs, l.groups[v.GroupID+"/"+userID]...)
+			}
+			evs = append(evs, l.members[memberKey(domain.Target{ProjectID: v.ProjectID, TrackID: v.TrackID}, principal)]...)
+		}
+		evs = slices.Clone(evs)
+		slices.SortFunc(evs, func(a, b Provenance) int { return int(a.Position) - int(b.Position) })
+		if evs == nil {
+			evs = []Provenance{}
+		}
+		out = append(out, ExplainedVia{Via: v, Events: evs})
+	}
+	return out
+}

@@ -83,6 +83,12 @@ func runWith(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		printHelp(stdout)
 		return exitOK
 	}
+	switch name {
+	case "audit":
+		return runAudit(rest[1:], opts, stdout, stderr)
+	case "rebuild":
+		return runRebuild(rest[1:], opts, stdout, stderr)
+	}
 	reqArgs, err := extractGlobals(rest[1:], &opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "roster:", err)
@@ -211,6 +217,11 @@ Queries (roster.query.<Name>; each also takes --min-position and --wait-ms):
 `)
 	printOps(w, queryOps())
 	fmt.Fprint(w, `
+Operator tools:
+  audit    --org-id X [--project-id P] [--actor A] [--user-id U] [--type T,…] [--since T] [--until T]
+           [--after N] [--follow] [--json]: `+toolNames["audit"]+`
+  rebuild  [VIEW…] [--wait D] [--json]: `+toolNames["rebuild"]+`
+
 Exit status: 0 ok; 2 refused by the server (error <code>: <message> on stderr);
 1 usage, connection or transport error.
 `)

@@ -38,10 +38,10 @@ func median(v []float64) float64 {
 
 // runResult is what one closed-loop run measured.
 type runResult struct {
-	ops     int
-	errs    int
-	elapsed time.Duration
-	lat     latencies
+	ops      int
+	errs     int
+	elapsed  time.Duration
+	lat      latencies
 	firstErr error
 }
 

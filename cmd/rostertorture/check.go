@@ -75,7 +75,6 @@ func (t *torture) check() (*report, error) {
 
 	ctx, cancel := context.WithTimeout(t.ctx, 2*time.Minute)
 	defer cancel()
-	c := t.send.c
 
 	// At-least-once clients: the same command id again must get the first reply and append nothing.
 	t.resend(ctx, rep, cmds)
@@ -126,7 +125,6 @@ func (t *torture) check() (*report, error) {
 	t.checkLog(rep, recs, cmds)
 	t.checkStream(rep, recs, msgs)
 	t.checkViews(ctx, rep, store, recs, head, st, viewDigests)
-	_ = c
 	return rep, nil
 }
 
@@ -329,7 +327,7 @@ func (t *torture) checkLog(rep *report, recs []eventstore.Record, cmds []*cmdRec
 	}
 
 	seen := map[key]bool{}
-	unknownApplied := 0
+	unknownApplied, interrupted, appliedBefore := 0, 0, 0
 	for _, c := range cmds {
 		k := key{commands.StreamOf(c.org), c.id}
 		seen[k] = true
@@ -337,6 +335,12 @@ func (t *torture) checkLog(rep *report, recs []eventstore.Record, cmds []*cmdRec
 		switch c.state {
 		case stateAcked:
 			want := c.reply.Events
+			if !c.interrupted.IsZero() {
+				interrupted++
+				if len(got) > 0 && got[0].Time.Before(c.interrupted) {
+					appliedBefore++
+				}
+			}
 			present := 0
 			for _, e := range want {
 				for _, r := range got {
@@ -390,6 +394,8 @@ func (t *torture) checkLog(rep *report, recs []eventstore.Record, cmds []*cmdRec
 	if foreign > 0 {
 		t.out.f("log: %d command ids this run did not send (expected none)", foreign)
 	}
+	t.out.f("at-least-once: %d acknowledged commands had a request cut off by a kill and were sent again; "+
+		"%d of them had been applied before the kill and got their first reply back", interrupted, appliedBefore)
 	if unknownApplied > 0 {
 		t.out.f("log: %d commands without a definite answer were applied", unknownApplied)
 	}

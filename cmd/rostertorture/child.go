@@ -32,7 +32,10 @@ func buildRosterd(ctx context.Context, dir string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", errors.New("not inside the roster module: run from it or pass --rosterd")
 	}
-	bin := filepath.Join(dir, "rosterd")
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "bin", "rosterd")
 	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/rosterd")
 	build.Dir = filepath.Dir(gomod)
 	var buildOut bytes.Buffer

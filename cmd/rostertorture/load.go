@@ -69,9 +69,9 @@ func (g *gate) wait(ctx context.Context) (context.Context, error) {
 
 // Outcomes of a command.
 const (
-	statePending  = iota // no definite answer yet (unknown)
-	stateAcked           // ok reply with events
-	stateRefused         // definite refusal
+	statePending = iota // no definite answer yet (unknown)
+	stateAcked          // ok reply with events
+	stateRefused        // definite refusal
 )
 
 // cmdRecord is the history of one command id.
@@ -85,6 +85,9 @@ type cmdRecord struct {
 	code     string // refusal code
 	message  string
 	attempts int // requests sent
+	// interrupted is when a request of this command was cut off by a kill
+	// (its outcome unknown); zero if none was.
+	interrupted time.Time
 }
 
 // ledger records every command the load sent.
@@ -162,6 +165,9 @@ func (s *sender) send(id, org, name string, req map[string]any) *cmdRecord {
 			return r
 		}
 		s.l.unknowns.Add(1)
+		if ectx.Err() != nil && r.interrupted.IsZero() {
+			r.interrupted = time.Now().Round(0)
+		}
 		select {
 		case <-time.After(15 * time.Millisecond):
 		case <-s.ctx.Done():

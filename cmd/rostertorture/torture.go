@@ -193,7 +193,7 @@ func (t *torture) torture() (*report, error) {
 		if !sleep(t.ctx, ran) {
 			return nil, t.ctx.Err()
 		}
-		what := "rosterd"
+		what := ""
 		if t.cfg.external && t.rng.Float64() < t.cfg.natsEvery {
 			if t.rng.IntN(2) == 0 {
 				// Restart NATS under a running rosterd, let it run on, then kill rosterd.
@@ -208,14 +208,14 @@ func (t *torture) torture() (*report, error) {
 				}
 				ran += more
 				t.killChild()
-				what = "NATS restarted under rosterd, then rosterd"
+				what = " (NATS restarted under it first)"
 			} else {
 				// Kill rosterd and restart NATS while it is down.
 				t.killChild()
 				if err := t.restartNATS(); err != nil {
 					return nil, err
 				}
-				what = "rosterd, and NATS restarted while it was down"
+				what = " (then NATS restarted while it was down)"
 			}
 		} else {
 			t.killChild()
@@ -224,8 +224,8 @@ func (t *torture) torture() (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.out.f("kill %d/%d: %s killed after %s; acked %d (+%d), refused %d, unknown outcomes so far %d; restarted in %s",
-			k, t.cfg.kills, what, ran.Round(time.Millisecond), t.ledger.acked.Load(), t.ledger.acked.Load()-before,
+		t.out.f("kill %d/%d: rosterd killed after %s%s; acked %d (+%d), refused %d, unknown outcomes so far %d; restarted in %s",
+			k, t.cfg.kills, ran.Round(time.Millisecond), what, t.ledger.acked.Load(), t.ledger.acked.Load()-before,
 			t.ledger.refused.Load(), t.ledger.unknowns.Load(), took.Round(time.Millisecond))
 	}
 	if t.child == nil {

@@ -1,0 +1,106 @@
+// Command rosterbench starts its own rosterd (embedded NATS and Badger in a temp dir, a
+// loopback port), loads a realistic set of organizations over NATS and measures the figures
+// of the performance issue next to their floors (a bare NATS echo and a bare Badger group
+// commit on the same machine): commands/s, Check/s, Check in process, freshness, rebuild,
+// memory per membership and start to ready. Every figure is the median of several rounds.
+//
+//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rosterbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rosterbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "a smaller load that runs in under a minute")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
+	out := fs.String("out", "", "also write the JSON to this file")
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	def := DefaultConfig()
+	rounds := fs.Int("rounds", 0, "rounds per figure (default 3)")
+	orgs := fs.Int("orgs", 0, "organizations (default 100; --quick 20)")
+	users := fs.Int("users", 0, "users (default 10000)")
+	projects := fs.Int("projects", 0, "projects (default 2000)")
+	memberships := fs.Int("memberships", 0, "memberships (default 50000)")
+	clients := fs.Int("clients", 0, "concurrent clients (default 64)")
+	conns := fs.Int("conns", 0, "NATS connections shared by the clients (default 4)")
+	phase := fs.Duration("phase", 0, "length of a throughput phase (default 5s; --quick 1.5s)")
+	single := fs.Duration("single", 0, "length of a one-client phase (default 2s; --quick 0.5s)")
+	fresh := fs.Int("fresh", 0, "freshness samples per round (default 300)")
+	mem := fs.Int("mem-memberships", 0, "memberships of the memory measurement (default 1000000; --quick 100000)")
+	readyEvents := fs.Int("ready-events", 0, "events in the log of the ready measurement (default 1000000; --quick 100000)")
+	dir := fs.String("dir", "", "parent directory of the temp data dirs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	cfg := def
+	if *quick {
+		cfg = QuickConfig()
+	}
+	setInt := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	setInt(&cfg.Rounds, *rounds)
+	setInt(&cfg.Orgs, *orgs)
+	setInt(&cfg.Users, *users)
+	setInt(&cfg.Projects, *projects)
+	setInt(&cfg.Memberships, *memberships)
+	setInt(&cfg.Clients, *clients)
+	setInt(&cfg.Conns, *conns)
+	setInt(&cfg.FreshSamples, *fresh)
+	setInt(&cfg.MemMemberships, *mem)
+	setInt(&cfg.ReadyEvents, *readyEvents)
+	if *phase > 0 {
+		cfg.Phase = *phase
+	}
+	if *single > 0 {
+		cfg.Single = *single
+	}
+	cfg.Dir = *dir
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	js, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		_, err = fmt.Fprintf(stdout, "%s\n", js)
+		return err
+	}
+	fmt.Fprintf(stdout, "rosterbench: %d orgs, %d users, %d projects, %d memberships; %d clients on %d connections; %d rounds (median)\n\n",
+		cfg.Orgs, cfg.Users, cfg.Projects, cfg.Memberships, cfg.Clients, cfg.Conns, cfg.Rounds)
+	rep.Table(stdout)
+	return nil
+}

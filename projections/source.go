@@ -45,7 +45,9 @@ func (h StoreHistory) PositionAt(ctx context.Context, t time.Time) (uint64, erro
 }
 
 // WaitFor implements History.
-func (h StoreHistory) WaitFor(ctx context.Context, pos uint64) error { return h.Store.WaitFor(ctx, pos) }
+func (h StoreHistory) WaitFor(ctx context.Context, pos uint64) error {
+	return h.Store.WaitFor(ctx, pos)
+}
 
 // StreamHistory reads the JetStream stream.
 type StreamHistory struct {

@@ -103,11 +103,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	b := &bench{cfg: cfg, rep: newReport(cfg), tmp: tmp, presets: presets, log: slog.New(slog.DiscardHandler)}
-	if err := b.onDaemon(ctx); err != nil {
-		return b.rep, err
-	}
+	// Memory first, in a process no daemon has run in yet: a stopped daemon's memory is
+	// still being released for a while and would blur the heap difference.
 	if err := b.memory(); err != nil {
 		return b.rep, fmt.Errorf("memory: %w", err)
+	}
+	if err := b.onDaemon(ctx); err != nil {
+		return b.rep, err
 	}
 	if err := b.ready(ctx); err != nil {
 		return b.rep, fmt.Errorf("ready: %w", err)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -45,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mem := fs.Int("mem-memberships", 0, "memberships of the memory measurement (default 1000000; --quick 100000)")
 	readyEvents := fs.Int("ready-events", 0, "events in the log of the ready measurement (default 1000000; --quick 100000)")
 	dir := fs.String("dir", "", "parent directory of the temp data dirs")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +81,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Dir = *dir
 	if !*quiet {
 		cfg.Progress = stderr
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

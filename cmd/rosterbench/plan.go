@@ -118,25 +118,26 @@ func planOrg(i int, s shape) *orgPlan {
 			}
 		}
 	}
-	tracks := []string{""}
-	if preset == "allonia" {
-		tracks = []string{"t1", "t2"}
-	}
 	perProject := s.Memberships / s.Projects
 	extra := s.Memberships % s.Projects
 	perms := presetPerms[preset]
 	for k := 0; k < s.Projects; k++ {
 		pid := fmt.Sprintf("p%d", k)
+		tracks := []string{""}
+		if preset == "allonia" {
+			// Track ids are unique inside the organization.
+			tracks = []string{pid + "t1", pid + "t2"}
+		}
 		body := map[string]any{"project_id": pid, "name": "Project " + pid, "visibility": "private"}
 		if preset == "neptune" && k%5 == 4 {
 			body["visibility"] = "public"
 		}
 		if preset == "allonia" {
-			body["track"] = map[string]any{"track_id": "t1", "name": "Exploration", "compute": "cpu-small", "notebook_env": "python-3.11"}
+			body["track"] = map[string]any{"track_id": tracks[0], "name": "Exploration", "compute": "cpu-small", "notebook_env": "python-3.11"}
 		}
 		add("CreateProject", body)
 		if preset == "allonia" {
-			add("CreateTrack", map[string]any{"project_id": pid, "track_id": "t2", "name": "Serving", "compute": "gpu"})
+			add("CreateTrack", map[string]any{"project_id": pid, "track_id": tracks[1], "name": "Serving", "compute": "gpu"})
 		}
 		if p.Preset != "aunsight" {
 			p.Memberships++ // the creator's own membership

@@ -17,7 +17,7 @@ import (
 
 // FormatVersion is the stored format of the org-state views; a view stored with
 // another version is rebuilt from the log at start.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // ErrPoison marks an event a view cannot apply; it goes to the dead-letter subject.
 var ErrPoison = errors.New("poison event")
@@ -30,7 +30,10 @@ type View struct {
 	log     *slog.Logger
 
 	mu       sync.RWMutex
-	orgs     map[string]*domain.Org
+	orgs map[string]*domain.Org
+	// orgPos is the last position applied to each organization: a snapshot written ahead of
+	// the checkpoint (a flush cut short) is never applied twice.
+	orgPos   map[string]uint64
 	position uint64
 	dirty    map[string]bool
 	applied  chan struct{} // closed and replaced on every apply
@@ -47,7 +50,7 @@ func NewView(name string, presets domain.Presets, db *badger.DB, log *slog.Logge
 		log = slog.Default()
 	}
 	return &View{name: name, presets: presets, db: db, log: log.With("view", name),
-		orgs: map[string]*domain.Org{}, dirty: map[string]bool{}, applied: make(chan struct{})}
+		orgs: map[string]*domain.Org{}, orgPos: map[string]uint64{}, dirty: map[string]bool{}, applied: make(chan struct{})}
 }
 
 // Name of the view.
@@ -118,6 +121,9 @@ func (v *View) applyLocked(r eventstore.Record) error {
 	if !domain.ValidID(r.OrgID) {
 		return fmt.Errorf("%w: position %d: org_id %q", ErrPoison, r.Position, r.OrgID)
 	}
+	if r.Position <= v.orgPos[r.OrgID] {
+		return nil // already in this organization's snapshot
+	}
 	o, ok := v.orgs[r.OrgID]
 	if _, created := ev.(*domain.OrganizationCreated); created {
 		if ok && o.Exists() {
@@ -129,6 +135,7 @@ func (v *View) applyLocked(r eventstore.Record) error {
 		return fmt.Errorf("%w: position %d: %s for unknown organization %s", ErrPoison, r.Position, r.Type, r.OrgID)
 	}
 	domain.Evolve(o, ev)
+	v.orgPos[r.OrgID] = r.Position
 	v.dirty[r.OrgID] = true
 	if v.onApply != nil {
 		v.onApply(r.OrgID)
@@ -142,6 +149,12 @@ func orgKey(view, org string) []byte {
 	return []byte("v/" + view + "/org/" + org)
 }
 func orgPrefix(view string) []byte { return []byte("v/" + view + "/org/") }
+
+// orgSnapshot is one organization's stored state and the last position applied to it.
+type orgSnapshot struct {
+	Position uint64      `json:"position"`
+	Org      *domain.Org `json:"org"`
+}
 
 type viewMeta struct {
 	Format   int    `json:"format"`
@@ -175,12 +188,16 @@ func (v *View) Load() (stale bool, err error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(v.name), PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			o := &domain.Org{}
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, o) }); err != nil {
+			var snap orgSnapshot
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &snap) }); err != nil {
 				return fmt.Errorf("snapshot %s: %w", it.Item().Key(), err)
 			}
-			o.Attach(v.presets)
-			v.orgs[o.ID] = o
+			if snap.Org == nil {
+				return fmt.Errorf("snapshot %s: no state", it.Item().Key())
+			}
+			snap.Org.Attach(v.presets)
+			v.orgs[snap.Org.ID] = snap.Org
+			v.orgPos[snap.Org.ID] = snap.Position
 		}
 		v.position, v.persisted = m.Position, m.Position
 		return nil
@@ -210,7 +227,7 @@ func (v *View) Flush() error {
 	type kv struct{ k, v []byte }
 	entries := make([]kv, 0, len(v.dirty)+1)
 	for id := range v.dirty {
-		b, err := json.Marshal(v.orgs[id])
+		b, err := json.Marshal(orgSnapshot{Position: v.orgPos[id], Org: v.orgs[id]})
 		if err != nil {
 			v.mu.RUnlock()
 			return fmt.Errorf("encode snapshot %s: %w", id, err)
@@ -277,14 +294,14 @@ func (v *View) CatchUp(ctx context.Context, store eventstore.Store) error {
 // downtime). It refuses, returning false, when the live view has moved past the copy.
 func (v *View) swapFrom(fresh *View) bool {
 	fresh.mu.Lock()
-	orgs, pos := fresh.orgs, fresh.position
+	orgs, orgPos, pos := fresh.orgs, fresh.orgPos, fresh.position
 	fresh.mu.Unlock()
 	v.mu.Lock()
 	if pos < v.position {
 		v.mu.Unlock()
 		return false
 	}
-	v.orgs, v.position = orgs, pos
+	v.orgs, v.orgPos, v.position = orgs, orgPos, pos
 	v.dirty = map[string]bool{}
 	for id := range orgs {
 		v.dirty[id] = true

@@ -98,6 +98,7 @@ type ledger struct {
 	acked    atomic.Int64
 	refused  atomic.Int64
 	unknowns atomic.Int64 // requests that ended without a definite answer (later retried)
+	firstAck atomic.Int64 // unix nanos of the first acknowledgement since the last reset (0: none yet)
 }
 
 func newLedger() *ledger { return &ledger{cmds: map[string]*cmdRecord{}} }
@@ -155,6 +156,7 @@ func (s *sender) send(id, org, name string, req map[string]any) *cmdRecord {
 			r.state, r.reply = stateAcked, rep
 			s.l.mu.Unlock()
 			s.l.acked.Add(1)
+			s.l.firstAck.CompareAndSwap(0, time.Now().UnixNano())
 			return r
 		}
 		if code := client.CodeOf(err); code != "" && code != client.CodeUnavailable {

@@ -40,6 +40,7 @@ type torture struct {
 	starts  int
 
 	natsRestarts int
+	upAt         time.Time // when rosterd last logged ready
 	childErrMu   sync.Mutex
 	childErrors  []string // rosterd's ERROR log lines
 }
@@ -128,6 +129,8 @@ func (t *torture) up() (time.Duration, error) {
 		return 0, err
 	}
 	t.child = c
+	t.upAt = time.Now()
+	t.ledger.firstAck.Store(0)
 	if t.nc == nil {
 		t.nc, err = nats.Connect(t.natsURL, nats.Name("rostertorture"), nats.MaxReconnects(-1),
 			nats.ReconnectWait(20*time.Millisecond), nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond),
@@ -189,9 +192,14 @@ func (t *torture) torture() (*report, error) {
 			}
 		}
 		before := t.ledger.acked.Load()
+		upAt := t.upAt
 		ran := t.delay(t.cfg.minDelay, t.cfg.maxDelay)
 		if !sleep(t.ctx, ran) {
 			return nil, t.ctx.Err()
+		}
+		firstAck := "no acknowledgement"
+		if fa := t.ledger.firstAck.Load(); fa != 0 {
+			firstAck = "first ack " + time.Unix(0, fa).Sub(upAt).Round(time.Millisecond).String() + " after ready"
 		}
 		what := ""
 		if t.cfg.external && t.rng.Float64() < t.cfg.natsEvery {
@@ -224,8 +232,8 @@ func (t *torture) torture() (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.out.f("kill %d/%d: rosterd killed after %s%s; acked %d (+%d), refused %d, unknown outcomes so far %d; restarted in %s",
-			k, t.cfg.kills, ran.Round(time.Millisecond), what, t.ledger.acked.Load(), t.ledger.acked.Load()-before,
+		t.out.f("kill %d/%d: rosterd killed after %s%s; %s; acked %d (+%d), refused %d, unknown outcomes so far %d; restarted in %s",
+			k, t.cfg.kills, ran.Round(time.Millisecond), what, firstAck, t.ledger.acked.Load(), t.ledger.acked.Load()-before,
 			t.ledger.refused.Load(), t.ledger.unknowns.Load(), took.Round(time.Millisecond))
 	}
 	if t.child == nil {

@@ -29,7 +29,7 @@ type View struct {
 	presets domain.Presets
 	log     *slog.Logger
 
-	mu       sync.RWMutex
+	mu   sync.RWMutex
 	orgs map[string]*domain.Org
 	// orgPos is the last position applied to each organization: a snapshot written ahead of
 	// the checkpoint (a flush cut short) is never applied twice.

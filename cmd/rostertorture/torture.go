@@ -156,6 +156,10 @@ func (t *torture) torture() (*report, error) {
 	if _, err := t.up(); err != nil {
 		return nil, err
 	}
+	// The load ends with the run, or at once when the run fails.
+	loadCtx, cancelLoad := context.WithCancel(t.ctx)
+	defer cancelLoad()
+	t.send.ctx = loadCtx
 	if err := t.createOrgs(); err != nil {
 		return nil, err
 	}
@@ -183,7 +187,10 @@ func (t *torture) torture() (*report, error) {
 			return errors.New("HANG: the load workers did not finish within 70s")
 		}
 	}
-	defer func() { _ = stopLoad() }()
+	defer func() {
+		cancelLoad()
+		_ = stopLoad()
+	}()
 
 	for k := 1; k <= t.cfg.kills; k++ {
 		if t.child == nil {

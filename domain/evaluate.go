@@ -181,15 +181,9 @@ func (o *Org) membershipHoldings(userID string, groups []string, mm map[string]*
 	return out
 }
 
+// groupsOf lists the workgroups a user is in, sorted (an index kept by Evolve; do not modify).
 func (o *Org) groupsOf(userID string) []string {
-	var out []string
-	for id, g := range o.Workgroups {
-		if g.Members[userID] {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return o.userGroups[userID]
 }
 
 func sortedTracks(p *Project) []*Track {

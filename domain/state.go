@@ -119,6 +119,8 @@ type Org struct {
 
 	preset  *Preset
 	presets Presets
+	// userGroups indexes Workgroups by member: user → sorted group ids.
+	userGroups map[string][]string
 }
 
 // NewOrg is the empty state of an organization stream, before OrganizationCreated.
@@ -200,6 +202,7 @@ func Evolve(o *Org, ev Event) {
 		o.Projects = map[string]*Project{}
 		o.Invitations = map[string]*Invitation{}
 		o.CustomRoles = map[string]*Role{}
+		o.userGroups = map[string][]string{}
 	case *OrgMemberAdded:
 		o.Members[e.UserID] = &OrgMember{UserID: e.UserID, Email: e.Email, Name: e.Name, Role: e.Role}
 	case *OrgRoleChanged:
@@ -211,12 +214,21 @@ func Evolve(o *Org, ev Event) {
 	case *WorkgroupCreated:
 		o.Workgroups[e.GroupID] = &Workgroup{ID: e.GroupID, Name: e.Name, Members: map[string]bool{}}
 	case *WorkgroupMemberAdded:
-		if g, ok := o.Workgroups[e.GroupID]; ok {
+		if g, ok := o.Workgroups[e.GroupID]; ok && !g.Members[e.UserID] {
 			g.Members[e.UserID] = true
+			gs := append(o.userGroups[e.UserID], e.GroupID)
+			slices.Sort(gs)
+			o.userGroups[e.UserID] = gs
 		}
 	case *WorkgroupMemberRemoved:
 		if g, ok := o.Workgroups[e.GroupID]; ok {
 			delete(g.Members, e.UserID)
+			gs := slices.DeleteFunc(slices.Clone(o.userGroups[e.UserID]), func(id string) bool { return id == e.GroupID })
+			if len(gs) == 0 {
+				delete(o.userGroups, e.UserID)
+			} else {
+				o.userGroups[e.UserID] = gs
+			}
 		}
 	case *ProjectCreated:
 		o.Projects[e.ProjectID] = &Project{ID: e.ProjectID, Name: e.Name, Visibility: e.Visibility, Status: StatusActive,
@@ -323,6 +335,10 @@ func (o *Org) Clone() *Org {
 			gc.Members[u] = true
 		}
 		c.Workgroups[k] = &gc
+	}
+	c.userGroups = make(map[string][]string, len(o.userGroups))
+	for u, gs := range o.userGroups {
+		c.userGroups[u] = slices.Clone(gs)
 	}
 	c.Projects = make(map[string]*Project, len(o.Projects))
 	for k, p := range o.Projects {

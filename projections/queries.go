@@ -273,19 +273,16 @@ func (q *Queries) check(ctx context.Context, r checkReq) (uint64, any, error) {
 	if r.Permission == "" {
 		return 0, nil, fail(client.CodeInvalid, "permission is required")
 	}
-	pos, out, err := q.readOrg(ctx, q.cfg.Permissions, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
-		d, err := o.Check(r.UserID, r.Permission, r.scope(), r.Context)
-		if err != nil {
-			return nil, err
-		}
-		perm, _ := o.ResolvePermission(r.Permission)
-		return checkResult{Decision: d.Decision, Permission: perm, Via: d.Via}, nil
-	})
+	if err := q.await(ctx, q.cfg.Permissions, r.Consistency); err != nil {
+		return 0, nil, err
+	}
+	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, r.scope(), r.Context)
+	out := checkResult{Decision: d.Decision, Permission: perm, Via: d.Via}
 	if err != nil || !r.Explain {
 		return pos, out, err
 	}
 	// Explanations read the organization's events up to the answer's position.
-	res := out.(checkResult)
+	res := out
 	recs, err := q.cfg.History.OrgEvents(ctx, r.OrgID)
 	if err != nil {
 		return 0, nil, fail(client.CodeUnavailable, "read the history of %s: %v", r.OrgID, err)

@@ -37,8 +37,8 @@ type View struct {
 	position uint64
 	dirty    map[string]bool
 	applied  chan struct{} // closed and replaced on every apply
-	// onApply runs under the write lock after an event of org is applied.
-	onApply func(orgID string)
+	// cache, when enabled, remembers Check answers until their organization changes.
+	cache *decisionCache
 
 	db        *badger.DB // nil: not persisted
 	persisted uint64
@@ -137,8 +137,8 @@ func (v *View) applyLocked(r eventstore.Record) error {
 	domain.Evolve(o, ev)
 	v.orgPos[r.OrgID] = r.Position
 	v.dirty[r.OrgID] = true
-	if v.onApply != nil {
-		v.onApply(r.OrgID)
+	if v.cache != nil {
+		v.cache.invalidate(r.OrgID)
 	}
 	return nil
 }
@@ -307,10 +307,8 @@ func (v *View) swapFrom(fresh *View) bool {
 		v.dirty[id] = true
 	}
 	v.persisted = 0
-	if v.onApply != nil {
-		for id := range orgs {
-			v.onApply(id)
-		}
+	if v.cache != nil {
+		v.cache.clear()
 	}
 	close(v.applied)
 	v.applied = make(chan struct{})

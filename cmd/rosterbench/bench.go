@@ -42,6 +42,9 @@ type Config struct {
 	// ReadyTarget is the log size the ready figure stands for.
 	ReadyTarget int
 
+	// ViewFlush overrides rosterd's view snapshot interval (0: rosterd's default).
+	ViewFlush time.Duration
+
 	Dir      string    // parent of the temp dir; "" uses the system's
 	Progress io.Writer // progress lines; nil discards them
 }
@@ -135,7 +138,8 @@ func (b *bench) onDaemon(ctx context.Context) (err error) {
 	b.rep.set("dataset_memberships", float64(memberships))
 
 	t0 := time.Now()
-	b.d, err = daemon.Start(ctx, daemon.Config{DataDir: filepath.Join(b.tmp, "roster"), Listen: "127.0.0.1:0", Logger: b.log})
+	b.d, err = daemon.Start(ctx, daemon.Config{DataDir: filepath.Join(b.tmp, "roster"), Listen: "127.0.0.1:0", Logger: b.log,
+		FlushEvery: b.cfg.ViewFlush})
 	if err != nil {
 		return fmt.Errorf("start rosterd: %w", err)
 	}

@@ -394,7 +394,7 @@ func (t *torture) checkLog(rep *report, recs []eventstore.Record, cmds []*cmdRec
 	if foreign > 0 {
 		t.out.f("log: %d command ids this run did not send (expected none)", foreign)
 	}
-	t.out.f("at-least-once: %d acknowledged commands had a request cut off by a kill and were sent again; "+
+	t.out.f("at-least-once: %d acknowledged commands had a request cut off by a kill or a NATS restart and were sent again; "+
 		"%d of them had been applied before the kill and got their first reply back", interrupted, appliedBefore)
 	if unknownApplied > 0 {
 		t.out.f("log: %d commands without a definite answer were applied", unknownApplied)

@@ -257,6 +257,7 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	}
 	d.Members = projections.NewView("members", presets, d.viewsDB, log)
 	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
+	d.Perms.EnableCheckCache()
 	for _, v := range []*projections.View{d.Members, d.Perms} {
 		if _, err := v.Load(); err != nil {
 			return err

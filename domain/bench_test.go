@@ -41,3 +41,31 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecideChangeRole(b *testing.B) {
+	o := benchOrg(b)
+	env := Env{Now: kitNow, NewID: func() string { return "x" }}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		roles := []string{"viewer"}
+		if i%2 == 0 {
+			roles = []string{"owner"}
+		}
+		cmd := &ChangeRole{Meta: Meta{OrgID: "acme", Actor: "ana"}, MemberRef: MemberRef{ProjectID: "p3", UserID: "u80"}, Roles: roles}
+		if _, err := Decide(o, cmd, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecideAddMember(b *testing.B) {
+	o := benchOrg(b)
+	env := Env{Now: kitNow, NewID: func() string { return "x" }}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		cmd := &AddMember{Meta: Meta{OrgID: "acme", Actor: "ana"}, MemberRef: MemberRef{ProjectID: "p3", UserID: fmt.Sprintf("u%d", 200+i%300)}, Roles: []string{"viewer"}}
+		if _, err := Decide(o, cmd, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

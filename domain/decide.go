@@ -395,7 +395,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // guard refuses events that would newly break the admin and owner rules.
 func (d *decider) guard(evs []Event) error {
 	before := d.o.violations()
-	c := d.o.Clone()
+	c := d.o.cloneFor(evs)
 	for _, ev := range evs {
 		Evolve(c, ev)
 	}

@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -31,15 +32,26 @@ func FuzzDomainSequence(f *testing.F) {
 	})
 }
 
-// domainSeeds are a few hand-made walks; the checked-in corpus holds more.
+// domainSeeds are a few hand-made walks and long pseudo-random ones (every preset, many steps);
+// the checked-in corpus holds more.
 func domainSeeds() [][]byte {
-	return [][]byte{
+	var long [][]byte
+	for i := range 12 {
+		rng := rand.New(rand.NewPCG(uint64(i), 42))
+		b := make([]byte, 400)
+		for j := range b {
+			b[j] = byte(rng.UintN(256))
+		}
+		b[0] = byte(i) // each preset in turn
+		long = append(long, b)
+	}
+	return append(long, [][]byte{
 		{},
 		{0, 0},
 		{3, 0, 1, 0, 1, 0, 7, 0, 0, 0, 0, 11, 0, 0, 0, 1, 0, 1},
 		{4, 1, 7, 0, 0, 0, 0, 0, 11, 0, 0, 1, 1, 1, 0, 21, 0, 0},
 		{2, 0, 1, 0, 1, 1, 1, 0, 7, 0, 0, 0, 0, 26, 0, 0, 0, 0, 0},
-	}
+	}...)
 }
 
 // fz decodes choices from the fuzz input; past the end it answers zeros.
@@ -74,16 +86,17 @@ const (
 	fzMaxSteps = 64
 )
 
+// Pools of values: mostly valid ones, so that sequences go deep; a malformed value now and then.
 var (
-	fzActors   = []string{"u0", "u1", "u2", "u3", "u4", "u5", fzStranger, "", "bad.id"}
-	fzUsers    = []string{"u0", "u1", "u2", "u3", "u4", "u5", "", "u*"}
-	fzEmails   = []string{"u1@fz.test", "u2@fz.test", "U3@FZ.test", "u5@out.test", "", "not an email", "a@b"}
-	fzProjects = []string{"p1", "p2", "p1", "", "p>"}
-	fzTracks   = []string{"", "", "p1-track-1", "t1", "t2", "p2-track-1"}
-	fzGroups   = []string{"g1", "g2", ""}
-	fzInvites  = []string{"i1", "i2", "i3", "", "gen-1", "gen-2", "gen-3"}
-	fzPartners = []string{"", "pa1", "pa2"}
-	fzCustom   = []string{"r1", "r2", "nope"}
+	fzActors   = []string{"u0", "u0", "u0", "u1", "u1", "u2", "u3", "u4", "u5", fzStranger, "", "bad.id"}
+	fzUsers    = []string{"u1", "u2", "u3", "u1", "u2", "u3", "u0", "u4", "u5", "", "u*"}
+	fzEmails   = []string{"u1@fz.test", "u2@fz.test", "U3@FZ.test", "u4@fz.test", "u5@out.test", "u5@out.test", "", "not an email", "a@b"}
+	fzProjects = []string{"p1", "p1", "p1", "p2", "p2", "", "p>"}
+	fzTracks   = []string{"", "", "", "p1-track-1", "t1", "t2", "p2-track-1"}
+	fzGroups   = []string{"g1", "g1", "g2", ""}
+	fzInvites  = []string{"gen-1", "gen-2", "gen-3", "gen-4", "i1", "i2", ""}
+	fzPartners = []string{"", "", "pa1", "pa2"}
+	fzCustom   = []string{"r1", "r1", "r2", "nope"}
 )
 
 type fzRun struct {
@@ -109,6 +122,7 @@ func runDomainSequence(t *testing.T, data []byte) {
 	if !s.o.Exists() {
 		t.Fatalf("CreateOrganization refused for preset %s kind %s", preset.ID, kind)
 	}
+	s.baseline()
 	for n := 0; n < fzMaxSteps && r.more(); n++ {
 		cmd, advance := s.command(r)
 		if advance {
@@ -118,6 +132,43 @@ func runDomainSequence(t *testing.T, data []byte) {
 		}
 		s.step(cmd)
 		s.probeReads(r)
+	}
+}
+
+// baseline gives every run a populated organization to start from: members, a workgroup,
+// projects (with their first track where the preset has tracks) and a project member.
+func (s *fzRun) baseline() {
+	o := s.o
+	by := Meta{OrgID: fzOrg, Actor: "u0"}
+	if o.Kind == KindTeam {
+		for _, u := range []string{"u1", "u2", "u3"} {
+			s.step(&AddOrgMember{Meta: by, UserID: u, Email: u + "@fz.test", Name: strings.ToUpper(u)})
+		}
+		s.step(&CreateWorkgroup{Meta: by, GroupID: "g1"})
+		s.step(&AddWorkgroupMember{Meta: by, GroupID: "g1", UserID: "u2"})
+	}
+	if o.preset.CustomRoles {
+		s.step(&DefineRole{Meta: by, Role: "r1"})
+		var perms []string
+		for _, p := range o.preset.Permissions {
+			if p.Scope == ScopeProject && !p.GrantOnly {
+				perms = append(perms, p.ID)
+			}
+		}
+		s.step(&SetRolePermissions{Meta: by, Role: "r1", Permissions: perms})
+	}
+	s.step(&CreateProject{Meta: by, ProjectID: "p1"})
+	s.step(&CreateProject{Meta: by, ProjectID: "p2", Visibility: Public})
+	role := ""
+	for _, ro := range o.Roles() {
+		if ro.Scope == ScopeProject && ro.ID != o.preset.OwnerRole {
+			role = ro.ID
+			break
+		}
+	}
+	if role != "" && o.Kind == KindTeam {
+		s.step(&AddMember{Meta: by, MemberRef: MemberRef{ProjectID: "p1", UserID: "u1"}, Roles: []string{role}})
+		s.step(&AddMember{Meta: by, MemberRef: MemberRef{ProjectID: "p1", GroupID: "g1"}, Roles: []string{role}})
 	}
 }
 
@@ -134,6 +185,9 @@ func (s *fzRun) command(r *fz) (Command, bool) {
 		var pool []string
 		for _, ro := range o.Roles() {
 			pool = append(pool, ro.ID)
+			if ro.Scope != ScopeOrg {
+				pool = append(pool, ro.ID, ro.ID, ro.ID) // project and track roles are the usual ones
+			}
 		}
 		pool = append(pool, fzCustom...)
 		if len(o.preset.Roles) > 0 {
@@ -306,6 +360,7 @@ func (s *fzRun) step(cmd Command) {
 		}
 		return
 	}
+	fmt.Println("ACCEPTED", cmd.CommandName(), len(out.Events))
 	actor := cmd.CommandMeta().Actor
 	if actor == fzStranger {
 		s.fatalf("%s accepted from stranger %s, who holds nothing in the organization", cmd.CommandName(), actor)

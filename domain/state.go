@@ -216,7 +216,7 @@ func Evolve(o *Org, ev Event) {
 	case *WorkgroupMemberAdded:
 		if g, ok := o.Workgroups[e.GroupID]; ok && !g.Members[e.UserID] {
 			g.Members[e.UserID] = true
-			gs := append(o.userGroups[e.UserID], e.GroupID)
+			gs := append(slices.Clone(o.userGroups[e.UserID]), e.GroupID) // never grow a slice a copy may share
 			slices.Sort(gs)
 			o.userGroups[e.UserID] = gs
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,8 @@ type Config struct {
 	// ReadyTarget is the log size the ready figure stands for.
 	ReadyTarget int
 
+	// RelayWait bounds the wait for the relay to refill the stream after the first start.
+	RelayWait time.Duration
 	// ViewFlush overrides rosterd's view snapshot interval (0: rosterd's default).
 	ViewFlush time.Duration
 
@@ -53,15 +56,16 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Orgs: 100, Users: 10_000, Projects: 2_000, Memberships: 50_000,
 		Clients: 64, Conns: 4, Phase: 5 * time.Second, Single: 2 * time.Second, Rounds: 3, FreshSamples: 300,
-		MemMemberships: 1_000_000, MemTarget: 1_000_000, ReadyEvents: 1_000_000, ReadyTarget: 1_000_000}
+		MemMemberships: 1_000_000, MemTarget: 1_000_000, ReadyEvents: 1_000_000, ReadyTarget: 1_000_000,
+		RelayWait: 3 * time.Minute}
 }
 
 // QuickConfig runs in under a minute.
 func QuickConfig() Config {
 	c := DefaultConfig()
-	c.Orgs, c.Users, c.Projects, c.Memberships = 20, 2_000, 400, 10_000
-	c.Phase, c.Single, c.FreshSamples = 1500*time.Millisecond, 500*time.Millisecond, 100
-	c.MemMemberships, c.ReadyEvents = 100_000, 100_000
+	c.Orgs, c.Users, c.Projects, c.Memberships = 20, 1_000, 200, 5_000
+	c.Phase, c.Single, c.FreshSamples = time.Second, 400*time.Millisecond, 60
+	c.MemMemberships, c.ReadyEvents, c.RelayWait = 50_000, 30_000, 30*time.Second
 	return c
 }
 
@@ -106,6 +110,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	b := &bench{cfg: cfg, rep: newReport(cfg), tmp: tmp, presets: presets, log: slog.New(slog.DiscardHandler)}
+	if la, ok := loadAvg(); ok {
+		b.rep.set("machine_load_avg_start", la)
+		if la > 0.5 {
+			b.rep.note("the machine was busy when the run began (1-minute load average %.1f on %d CPUs): other processes share the cores and the disk", la, runtime.NumCPU())
+		}
+	}
 	// Memory first, in a process no daemon has run in yet: a stopped daemon's memory is
 	// still being released for a while and would blur the heap difference.
 	if err := b.memory(); err != nil {
@@ -116,6 +126,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := b.ready(ctx); err != nil {
 		return b.rep, fmt.Errorf("ready: %w", err)
+	}
+	if la, ok := loadAvg(); ok {
+		b.rep.set("machine_load_avg_end", la)
 	}
 	b.rep.finish()
 	return b.rep, nil

@@ -28,7 +28,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rosterbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a smaller load that runs in under a minute")
+	quick := fs.Bool("quick", false, "a smaller load that runs in under a minute on an idle machine")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
 	out := fs.String("out", "", "also write the JSON to this file")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")

@@ -128,16 +128,23 @@ func (b *bench) ready(ctx context.Context) error {
 		return err
 	}
 	b.rep.set("ready_first_s", first.Seconds())
+	// Let the relay refill the JetStream stream (as it would be on a restart), for at most
+	// RelayWait; a start measured while it still publishes shares the CPU with it.
 	t1 := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, cfg.RelayWait)
 	err = d.Relay.WaitPublished(wctx, head)
 	cancel()
 	relay := time.Since(t1)
+	published := d.Relay.Published()
 	d.Close()
-	if err != nil {
-		return fmt.Errorf("relay: %w", err)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
-	b.rep.set("relay_events_per_s", float64(head)/(first+relay).Seconds())
+	if err != nil {
+		b.rep.note("the relay had republished %s of %s events %s after the first start; the later starts ran while it went on",
+			thousands(float64(published)), thousands(float64(head)), relay.Round(time.Second))
+	}
+	b.rep.set("relay_events_per_s", float64(published)/(first+relay).Seconds())
 	b.progress("first start %s; relay refilled the stream %s later", first.Round(time.Millisecond), relay.Round(time.Millisecond))
 	for r := 0; r < cfg.Rounds; r++ {
 		if err := os.RemoveAll(filepath.Join(dir, "views")); err != nil {

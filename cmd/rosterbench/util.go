@@ -2,7 +2,10 @@ package main
 
 import (
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,3 +41,17 @@ func interleave(ts []*toggle) {
 }
 
 var _ = time.Second
+
+// loadAvg is the machine's 1-minute load average (Linux).
+func loadAvg() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	return v, err == nil
+}

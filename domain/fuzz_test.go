@@ -88,7 +88,7 @@ const (
 
 // Pools of values: mostly valid ones, so that sequences go deep; a malformed value now and then.
 var (
-	fzActors   = []string{"u0", "u0", "u0", "u1", "u1", "u2", "u3", "u4", "u5", fzStranger, "", "bad.id"}
+	fzActors   = []string{"u0", "u0", "u0", "u0", "u0", "u0", "u0", "u0", "u1", "u1", "u2", "u3", "u4", "u5", fzStranger, fzStranger, "", "bad.id"}
 	fzUsers    = []string{"u1", "u2", "u3", "u1", "u2", "u3", "u0", "u4", "u5", "", "u*"}
 	fzEmails   = []string{"u1@fz.test", "u2@fz.test", "U3@FZ.test", "u4@fz.test", "u5@out.test", "u5@out.test", "", "not an email", "a@b"}
 	fzProjects = []string{"p1", "p1", "p1", "p2", "p2", "", "p>"}
@@ -360,7 +360,6 @@ func (s *fzRun) step(cmd Command) {
 		}
 		return
 	}
-	fmt.Println("ACCEPTED", cmd.CommandName(), len(out.Events))
 	actor := cmd.CommandMeta().Actor
 	if actor == fzStranger {
 		s.fatalf("%s accepted from stranger %s, who holds nothing in the organization", cmd.CommandName(), actor)

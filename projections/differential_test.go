@@ -33,8 +33,8 @@ import (
 )
 
 const (
-	diffSeed1, diffSeed2 = 5*7919, 5*104729
-	diffFullCommands     = 3000
+	diffSeed1, diffSeed2 = 0x5eed_2026, 0xd1ff_0001
+	diffFullCommands     = 12000
 	diffShortCommands    = 300
 	diffSampleEvery      = 50 // accepted commands between AccessAt samples
 	diffSamplesPerPoint  = 6

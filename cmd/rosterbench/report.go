@@ -135,6 +135,8 @@ func (r *Report) Table(w io.Writer) {
 	row("load: commands/s building the data set", "load_commands_per_s", "", n0, "", "", "", "")
 	row("  views drained after the commands phase", "commands_view_drain_ms", " ms", f1, "", "", "", "")
 	row("log appends per fsync (commands phase)", "log_appends_per_sync", "", f1, "", "", "", "")
+	row("machine load average at start (other processes)", "machine_load_avg_start", "", f2, "", "", "", "")
+	row("machine load average at end", "machine_load_avg_end", "", f2, "", "", "", "")
 	tw.Flush()
 	if len(r.notes) > 0 {
 		fmt.Fprintln(w)

@@ -34,7 +34,7 @@ import (
 
 const (
 	diffSeed1, diffSeed2 = 0x5eed_2026, 0xd1ff_0001
-	diffFullCommands     = 12000
+	diffFullCommands     = 3000
 	diffShortCommands    = 300
 	diffSampleEvery      = 50 // accepted commands between AccessAt samples
 	diffSamplesPerPoint  = 6

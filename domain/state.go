@@ -37,6 +37,8 @@ type OrgMember struct {
 	Email  string `json:"email,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Role   string `json:"role"`
+	// InvitationID is set when the member joined by accepting an invitation.
+	InvitationID string `json:"invitation_id,omitempty"`
 }
 
 // Workgroup is an organization-level group of users.
@@ -56,6 +58,8 @@ type Membership struct {
 	PartnerID string   `json:"partner_id,omitempty"`
 	// Guest marks a member from outside the organization (e-mail invitation).
 	Guest bool `json:"guest,omitempty"`
+	// InvitationID is set when the membership came from an accepted invitation.
+	InvitationID string `json:"invitation_id,omitempty"`
 }
 
 // Track is a sub-scope of a project with its own members.
@@ -204,7 +208,7 @@ func Evolve(o *Org, ev Event) {
 		o.CustomRoles = map[string]*Role{}
 		o.userGroups = map[string][]string{}
 	case *OrgMemberAdded:
-		o.Members[e.UserID] = &OrgMember{UserID: e.UserID, Email: e.Email, Name: e.Name, Role: e.Role}
+		o.Members[e.UserID] = &OrgMember{UserID: e.UserID, Email: e.Email, Name: e.Name, Role: e.Role, InvitationID: e.InvitationID}
 	case *OrgRoleChanged:
 		if m, ok := o.Members[e.UserID]; ok {
 			m.Role = e.Role
@@ -260,7 +264,7 @@ func Evolve(o *Org, ev Event) {
 	case *MemberAdded:
 		if mm := membershipMap(o, e.Target); mm != nil {
 			mm[e.Principal.Key()] = &Membership{Principal: e.Principal, Email: e.Email, Name: e.Name,
-				Roles: slices.Clone(e.Roles), Grants: slices.Clone(e.Grants), PartnerID: e.PartnerID, Guest: e.Guest}
+				Roles: slices.Clone(e.Roles), Grants: slices.Clone(e.Grants), PartnerID: e.PartnerID, Guest: e.Guest, InvitationID: e.InvitationID}
 		}
 	case *RoleChanged:
 		if m := membershipMap(o, e.Target)[e.Principal.Key()]; m != nil {

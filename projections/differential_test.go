@@ -1216,25 +1216,19 @@ func (m diffMember) String() string {
 	return fmt.Sprintf("{user=%s group=%s roles=%v grants=%v status=%s partner=%s}", m.UserID, m.GroupID, roles, grants, m.Status, m.PartnerID)
 }
 
-// listMembers: the scope's memberships (status accepted when they came from an accepted
-// invitation into this scope, else active) and its invitations that are neither accepted nor revoked.
+// listMembers: the scope's memberships (status accepted when the membership came from an
+// accepted invitation, else active) and its invitations that are neither accepted nor revoked.
 func (r diffRef) listMembers(s dscope, viewer string) []string {
 	var rows []diffMember
-	acceptedBy := map[string]bool{}
-	for _, inv := range r.o.Invitations {
-		if inv.Status == domain.InviteAccepted && inv.ProjectID == s.Project && inv.TrackID == s.Track {
-			acceptedBy[inv.AnsweredBy] = true
-		}
-	}
-	status := func(user string) string {
-		if acceptedBy[user] {
+	status := func(invitation string) string {
+		if invitation != "" {
 			return domain.InviteAccepted
 		}
 		return projections.MemberActive
 	}
 	if s.Project == "" {
 		for id, m := range r.o.Members {
-			rows = append(rows, diffMember{UserID: id, Roles: []string{m.Role}, Status: status(id)})
+			rows = append(rows, diffMember{UserID: id, Roles: []string{m.Role}, Status: status(m.InvitationID)})
 		}
 	} else {
 		p := r.o.Projects[s.Project]
@@ -1243,10 +1237,7 @@ func (r diffRef) listMembers(s dscope, viewer string) []string {
 			mm = p.Tracks[s.Track].Members
 		}
 		for _, m := range mm {
-			row := diffMember{UserID: m.UserID, GroupID: m.GroupID, Roles: m.Roles, Grants: m.Grants, PartnerID: m.PartnerID, Status: projections.MemberActive}
-			if m.UserID != "" {
-				row.Status = status(m.UserID)
-			}
+			row := diffMember{UserID: m.UserID, GroupID: m.GroupID, Roles: m.Roles, Grants: m.Grants, PartnerID: m.PartnerID, Status: status(m.InvitationID)}
 			rows = append(rows, row)
 		}
 	}

@@ -396,7 +396,7 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, an
 		after = string(b)
 	}
 	return q.readOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
-		entries, err := memberEntries(o, r.scope())
+		entries, err := memberEntries(o, r.scope(), q.cfg.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -454,25 +454,20 @@ func viewerPartner(o *domain.Org, projectID, viewer string) string {
 }
 
 // memberEntries lists the members and open invitations of a scope, sorted by a stable key.
-func memberEntries(o *domain.Org, s domain.Scope) ([]MemberEntry, error) {
+// A member who joined by invitation is "accepted", one added directly "active"; invitations
+// not accepted show as pending, rejected or expired (from the moment they expire).
+func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry, error) {
 	var out []MemberEntry
-	accepted := map[string]string{} // user -> invitation accepted into this scope
-	for _, inv := range o.Invitations {
-		if inv.Status == domain.InviteAccepted && inv.ProjectID == s.ProjectID && inv.TrackID == s.TrackID {
-			accepted[inv.AnsweredBy] = inv.ID
+	status := func(invitation string) string {
+		if invitation != "" {
+			return domain.InviteAccepted
 		}
-	}
-	status := func(user string) (string, string) {
-		if id, ok := accepted[user]; ok {
-			return domain.InviteAccepted, id
-		}
-		return MemberActive, ""
+		return MemberActive
 	}
 	if s.ProjectID == "" {
 		for id, m := range o.Members {
-			st, inv := status(id)
 			out = append(out, MemberEntry{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role}, Grants: []string{},
-				Status: st, InvitationID: inv, key: "1:" + id})
+				Status: status(m.InvitationID), InvitationID: m.InvitationID, key: "1:" + id})
 		}
 	} else {
 		p, ok := o.Projects[s.ProjectID]
@@ -489,14 +484,10 @@ func memberEntries(o *domain.Org, s domain.Scope) ([]MemberEntry, error) {
 		}
 		for key, m := range mm {
 			e := MemberEntry{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name, Roles: nonNil(m.Roles),
-				Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest, key: "1:" + key}
-			if m.GroupID != "" {
-				e.Status = MemberActive
-				if g, ok := o.Workgroups[m.GroupID]; ok {
-					e.Members = sortedSet(g.Members)
-				}
-			} else {
-				e.Status, e.InvitationID = status(m.UserID)
+				Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest, Status: status(m.InvitationID),
+				InvitationID: m.InvitationID, key: "1:" + key}
+			if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
+				e.Members = sortedSet(g.Members)
 			}
 			out = append(out, e)
 		}
@@ -505,7 +496,7 @@ func memberEntries(o *domain.Org, s domain.Scope) ([]MemberEntry, error) {
 		if inv.ProjectID != s.ProjectID || inv.TrackID != s.TrackID {
 			continue
 		}
-		st := inv.Status
+		st := invitationStatus(inv, now)
 		switch st {
 		case domain.InviteAccepted, domain.InviteRevoked:
 			continue
@@ -515,6 +506,14 @@ func memberEntries(o *domain.Org, s domain.Scope) ([]MemberEntry, error) {
 	}
 	slices.SortFunc(out, func(a, b MemberEntry) int { return strings.Compare(a.key, b.key) })
 	return out, nil
+}
+
+// invitationStatus is an invitation's status at now: pending ones past their expiry are expired.
+func invitationStatus(inv *domain.Invitation, now time.Time) string {
+	if inv.Status == domain.InvitePending && !now.Before(inv.ExpiresAt) {
+		return domain.InviteExpired
+	}
+	return inv.Status
 }
 
 func nonNil(s []string) []string {
@@ -682,9 +681,7 @@ func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq) (ui
 			}
 			for _, inv := range o.Invitations {
 				e := InvitationEntry{OrgID: orgID, Invitation: *inv}
-				if e.Status == domain.InvitePending && !now.Before(e.ExpiresAt) {
-					e.Status = domain.InviteExpired
-				}
+				e.Status = invitationStatus(inv, now)
 				switch {
 				case r.ProjectID != "" && e.ProjectID != r.ProjectID,
 					r.Email != "" && !strings.EqualFold(e.Email, r.Email),
@@ -719,8 +716,12 @@ func (q *Queries) catalog(ctx context.Context, r catalogReq) (uint64, any, error
 	return q.readOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(o *domain.Org) (any, error) {
 		perms, roles := o.Catalog()
 		pre := o.Preset()
+		conditions := pre.Conditions
+		if conditions == nil {
+			conditions = []domain.Condition{}
+		}
 		return map[string]any{"preset": pre.ID, "label": pre.Label, "kind": o.Kind, "categories": nonNil(pre.Categories),
-			"permissions": perms, "roles": roles}, nil
+			"permissions": perms, "roles": roles, "conditions": conditions}, nil
 	})
 }
 

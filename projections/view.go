@@ -17,7 +17,7 @@ import (
 
 // FormatVersion is the stored format of the org-state views; a view stored with
 // another version is rebuilt from the log at start.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // ErrPoison marks an event a view cannot apply; it goes to the dead-letter subject.
 var ErrPoison = errors.New("poison event")

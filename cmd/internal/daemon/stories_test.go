@@ -390,3 +390,65 @@ func TestAunsightStory(t *testing.T) {
 	r.ok("CreateProject", obj{"org_id": "au", "actor": "cr", "project_id": "p3", "name": "Three"})
 	r.refused("AddMember", obj{"org_id": "au", "actor": "cr", "project_id": "p3", "user_id": "bo", "roles": strs{"team_manager"}}, client.CodeForbidden)
 }
+
+// The Catalog over the wire gives each preset's permissions and roles with the seed's words.
+func TestCatalogSpeaksTheSeedsWords(t *testing.T) {
+	r := newRig(t)
+	type catalog struct {
+		Preset      string `json:"preset"`
+		Permissions []struct {
+			ID, Label, Scope string
+		} `json:"permissions"`
+		Roles []struct {
+			ID, Label, Scope, Category string
+			Permissions                []string
+		} `json:"roles"`
+		Conditions []struct {
+			Role, Permission, Attribute, Equals string
+		} `json:"conditions"`
+	}
+	cases := map[string]struct {
+		perms, roles []string
+		categories   map[string]string // role label → category
+	}{
+		"allonia":  {perms: strs{"Create project", "Add new track", "Manager user roles in project", "Manager user roles in a track", "Project view", "Data catalog"}, roles: strs{"Tenant Admin", "Project Manager", "Track Leader", "Data scientist / Data engineer", "ML Ops"}},
+		"ica":      {perms: strs{"Create a Connector", "Manage project team", "Add docker image", "Load files into a table", "Install additional tools, packages, libraries, …", "Upload allowed", "Download allowed"}, roles: strs{"No Access", "Data Provider", "Viewer", "Contributor", "Administrator"}, categories: map[string]string{"Data Provider": "Project"}},
+		"dataloop": {perms: strs{"Create annotation", "Delete a task", "Open an issue", "View Datasets", "Add labeling company", "Move an Item"}, roles: strs{"Owner", "Developer", "Annotation Manager", "Annotator"}},
+		"neptune":  {perms: strs{"Managing subscription (including invoice data)", "Managing organization members", "Creating and deleting projects", "Viewing project content", "Editing project members", "Viewing or editing of project settings and properties"}, roles: strs{"Admin", "Member", "Owner", "Contributor", "Viewer"}},
+		"aunsight": {perms: strs{"AU-ORG:create-project-role", "AU-ORG:set-project-roles-for-any-project-member", "AU-ORG:view-any-project"}},
+	}
+	for preset, want := range cases {
+		r.ok("CreateOrganization", obj{"org_id": preset, "kind": "team", "preset": preset, "actor": "ana"})
+		var c catalog
+		r.query("Catalog", obj{"org_id": preset}, &c)
+		if c.Preset != preset {
+			t.Fatalf("%s: catalog of %q", preset, c.Preset)
+		}
+		labels := map[string]bool{}
+		for _, p := range c.Permissions {
+			labels[p.Label] = true
+		}
+		for _, l := range want.perms {
+			if !labels[l] {
+				t.Errorf("%s: no permission labelled %q", preset, l)
+			}
+		}
+		roleLabels := map[string]string{}
+		for _, role := range c.Roles {
+			roleLabels[role.Label] = role.Category
+		}
+		for _, l := range want.roles {
+			if _, ok := roleLabels[l]; !ok {
+				t.Errorf("%s: no role labelled %q", preset, l)
+			}
+		}
+		for l, cat := range want.categories {
+			if roleLabels[l] != cat {
+				t.Errorf("%s: role %q in category %q, want %q", preset, l, roleLabels[l], cat)
+			}
+		}
+		if preset == "dataloop" && len(c.Conditions) != 2 {
+			t.Errorf("dataloop conditions: %+v", c.Conditions)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func kindOf(field string) fieldKind {
 		return kindList
 	case "min_position", "wait_ms", "limit", "position", "after_position":
 		return kindNumber
-	case "dry_run", "include_archived", "explain":
+	case "dry_run", "include_archived", "explain", "digests":
 		return kindBool
 	case "context", "track":
 		return kindObject

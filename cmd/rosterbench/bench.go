@@ -407,7 +407,7 @@ func (b *bench) commandsPhase(ctx context.Context, r int) error {
 		ts := assign[w]
 		if len(ts) == 0 {
 			time.Sleep(time.Millisecond)
-			return nil
+			return errIdle
 		}
 		_, err := b.flip(ctx, clients[w], ts[i%len(ts)])
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ func median(v []float64) float64 {
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
+
+// errIdle tells closedLoop that the worker had nothing to do this time (not counted).
+var errIdle = errors.New("idle")
 
 // runResult is what one closed-loop run measured.
 type runResult struct {
@@ -84,6 +88,9 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, op func(ctx c
 					return
 				}
 				err := op(ctx, w, i)
+				if err == errIdle {
+					continue
+				}
 				if err != nil {
 					pt.errs++
 					if pt.err == nil {

@@ -309,33 +309,25 @@ func LoadOrg(ctx context.Context, store eventstore.Store, presets domain.Presets
 	return state, nil
 }
 
-// fillIDs gives create commands that omit their id a UUIDv7.
+// fillIDs gives create commands that omit their id a UUIDv7 (ids a command creates inside
+// the domain, invitations and partners' admin invitations, come from the same generator there).
 func (s *Service) fillIDs(cmd domain.Command) {
+	fill := func(id *string) {
+		if *id == "" {
+			*id = s.cfg.NewID()
+		}
+	}
 	switch c := cmd.(type) {
 	case *domain.CreateOrganization:
-		if c.OrgID == "" {
-			c.OrgID = s.cfg.NewID()
-		}
+		fill(&c.OrgID)
 	case *domain.CreateProject:
-		if c.ProjectID == "" {
-			c.ProjectID = s.cfg.NewID()
-		}
+		fill(&c.ProjectID)
 	case *domain.CreateWorkgroup:
-		if c.GroupID == "" {
-			c.GroupID = s.cfg.NewID()
-		}
+		fill(&c.GroupID)
 	case *domain.CreateTrack:
-		if c.TrackID == "" {
-			c.TrackID = s.cfg.NewID()
-		}
+		fill(&c.TrackID)
 	case *domain.AddPartner:
-		if c.PartnerID == "" {
-			c.PartnerID = s.cfg.NewID()
-		}
-	case *domain.InviteMember:
-		if c.InvitationID == "" {
-			c.InvitationID = s.cfg.NewID()
-		}
+		fill(&c.PartnerID)
 	}
 }
 

@@ -248,6 +248,33 @@ func (q *Queries) readOrg(ctx context.Context, v *View, c Consistency, orgID str
 	return pos, out, err
 }
 
+// eachOrg waits for consistency, then runs fn over every organization of v (only orgID's when
+// given, which must exist) under the read lock; it returns the view's position.
+func (q *Queries) eachOrg(ctx context.Context, v *View, c Consistency, orgID string, fn func(id string, o *domain.Org)) (uint64, error) {
+	if err := q.await(ctx, v, c); err != nil {
+		return 0, err
+	}
+	var pos uint64
+	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
+		pos = position
+		if orgID != "" {
+			o, ok := orgs[orgID]
+			if !ok || !o.Exists() {
+				return fail(client.CodeNotFound, "organization %s not found", orgID)
+			}
+			fn(orgID, o)
+			return nil
+		}
+		for id, o := range orgs {
+			if o.Exists() {
+				fn(id, o)
+			}
+		}
+		return nil
+	})
+	return pos, err
+}
+
 // ---- Check, Permissions, WhoCan ----
 
 type checkReq struct {
@@ -555,35 +582,18 @@ func (q *Queries) listProjects(ctx context.Context, r listProjectsReq) (uint64, 
 	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
 		return 0, nil, err
 	}
-	v := q.cfg.Members
-	if err := q.await(ctx, v, r.Consistency); err != nil {
-		return 0, nil, err
-	}
-	var pos uint64
 	out := []ProjectEntry{}
-	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
-		pos = position
-		if r.OrgID != "" {
-			if o, ok := orgs[r.OrgID]; !ok || !o.Exists() {
-				return fail(client.CodeNotFound, "organization %s not found", r.OrgID)
-			}
-		}
-		for orgID, o := range orgs {
-			if (r.OrgID != "" && orgID != r.OrgID) || !o.Exists() {
+	pos, err := q.eachOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(orgID string, o *domain.Org) {
+		for pid, p := range o.Projects {
+			if p.Status == domain.StatusDeleted || (p.Status == domain.StatusArchived && !r.IncludeArchived) {
 				continue
 			}
-			for pid, p := range o.Projects {
-				if p.Status == domain.StatusDeleted || (p.Status == domain.StatusArchived && !r.IncludeArchived) {
-					continue
-				}
-				roles := o.MemberRolesAt(r.UserID, domain.Scope{ProjectID: pid})
-				if len(roles) == 0 {
-					continue
-				}
-				out = append(out, ProjectEntry{OrgID: orgID, ProjectID: pid, Name: p.Name, Status: p.Status, Visibility: p.Visibility, Roles: roles})
+			roles := o.MemberRolesAt(r.UserID, domain.Scope{ProjectID: pid})
+			if len(roles) == 0 {
+				continue
 			}
+			out = append(out, ProjectEntry{OrgID: orgID, ProjectID: pid, Name: p.Name, Status: p.Status, Visibility: p.Visibility, Roles: roles})
 		}
-		return nil
 	})
 	if err != nil {
 		return 0, nil, err
@@ -661,39 +671,22 @@ func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq) (ui
 	if r.OrgID == "" && r.Email == "" && r.UserID == "" {
 		return 0, nil, fail(client.CodeInvalid, "give org_id, email or user_id")
 	}
-	v := q.cfg.Members
-	if err := q.await(ctx, v, r.Consistency); err != nil {
-		return 0, nil, err
-	}
 	now := q.cfg.Now()
-	var pos uint64
 	out := []InvitationEntry{}
-	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
-		pos = position
-		if r.OrgID != "" {
-			if o, ok := orgs[r.OrgID]; !ok || !o.Exists() {
-				return fail(client.CodeNotFound, "organization %s not found", r.OrgID)
-			}
-		}
-		for orgID, o := range orgs {
-			if (r.OrgID != "" && orgID != r.OrgID) || !o.Exists() {
+	pos, err := q.eachOrg(ctx, q.cfg.Members, r.Consistency, r.OrgID, func(orgID string, o *domain.Org) {
+		for _, inv := range o.Invitations {
+			e := InvitationEntry{OrgID: orgID, Invitation: *inv}
+			e.Status = invitationStatus(inv, now)
+			switch {
+			case r.ProjectID != "" && e.ProjectID != r.ProjectID,
+				r.Email != "" && !strings.EqualFold(e.Email, r.Email),
+				r.UserID != "" && e.UserID != r.UserID,
+				r.Status != "" && e.Status != r.Status:
 				continue
 			}
-			for _, inv := range o.Invitations {
-				e := InvitationEntry{OrgID: orgID, Invitation: *inv}
-				e.Status = invitationStatus(inv, now)
-				switch {
-				case r.ProjectID != "" && e.ProjectID != r.ProjectID,
-					r.Email != "" && !strings.EqualFold(e.Email, r.Email),
-					r.UserID != "" && e.UserID != r.UserID,
-					r.Status != "" && e.Status != r.Status:
-					continue
-				}
-				e.Roles, e.Grants = nonNil(e.Roles), nonNil(e.Grants)
-				out = append(out, e)
-			}
+			e.Roles, e.Grants = nonNil(e.Roles), nonNil(e.Grants)
+			out = append(out, e)
 		}
-		return nil
 	})
 	if err != nil {
 		return 0, nil, err
@@ -742,8 +735,10 @@ type ProjectionStatus struct {
 }
 
 func (q *Queries) status(ctx context.Context, r statusReq) (uint64, any, error) {
-	if err := q.await(ctx, q.cfg.Members, r.Consistency); err != nil {
-		return 0, nil, err
+	for _, v := range []*View{q.cfg.Members, q.cfg.Permissions} {
+		if err := q.await(ctx, v, r.Consistency); err != nil {
+			return 0, nil, err
+		}
 	}
 	head, err := q.cfg.History.Head(ctx)
 	if err != nil {

@@ -149,7 +149,7 @@ func TestRebuildGivesTheSameDigestWithoutDowntime(t *testing.T) {
 		t.Fatalf("rebuild reply %s (%v)", raw, err)
 	}
 	for i, v := range rep.Result.Views {
-		if v.Position != before.Head || v.Digest != before.Projections[i].Digest || v.Digest == "" {
+		if v.Position != before.Head || before.Projections[i].Position != before.Head || v.Digest != before.Projections[i].Digest || v.Digest == "" {
 			t.Fatalf("rebuilt %s at %d digest %s; before at %d digest %s", v.Name, v.Position, v.Digest, before.Head, before.Projections[i].Digest)
 		}
 	}

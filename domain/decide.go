@@ -338,26 +338,50 @@ func (d *decider) partnerFor(p *Project, requested string, roles []string) (stri
 	return mine, nil
 }
 
-// violations lists what breaks SPEC §2.2 and §2.3 in a state.
+// violations lists what breaks SPEC §2.2 in a state: no admin left, or a project (not
+// deleted) without an owner where the preset's admins do not own every project.
 func (o *Org) violations() []string {
+	return o.violationsIn(touched{all: true})
+}
+
+// violationsIn checks only what the touched parts can break: the admin count when
+// organization members changed, the owners of the projects named or holding a named workgroup.
+func (o *Org) violationsIn(t touched) []string {
 	var out []string
-	admins := 0
-	for _, m := range o.Members {
-		if m.Role == o.preset.OrgAdminRole {
-			admins++
+	if t.all || len(t.users) > 0 {
+		admins := 0
+		for _, m := range o.Members {
+			if m.Role == o.preset.OrgAdminRole {
+				admins++
+			}
+		}
+		if admins == 0 {
+			out = append(out, fmt.Sprintf("organization %s would have no %s left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
 		}
 	}
-	if admins == 0 {
-		out = append(out, fmt.Sprintf("organization %s would have no %s left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
+	if o.preset.OwnerRole == "" || o.adminsOwnProjects() {
+		return out
 	}
-	if o.preset.OwnerRole != "" && !o.adminsOwnProjects() {
-		for _, id := range sortedKeys(o.Projects) {
-			p := o.Projects[id]
-			// Archived projects count too: only an owner may unarchive, so an ownerless archived
-			// project could never come back (or would come back with no owner).
-			if p.Status != StatusDeleted && !o.hasOwner(p) {
-				out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
+	ids := t.projects
+	if t.all {
+		ids = sortedKeys(o.Projects)
+	} else if len(t.groups) > 0 {
+		ids = slices.Clone(ids)
+		for pid, p := range o.Projects {
+			for _, g := range t.groups {
+				if _, ok := p.Members[Principal{GroupID: g}.Key()]; ok {
+					ids = append(ids, pid)
+				}
 			}
+		}
+		slices.Sort(ids)
+	}
+	for _, id := range slices.Compact(ids) {
+		p, ok := o.Projects[id]
+		// Archived projects count too: only an owner may unarchive, so an ownerless archived
+		// project could never come back (or would come back with no owner).
+		if ok && p.Status != StatusDeleted && !o.hasOwner(p) {
+			out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
 		}
 	}
 	return out
@@ -394,12 +418,13 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // guard refuses events that would newly break the admin and owner rules.
 func (d *decider) guard(evs []Event) error {
-	before := d.o.violations()
-	c := d.o.cloneFor(evs)
+	t := touchedBy(evs)
+	before := d.o.violationsIn(t)
+	c := d.o.cloneFor(t)
 	for _, ev := range evs {
 		Evolve(c, ev)
 	}
-	for _, v := range c.violations() {
+	for _, v := range c.violationsIn(t) {
 		if !slices.Contains(before, v) {
 			return preconditionf("%s", v)
 		}

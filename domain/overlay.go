@@ -2,39 +2,53 @@ package domain
 
 import "maps"
 
-// cloneFor returns a copy of the state that Evolve may change with evs without touching o:
-// only the parts the events name are copied (members, workgroups, projects, invitations);
-// the rest is shared. Events it does not know fall back to a full Clone.
-func (o *Org) cloneFor(evs []Event) *Org {
-	var users, groups, projects, invitations []string
+// touched names what a list of events changes; all is set for events it does not list.
+type touched struct {
+	users, groups, projects, invitations []string
+	all                                  bool
+}
+
+func touchedBy(evs []Event) touched {
+	var t touched
 	for _, ev := range evs {
 		switch e := ev.(type) {
 		case *OrgMemberAdded:
-			users = append(users, e.UserID)
+			t.users = append(t.users, e.UserID)
 		case *OrgRoleChanged:
-			users = append(users, e.UserID)
+			t.users = append(t.users, e.UserID)
 		case *OrgMemberRemoved:
-			users = append(users, e.UserID)
+			t.users = append(t.users, e.UserID)
 		case *WorkgroupMemberAdded:
-			groups, users = append(groups, e.GroupID), append(users, e.UserID)
+			t.groups, t.users = append(t.groups, e.GroupID), append(t.users, e.UserID)
 		case *WorkgroupMemberRemoved:
-			groups, users = append(groups, e.GroupID), append(users, e.UserID)
+			t.groups, t.users = append(t.groups, e.GroupID), append(t.users, e.UserID)
 		case *MemberAdded:
-			projects = append(projects, e.ProjectID)
+			t.projects = append(t.projects, e.ProjectID)
 		case *RoleChanged:
-			projects = append(projects, e.ProjectID)
+			t.projects = append(t.projects, e.ProjectID)
 		case *GrantsSet:
-			projects = append(projects, e.ProjectID)
+			t.projects = append(t.projects, e.ProjectID)
 		case *MemberRemoved:
-			projects = append(projects, e.ProjectID)
+			t.projects = append(t.projects, e.ProjectID)
 		case *InvitationRevoked:
-			invitations = append(invitations, e.InvitationID)
+			t.invitations = append(t.invitations, e.InvitationID)
 		case *InvitationAccepted:
-			invitations = append(invitations, e.InvitationID)
+			t.invitations = append(t.invitations, e.InvitationID)
 		default:
-			return o.Clone()
+			t.all = true
 		}
 	}
+	return t
+}
+
+// cloneFor returns a copy of the state that Evolve may change with the touched parts without
+// changing o: only what the events name is copied (members, workgroups, projects,
+// invitations); the rest is shared. Events it does not know fall back to a full Clone.
+func (o *Org) cloneFor(t touched) *Org {
+	if t.all {
+		return o.Clone()
+	}
+	users, groups, projects, invitations := t.users, t.groups, t.projects, t.invitations
 	c := *o
 	if len(users) > 0 {
 		c.Members = maps.Clone(o.Members)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,7 +198,7 @@ func (s *BadgerStore) recover() (uint64, error) {
 		if it.Valid() {
 			head = binary.BigEndian.Uint64(it.Item().Key()[1:])
 			var r Record
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				it.Close()
 				return fmt.Errorf("decode record %d: %w", head, err)
 			}
@@ -225,7 +224,7 @@ func (s *BadgerStore) recover() (uint64, error) {
 			}
 		}
 
-		vit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}, PrefetchValues: true, PrefetchSize: 100})
+		vit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}})
 		defer vit.Close()
 		for vit.Rewind(); vit.Valid(); vit.Next() {
 			item := vit.Item()
@@ -475,10 +474,7 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 	}
 	entries := make([]kv, 0, 2*len(stored)+3)
 	for _, r := range stored {
-		body, err := json.Marshal(r)
-		if err != nil {
-			return fail(fmt.Errorf("encode record %s: %w", r.ID, err))
-		}
+		body := encodeRecord(r)
 		entries = append(entries,
 			kv{eventKey(r.Position), body},
 			kv{streamKey(req.Stream, r.Version), u64(r.Position)})
@@ -664,7 +660,7 @@ func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uin
 	n := end - from + 1
 	recs := make([]Record, 0, min(n, 1024))
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}, PrefetchValues: true, PrefetchSize: int(min(n, 256))})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}}) // values are small and live in the LSM tree: no prefetch goroutines
 		defer it.Close()
 		want := from
 		for it.Seek(eventKey(from)); it.Valid() && want <= end; it.Next() {
@@ -674,7 +670,7 @@ func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uin
 				return fmt.Errorf("log has position %d where %d was expected", pos, want)
 			}
 			var r Record
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", pos, err)
 			}
 			recs = append(recs, r)
@@ -736,7 +732,7 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 	defer release()
 	recs := make([]Record, 0, min(last-fromVersion+1, 1024))
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: streamPrefix(stream), PrefetchValues: true, PrefetchSize: 100})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: streamPrefix(stream)})
 		defer it.Close()
 		want := fromVersion
 		for it.Seek(streamKey(stream, fromVersion)); it.Valid() && want <= last; it.Next() {
@@ -752,7 +748,7 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 				return fmt.Errorf("read record %d (version %d): %w", pos, want, err)
 			}
 			var r Record
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", pos, err)
 			}
 			if r.Version != want {
@@ -812,10 +808,8 @@ func (s *BadgerStore) PositionAt(ctx context.Context, t time.Time) (uint64, erro
 			if err != nil {
 				return fmt.Errorf("read record %d: %w", mid, err)
 			}
-			var r struct {
-				Time time.Time `json:"time"`
-			}
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			var r Record
+			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", mid, err)
 			}
 			if r.Time.After(t) {

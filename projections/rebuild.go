@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"roster/eventstore"
@@ -27,14 +26,10 @@ func Rebuild(ctx context.Context, v *View, store Log, progress Progress) error {
 		if err != nil {
 			return fmt.Errorf("rebuild %s: %w", v.name, err)
 		}
-		err = store.Scan(ctx, fresh.Position()+1, func(r eventstore.Record) error {
-			if err := fresh.Apply(r); err != nil && !errors.Is(err, ErrPoison) {
-				return err
+		err = fresh.catchUp(ctx, store, func(pos uint64) {
+			if progress != nil {
+				progress(pos, max(head, pos))
 			}
-			if progress != nil && (r.Position%4096 == 0 || r.Position == head) {
-				progress(r.Position, head)
-			}
-			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("rebuild %s: %w", v.name, err)

@@ -115,8 +115,13 @@ func (v *View) Apply(r eventstore.Record) error {
 
 func (v *View) applyLocked(r eventstore.Record) error {
 	ev, err := domain.DecodeEvent(r.Type, r.Data)
-	if err != nil {
-		return fmt.Errorf("%w: position %d: %v", ErrPoison, r.Position, err)
+	return v.applyDecodedLocked(r, ev, err)
+}
+
+// applyDecodedLocked applies a record whose data was decoded already (ev, or decodeErr).
+func (v *View) applyDecodedLocked(r eventstore.Record, ev domain.Event, decodeErr error) error {
+	if decodeErr != nil {
+		return fmt.Errorf("%w: position %d: %v", ErrPoison, r.Position, decodeErr)
 	}
 	if !domain.ValidID(r.OrgID) {
 		return fmt.Errorf("%w: position %d: org_id %q", ErrPoison, r.Position, r.OrgID)
@@ -278,16 +283,93 @@ func (v *View) RunFlusher(ctx context.Context, every time.Duration) {
 	}
 }
 
-// CatchUp applies every record of the log after the view's position, reading the log directly.
-func (v *View) CatchUp(ctx context.Context, store eventstore.Store) error {
-	return store.Scan(ctx, v.Position()+1, func(r eventstore.Record) error {
-		if err := v.Apply(r); err != nil && !errors.Is(err, ErrPoison) {
-			return err
-		} else if err != nil {
+// catchUpBatch is how many records a catch-up applies under one lock.
+const catchUpBatch = 512
+
+// CatchUp applies every record of the log after the view's position, reading the log
+// directly, in batches (one lock and one wake-up of waiting readers per batch).
+func (v *View) CatchUp(ctx context.Context, log Log) error {
+	return v.catchUp(ctx, log, nil)
+}
+
+func (v *View) catchUp(ctx context.Context, log Log, after func(pos uint64)) error {
+	// Three stages on their own goroutines: the scan reads records, a decoder turns their data
+	// into domain events, and the view applies them in order, a batch per lock.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	scanned := make(chan []eventstore.Record, 4)
+	decoded := make(chan []decodedRecord, 4)
+	scanErr := make(chan error, 1)
+	go func() {
+		defer close(scanned)
+		batch := make([]eventstore.Record, 0, catchUpBatch)
+		err := log.Scan(ctx, v.Position()+1, func(r eventstore.Record) error {
+			if batch = append(batch, r); len(batch) == catchUpBatch {
+				select {
+				case scanned <- batch:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				batch = make([]eventstore.Record, 0, catchUpBatch)
+			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			select {
+			case scanned <- batch:
+			case <-ctx.Done():
+			}
+		}
+		scanErr <- err
+	}()
+	go func() {
+		defer close(decoded)
+		for batch := range scanned {
+			out := make([]decodedRecord, len(batch))
+			for i, r := range batch {
+				out[i].rec = r
+				out[i].ev, out[i].err = domain.DecodeEvent(r.Type, r.Data)
+			}
+			select {
+			case decoded <- out:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for batch := range decoded {
+		v.applyAll(batch)
+		if after != nil {
+			after(batch[len(batch)-1].rec.Position)
+		}
+	}
+	return <-scanErr
+}
+
+type decodedRecord struct {
+	rec eventstore.Record
+	ev  domain.Event
+	err error
+}
+
+// applyAll applies decoded records in order under one lock; poison is logged and skipped.
+func (v *View) applyAll(rs []decodedRecord) {
+	if len(rs) == 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, d := range rs {
+		if d.rec.Position <= v.position {
+			continue
+		}
+		if err := v.applyDecodedLocked(d.rec, d.ev, d.err); err != nil {
 			v.log.Warn("skipped poison event", "err", err)
 		}
-		return nil
-	})
+		v.position = d.rec.Position
+	}
+	close(v.applied)
+	v.applied = make(chan struct{})
 }
 
 // swapFrom replaces the view's content with a freshly built copy's (rebuild without

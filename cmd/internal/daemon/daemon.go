@@ -73,7 +73,7 @@ func (c *Config) Defaults() {
 		c.InviteTTL = domain.DefaultInviteTTL
 	}
 	if c.FlushEvery == 0 {
-		c.FlushEvery = 250 * time.Millisecond
+		c.FlushEvery = time.Second
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
@@ -258,16 +258,25 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	d.Members = projections.NewView("members", presets, d.viewsDB, log)
 	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
 	d.Perms.EnableCheckCache()
-	for _, v := range []*projections.View{d.Members, d.Perms} {
-		if _, err := v.Load(); err != nil {
-			return err
-		}
-		if d.Store != nil {
-			// Catch up from the log directly: faster than one message at a time over JetStream.
-			if err := v.CatchUp(ctx, d.Store); err != nil {
-				return err
+	// Each view loads its snapshot and, in a process with the log, catches up from the log
+	// directly (faster than one message at a time over JetStream); the views do so in parallel.
+	views := []*projections.View{d.Members, d.Perms}
+	errs := make([]error, len(views))
+	var wg sync.WaitGroup
+	for i, v := range views {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, errs[i] = v.Load(); errs[i] == nil && d.Store != nil {
+				errs[i] = v.CatchUp(ctx, d.Store)
 			}
-		}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, v := range views {
 		d.goRun(func() { v.RunFlusher(runCtx, d.cfg.FlushEvery) })
 	}
 	d.router, err = projections.NewRouter(projections.RouterConfig{NC: d.NC, JS: js, Views: []*projections.View{d.Members, d.Perms},

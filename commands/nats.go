@@ -69,12 +69,14 @@ func (s *Service) ExpireNow(ctx context.Context) {
 	for _, id := range ids {
 		entry := s.entry(id)
 		entry.mu.Lock()
-		if entry.loaded && entry.state.Exists() {
-			cmd := &domain.ExpireInvites{Meta: domain.Meta{OrgID: id, Actor: domain.SystemActor}}
-			if _, err := s.run(ctx, entry, cmd); err != nil {
-				s.cfg.Logger.Warn("expire invitations", "org", id, "err", err)
-			}
-		}
+		loaded := entry.loaded && entry.state.Exists()
 		entry.mu.Unlock()
+		if !loaded {
+			continue
+		}
+		cmd := &domain.ExpireInvites{Meta: domain.Meta{OrgID: id, Actor: domain.SystemActor}}
+		if _, err := s.run(ctx, entry, cmd); err != nil {
+			s.cfg.Logger.Warn("expire invitations", "org", id, "err", err)
+		}
 	}
 }

@@ -91,6 +91,8 @@ type orgEntry struct {
 	mu     sync.Mutex
 	state  *domain.Org
 	loaded bool
+	// inflight holds the commands (by command id) whose events are queued, not yet durable.
+	inflight map[string]*pending
 }
 
 // New builds a command service.
@@ -162,23 +164,48 @@ func (s *Service) execute(ctx context.Context, name string, body []byte) ([]byte
 	if !domain.ValidID(meta.OrgID) {
 		return nil, refuse(client.CodeInvalid, "%s: org_id %q must be 1-128 characters of A-Z a-z 0-9 _ -", name, meta.OrgID)
 	}
-	entry := s.entry(meta.OrgID)
-	entry.mu.Lock()
-	defer entry.mu.Unlock()
-	return s.run(ctx, entry, cmd)
+	return s.run(ctx, s.entry(meta.OrgID), cmd)
 }
 
 // run decides and records a command while holding the organization's lock.
 func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command) ([]byte, error) {
+	entry.mu.Lock()
+	wait, err := s.start(ctx, entry, cmd)
+	entry.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return wait()
+}
+
+// waitFunc waits for a started command's reply.
+type waitFunc func() ([]byte, error)
+
+func ready(reply []byte, err error) (waitFunc, error) {
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]byte, error) { return reply, nil }, nil
+}
+
+// start decides a command while the organization's lock is held and queues its events; the
+// returned wait blocks (without the lock) until they are durable. The state moves on at once,
+// so the organization's next command is decided, and its append queued behind this one,
+// before this one's fsync: commands of one organization share group commits too. If an
+// append fails, the state is reloaded from the log before the next command.
+func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command) (waitFunc, error) {
 	meta := cmd.CommandMeta()
 	stream := StreamOf(meta.OrgID)
 	if meta.CommandID != "" && !meta.DryRun {
+		if p, ok := entry.inflight[meta.CommandID]; ok {
+			return p.wait, nil // the same command, still being written: the same reply
+		}
 		reply, ok, err := s.cfg.Store.CommandReply(ctx, stream, meta.CommandID)
 		if err != nil {
 			return nil, fmt.Errorf("look up command %s: %w", meta.CommandID, err)
 		}
 		if ok {
-			return reply, nil
+			return ready(reply, nil)
 		}
 	}
 	if err := s.load(ctx, entry, meta.OrgID); err != nil {
@@ -190,12 +217,24 @@ func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command) 
 		return nil, err
 	}
 	if meta.DryRun {
-		return s.dryRunReply(ctx, entry.state, out)
+		return ready(s.dryRunReply(ctx, entry.state, out))
 	}
 	return s.record(ctx, entry, cmd, out)
 }
 
-func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome) ([]byte, error) {
+// pending is a command whose events are queued and not yet durable.
+type pending struct {
+	done  chan struct{}
+	reply []byte
+	err   error
+}
+
+func (p *pending) wait() ([]byte, error) {
+	<-p.done
+	return p.reply, p.err
+}
+
+func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome) (waitFunc, error) {
 	meta := cmd.CommandMeta()
 	stream := StreamOf(meta.OrgID)
 	now := s.cfg.Now().UTC()
@@ -220,51 +259,61 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 	if err != nil {
 		return nil, fmt.Errorf("encode result: %w", err)
 	}
-	if len(records) == 0 {
-		head, err := s.cfg.Store.Head(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read head: %w", err)
-		}
-		reply := mustJSON(client.CommandReply{OK: true, Position: head, Events: []client.EventRef{}, Result: resultJSON})
-		if meta.CommandID == "" {
-			return reply, nil
-		}
-		_, err = s.cfg.Store.Append(ctx, eventstore.AppendRequest{Stream: stream, ExpectedVersion: entry.state.Version,
-			CommandID: meta.CommandID, Reply: func([]eventstore.Record) ([]byte, error) { return reply, nil }})
-		return s.afterAppend(entry, reply, err)
-	}
-	res, err := s.cfg.Store.Append(ctx, eventstore.AppendRequest{
-		Stream: stream, ExpectedVersion: entry.state.Version, CommandID: meta.CommandID, Events: records,
+	req := eventstore.AppendRequest{Stream: stream, ExpectedVersion: entry.state.Version, CommandID: meta.CommandID, Events: records,
 		Reply: func(stored []eventstore.Record) ([]byte, error) {
 			refs := make([]client.EventRef, len(stored))
 			for i, r := range stored {
 				refs[i] = client.EventRef{ID: r.ID, Type: r.Type, Position: r.Position}
 			}
 			return json.Marshal(client.CommandReply{OK: true, Position: stored[len(stored)-1].Position, Events: refs, Result: resultJSON})
-		},
-	})
-	if err != nil {
-		return s.afterAppend(entry, res.Reply, err)
+		}}
+	if len(records) == 0 {
+		// Nothing to append; with a command id, the reply is still recorded for repeats.
+		head, err := s.cfg.Store.Head(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read head: %w", err)
+		}
+		reply := mustJSON(client.CommandReply{OK: true, Position: head, Events: []client.EventRef{}, Result: resultJSON})
+		if meta.CommandID == "" {
+			return ready(reply, nil)
+		}
+		req.Reply = func([]eventstore.Record) ([]byte, error) { return reply, nil }
 	}
+	appended := s.cfg.Store.AppendAsync(ctx, req)
 	for _, ev := range out.Events {
 		domain.Evolve(entry.state, ev)
 	}
-	return res.Reply, nil
+	p := &pending{done: make(chan struct{})}
+	if meta.CommandID != "" {
+		entry.inflight[meta.CommandID] = p
+	}
+	return func() ([]byte, error) {
+		res, err := appended()
+		p.reply, p.err = afterAppend(res.Reply, err)
+		close(p.done)
+		entry.mu.Lock()
+		if meta.CommandID != "" {
+			delete(entry.inflight, meta.CommandID)
+		}
+		if err != nil {
+			entry.loaded = false // the state moved on with events the log does not have
+		}
+		entry.mu.Unlock()
+		return p.reply, p.err
+	}, nil
 }
 
-// afterAppend turns an append failure into a reply: a duplicate command returns the first reply;
-// a version conflict means the cached state is stale, so it is dropped and the caller may retry.
-func (s *Service) afterAppend(entry *orgEntry, reply []byte, err error) ([]byte, error) {
+// afterAppend turns an append's outcome into a reply: a duplicate command returns the first
+// reply; a version conflict asks the caller to retry.
+func afterAppend(reply []byte, err error) ([]byte, error) {
 	switch {
 	case err == nil:
 		return reply, nil
 	case errors.Is(err, eventstore.ErrDuplicateCommand) && reply != nil:
 		return reply, nil
 	case errors.Is(err, eventstore.ErrWrongExpectedVersion):
-		entry.loaded = false
 		return nil, refuse(client.CodeConflict, "organization changed concurrently; retry the command")
 	}
-	entry.loaded = false
 	return nil, fmt.Errorf("append: %w", err)
 }
 
@@ -273,7 +322,7 @@ func (s *Service) entry(orgID string) *orgEntry {
 	defer s.mu.Unlock()
 	e, ok := s.orgs[orgID]
 	if !ok {
-		e = &orgEntry{}
+		e = &orgEntry{inflight: map[string]*pending{}}
 		s.orgs[orgID] = e
 	}
 	return e

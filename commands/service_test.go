@@ -98,3 +98,38 @@ func TestConcurrentCommandsOfOneOrganization(t *testing.T) {
 		t.Fatalf("head %d, want 51", head)
 	}
 }
+
+// failingStore refuses one chosen append, as a disk or commit failure would.
+type failingStore struct {
+	eventstore.Store
+	calls, failAt int
+}
+
+func (f *failingStore) AppendAsync(ctx context.Context, req eventstore.AppendRequest) func() (eventstore.AppendResult, error) {
+	f.calls++
+	if f.calls == f.failAt {
+		return func() (eventstore.AppendResult, error) {
+			return eventstore.AppendResult{}, &eventstore.StoreError{Op: "append", Stream: req.Stream, Err: eventstore.ErrClosed}
+		}
+	}
+	return f.Store.AppendAsync(ctx, req)
+}
+
+// The state moves on before an append is durable; when the append fails, the command gets
+// unavailable and the next command is decided from the log again, not from the lost events.
+func TestFailedAppendReloadsTheState(t *testing.T) {
+	store := &failingStore{Store: eventstore.NewMemory(), failAt: 2}
+	svc, _ := commands.New(commands.Config{Presets: domain.MustLoadPresets(), Store: store})
+	run(t, svc, "CreateOrganization", `{"org_id":"acme","kind":"team","preset":"neptune","actor":"ana"}`)
+	if _, code := run(t, svc, "AddOrgMember", `{"org_id":"acme","actor":"ana","user_id":"bob"}`); code != client.CodeUnavailable {
+		t.Fatalf("failed append answered %q", code)
+	}
+	// Had the state kept bob, this would be a conflict.
+	if rep, code := run(t, svc, "AddOrgMember", `{"org_id":"acme","actor":"ana","user_id":"bob"}`); code != "" {
+		t.Fatalf("retry after the failure: %+v", rep)
+	}
+	recs, _ := store.Read(context.Background(), 1, 0)
+	if len(recs) != 2 || recs[1].Type != domain.EvOrgMemberAdded || recs[1].Version != 2 {
+		t.Fatalf("log after the failure: %+v", recs)
+	}
+}

@@ -248,35 +248,45 @@ func (s *BadgerStore) Stats() (appends, syncs uint64) {
 
 // Append implements Store.
 func (s *BadgerStore) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
+	return s.AppendAsync(ctx, req)()
+}
+
+// AppendAsync implements Store: the request joins the committer's queue before it returns.
+func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func() (AppendResult, error) {
 	const op = "append"
+	refused := func(err error) func() (AppendResult, error) {
+		return func() (AppendResult, error) { return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err} }
+	}
 	if err := validateRequest(req); err != nil {
-		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}
+		return refused(err)
 	}
 	if err := ctx.Err(); err != nil {
-		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}
+		return refused(err)
 	}
 	a := &appendOp{ctx: ctx, req: req, done: make(chan appendOutcome, 1)}
 	select {
 	case s.reqs <- a:
 	case <-s.stop:
-		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ErrClosed}
+		return refused(ErrClosed)
 	case <-ctx.Done():
-		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ctx.Err()}
+		return refused(ctx.Err())
 	}
-	select {
-	case out := <-a.done:
-		return out.res, out.err
-	case <-s.done:
-		// The committer answered everything it took before it exited.
+	return func() (AppendResult, error) {
 		select {
 		case out := <-a.done:
 			return out.res, out.err
-		default:
-			return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ErrClosed}
+		case <-s.done:
+			// The committer answered everything it took before it exited.
+			select {
+			case out := <-a.done:
+				return out.res, out.err
+			default:
+				return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: ErrClosed}
+			}
+		case <-ctx.Done():
+			return AppendResult{}, &StoreError{Op: op, Stream: req.Stream,
+				Err: fmt.Errorf("outcome unknown (a repeat with the same command id is safe): %w", ctx.Err())}
 		}
-	case <-ctx.Done():
-		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream,
-			Err: fmt.Errorf("outcome unknown (a repeat with the same command id is safe): %w", ctx.Err())}
 	}
 }
 

@@ -34,6 +34,7 @@ func RunContract(t *testing.T, open func(t *testing.T) Store) {
 		{"TimeAndPositionAt", contractTimeAndPositionAt},
 		{"WaitFor", contractWaitFor},
 		{"Close", contractClose},
+		{"AppendAsyncInOrder", contractAppendAsyncInOrder},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -628,4 +629,34 @@ func TestBadgerContract(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// Appends queued one after another by one caller commit in order, so a stream's next append
+// may be queued before the previous one is durable; a refused one makes the next fail its
+// expected version, never lands out of order.
+func contractAppendAsyncInOrder(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	var waits []func() (AppendResult, error)
+	for v := range uint64(50) {
+		waits = append(waits, s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: v,
+			Events: []Record{newEvent(t, "E", map[string]uint64{"v": v})}}))
+	}
+	for i, wait := range waits {
+		res, err := wait()
+		if err != nil || len(res.Records) != 1 || res.Records[0].Version != uint64(i+1) {
+			t.Fatalf("append %d: %+v %v", i, res, err)
+		}
+	}
+	// A wrong expected version in the middle: it is refused and so is the one queued after it.
+	bad := s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: 7, Events: []Record{newEvent(t, "E", nil)}})
+	after := s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: 51, Events: []Record{newEvent(t, "E", nil)}})
+	if _, err := bad(); !errors.Is(err, ErrWrongExpectedVersion) {
+		t.Fatalf("stale append: %v", err)
+	}
+	if _, err := after(); !errors.Is(err, ErrWrongExpectedVersion) {
+		t.Fatalf("append queued after a refused one: %v", err)
+	}
+	if v, _ := s.StreamVersion(ctx, "s"); v != 50 {
+		t.Fatalf("stream version %d, want 50", v)
+	}
 }

@@ -35,6 +35,13 @@ func NewMemory() *MemoryStore {
 }
 
 // Append implements Store.
+// AppendAsync implements Store; the memory store appends at once, so waiting returns at once.
+func (m *MemoryStore) AppendAsync(ctx context.Context, req AppendRequest) func() (AppendResult, error) {
+	res, err := m.Append(ctx, req)
+	return func() (AppendResult, error) { return res, err }
+}
+
+// Append implements Store.
 func (m *MemoryStore) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
 	const op = "append"
 	if err := ctx.Err(); err != nil {

@@ -95,6 +95,12 @@ type Store interface {
 	// ErrDuplicateCommand, and the AppendResult carries the stored first
 	// Reply and no new records.
 	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
+	// AppendAsync queues an append and returns at once; wait blocks until the append is
+	// durable or refused, with what Append would return. Appends queued one after another
+	// by one caller are committed in that order, so a writer may queue a stream's next
+	// append (expecting the version the previous one leaves) before the previous one is
+	// durable; if the previous one is refused, the next fails its expected version.
+	AppendAsync(ctx context.Context, req AppendRequest) (wait func() (AppendResult, error))
 	// CommandReply returns the reply stored for (stream, commandID), if any.
 	CommandReply(ctx context.Context, stream, commandID string) ([]byte, bool, error)
 	// Read returns up to limit records with Position >= from, in order

@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mem := fs.Int("mem-memberships", 0, "memberships of the memory measurement (default 1000000; --quick 100000)")
 	readyEvents := fs.Int("ready-events", 0, "events in the log of the ready measurement (default 1000000; --quick 100000)")
 	dir := fs.String("dir", "", "parent directory of the temp data dirs")
-	viewFlush := fs.Duration("view-flush", 0, "rosterd's view snapshot interval (default: rosterd's own, 250ms); for diagnosis")
+	viewFlush := fs.Duration("view-flush", 0, "rosterd's view snapshot interval (default: rosterd's own); for diagnosis")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err

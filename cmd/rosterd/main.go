@@ -30,6 +30,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.Role, "role", daemon.RoleAll, "all, writer (commands, log, relay) or reader (views and queries); writer/reader need --nats-url")
 	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", 0, "how long invitations stay pending (default 168h)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
+	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -73,7 +73,7 @@ func (c *Config) Defaults() {
 		c.InviteTTL = domain.DefaultInviteTTL
 	}
 	if c.FlushEvery == 0 {
-		c.FlushEvery = time.Second
+		c.FlushEvery = 10 * time.Second
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1

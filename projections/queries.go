@@ -125,7 +125,14 @@ func (q *Queries) Execute(ctx context.Context, name string, body []byte) ([]byte
 	if err != nil {
 		return client.ErrorReply(client.CodeUnavailable, "encode result: "+err.Error()), client.CodeUnavailable
 	}
-	out, _ := json.Marshal(client.QueryReply{OK: true, Position: pos, Result: raw})
+	// The envelope is written around the result directly: marshalling a json.RawMessage
+	// would scan the whole result once more.
+	out := make([]byte, 0, len(raw)+48)
+	out = append(out, `{"ok":true,"position":`...)
+	out = strconv.AppendUint(out, pos, 10)
+	out = append(out, `,"result":`...)
+	out = append(out, raw...)
+	out = append(out, '}')
 	return out, ""
 }
 

@@ -565,7 +565,7 @@ func (o *Org) cascadeRemoval(userID string) []Event {
 	for _, iid := range sortedKeys(o.Invitations) {
 		inv := o.Invitations[iid]
 		if inv.Status == InvitePending && (inv.UserID == userID || (email != "" && strings.EqualFold(inv.Email, email))) {
-			evs = append(evs, &InvitationRevoked{InvitationID: iid, Reason: "org_member_removed"})
+			evs = append(evs, &InvitationRevoked{InvitationID: iid, ProjectID: inv.ProjectID, TrackID: inv.TrackID, Reason: "org_member_removed"})
 		}
 	}
 	return evs
@@ -1236,7 +1236,7 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 	o := d.o
 	email := firstNonEmpty(inv.Email, c.ActorEmail)
 	name := firstNonEmpty(c.ActorName, inv.Name)
-	evs := []Event{&InvitationAccepted{InvitationID: inv.ID, UserID: d.actor, Email: email, Name: name}}
+	evs := []Event{&InvitationAccepted{InvitationID: inv.ID, ProjectID: inv.ProjectID, TrackID: inv.TrackID, UserID: d.actor, Email: email, Name: name}}
 	if inv.ProjectID == "" {
 		if _, ok := o.Members[d.actor]; ok {
 			return Outcome{}, conflictf("user %s is already a member of organization %s", d.actor, o.ID)
@@ -1280,7 +1280,7 @@ func (d *decider) rejectInvite(c *RejectInvite) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return one(&InvitationRejected{InvitationID: inv.ID, UserID: d.actor}), nil
+	return one(&InvitationRejected{InvitationID: inv.ID, ProjectID: inv.ProjectID, TrackID: inv.TrackID, UserID: d.actor}), nil
 }
 
 func (d *decider) revokeInvite(c *RevokeInvite) (Outcome, error) {
@@ -1309,7 +1309,7 @@ func (d *decider) revokeInvite(c *RevokeInvite) (Outcome, error) {
 	if inv.Status != InvitePending {
 		return Outcome{}, preconditionf("invitation %s is %s, not pending", inv.ID, inv.Status)
 	}
-	return one(&InvitationRevoked{InvitationID: inv.ID, Reason: "revoked"}), nil
+	return one(&InvitationRevoked{InvitationID: inv.ID, ProjectID: inv.ProjectID, TrackID: inv.TrackID, Reason: "revoked"}), nil
 }
 
 func (d *decider) expireInvites() (Outcome, error) {
@@ -1320,7 +1320,7 @@ func (d *decider) expireInvites() (Outcome, error) {
 	for _, id := range sortedKeys(d.o.Invitations) {
 		inv := d.o.Invitations[id]
 		if inv.Status == InvitePending && !d.env.Now.Before(inv.ExpiresAt) {
-			evs = append(evs, &InvitationExpired{InvitationID: id})
+			evs = append(evs, &InvitationExpired{InvitationID: id, ProjectID: inv.ProjectID, TrackID: inv.TrackID})
 		}
 	}
 	return Outcome{Events: evs}, nil

@@ -48,5 +48,15 @@ func TestRemovalRevokesInvitationsToTheMembersEmail(t *testing.T) {
 	)
 	given(t, history).
 		when(&RemoveOrgMember{Meta: by("ana"), UserID: "zoe"}).
-		thenEvents(&InvitationRevoked{InvitationID: "by-mail", Reason: "org_member_removed"}, &OrgMemberRemoved{UserID: "zoe"})
+		thenEvents(&InvitationRevoked{InvitationID: "by-mail", ProjectID: "p1", Reason: "org_member_removed"}, &OrgMemberRemoved{UserID: "zoe"})
+}
+
+// Labels are looked up as people read them: the seed's no-break space, a plain space, any case.
+func TestLabelLookupIgnoresKindsOfSpace(t *testing.T) {
+	p := MustLoadPresets()["dataloop"]
+	for _, ref := range []string{"Create\u00a0Storage Drivers", "Create Storage Drivers", "create  storage drivers"} {
+		if perm, ok := p.Permission(ref); !ok || perm.ID != "storage_driver.create" {
+			t.Fatalf("lookup %q: %v %v", ref, perm, ok)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"slices"
+	"strings"
 )
 
 // Decisions a check can answer.
@@ -252,16 +253,12 @@ func (o *Org) decide(userID string, perm *Permission, s Scope, p *Project, attrs
 			continue
 		}
 		got, present := attrs[cond.Attribute]
-		want := cond.Equals
-		if want == "$user" {
-			want = userID
-		}
 		switch {
 		case !present || got == "":
 			v := h.via
 			v.Condition = cond.Attribute
 			conditional = append(conditional, v)
-		case got == want:
+		case cond.Equals == "$user" && got == userID, cond.Equals != "$user" && strings.EqualFold(got, cond.Equals):
 			allowed = append(allowed, h.via)
 		}
 	}

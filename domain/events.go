@@ -189,26 +189,38 @@ type InvitationCreated struct {
 // InvitationAccepted records the invitee's acceptance; the membership events follow it.
 type InvitationAccepted struct {
 	InvitationID string `json:"invitation_id"`
-	UserID       string `json:"user_id"`
-	Email        string `json:"email,omitempty"`
-	Name         string `json:"name,omitempty"`
+	// ProjectID and TrackID repeat the invitation's target, so the trail can be read by project.
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
+	UserID    string `json:"user_id"`
+	Email     string `json:"email,omitempty"`
+	Name      string `json:"name,omitempty"`
 }
 
 // InvitationRejected records the invitee's refusal.
 type InvitationRejected struct {
 	InvitationID string `json:"invitation_id"`
-	UserID       string `json:"user_id"`
+	// ProjectID and TrackID repeat the invitation's target, so the trail can be read by project.
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
+	UserID    string `json:"user_id"`
 }
 
 // InvitationRevoked withdraws a pending invitation.
 type InvitationRevoked struct {
 	InvitationID string `json:"invitation_id"`
-	Reason       string `json:"reason,omitempty"`
+	// ProjectID and TrackID repeat the invitation's target, so the trail can be read by project.
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // InvitationExpired closes a pending invitation whose time ran out.
 type InvitationExpired struct {
 	InvitationID string `json:"invitation_id"`
+	// ProjectID and TrackID repeat the invitation's target, so the trail can be read by project.
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
 }
 
 // PartnerAdded brings an outside company into one project.

@@ -297,7 +297,7 @@ func (p *Preset) Permission(ref string) (*Permission, bool) {
 	}
 	for i := range p.Permissions {
 		perm := &p.Permissions[i]
-		if strings.EqualFold(perm.Label, ref) || containsFold(perm.Aliases, ref) {
+		if sameWords(perm.Label, ref) || containsFold(perm.Aliases, ref) {
 			return perm, true
 		}
 	}
@@ -311,7 +311,7 @@ func (p *Preset) Role(ref string) (*Role, bool) {
 	}
 	for i := range p.Roles {
 		r := &p.Roles[i]
-		if strings.EqualFold(r.Label, ref) || containsFold(r.Aliases, ref) {
+		if sameWords(r.Label, ref) || containsFold(r.Aliases, ref) {
 			return r, true
 		}
 	}
@@ -340,11 +340,17 @@ func (ps Presets) SortedIDs() []string {
 
 func containsFold(list []string, s string) bool {
 	for _, x := range list {
-		if strings.EqualFold(x, s) {
+		if sameWords(x, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameWords compares labels as people read them: case-insensitively, with any run of white
+// space (a no-break space too, as one seed row has) counting as one space.
+func sameWords(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 
 // Cell is what a seed's permission table says for one role and one action.

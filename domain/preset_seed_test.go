@@ -169,7 +169,7 @@ var seedDataloopRows = []seedDataloopRow{
 	{"Edit Pipelines", seedN, seedN, seedY, seedY},
 	{"View Pipelines", seedN, seedY, seedY, seedY},
 	{"View Storage Drivers", seedN, seedN, seedY, seedY},
-	{"Create Storage Drivers", seedN, seedN, seedY, seedY},
+	{"Create\u00a0Storage Drivers", seedN, seedN, seedY, seedY}, // the seed has a no-break space here
 	{"Update Storage Drivers", seedN, seedN, seedY, seedY},
 	{"Delete Storage Drivers", seedN, seedN, seedY, seedY},
 	{"View Datasets", seedN, seedN, seedY, seedY}, // first occurrence

@@ -235,7 +235,7 @@ func TestRule3OrganizationFirst(t *testing.T) {
 				thenEvents(&InvitationCreated{InvitationID: "inv-1", ProjectID: "p1", Email: "zed@freelance.org",
 					Roles: []string{role}, InvitedBy: owner, ExpiresAt: kitNow.Add(DefaultInviteTTL)})
 			s.when(&AcceptInvite{Meta: by("zed"), InvitationID: "inv-1", ActorEmail: "zed@freelance.org"}).
-				thenEvents(&InvitationAccepted{InvitationID: "inv-1", UserID: "zed", Email: "zed@freelance.org"},
+				thenEvents(&InvitationAccepted{InvitationID: "inv-1", ProjectID: "p1", UserID: "zed", Email: "zed@freelance.org"},
 					&MemberAdded{Target: Target{ProjectID: "p1"}, Principal: Principal{UserID: "zed"}, Email: "zed@freelance.org",
 						Roles: []string{role}, Guest: true, InvitationID: "inv-1"})
 		})
@@ -253,7 +253,7 @@ func TestRule3RemovalCascades(t *testing.T) {
 				removed("p1", "bob", "org_member_removed"),
 				removed("p2", "bob", "org_member_removed"),
 				&WorkgroupMemberRemoved{GroupID: "g1", UserID: "bob"},
-				&InvitationRevoked{InvitationID: "inv-9", Reason: "org_member_removed"},
+				&InvitationRevoked{InvitationID: "inv-9", ProjectID: "p3", Reason: "org_member_removed"},
 				&OrgMemberRemoved{UserID: "bob"})
 		s.thenCheck("bob", "project.content.view", inProject("p1"), Denied)
 		if got := s.org.Invitations["inv-9"].Status; got != InviteRevoked {
@@ -298,7 +298,7 @@ func TestRule4IndividualOrganizations(t *testing.T) {
 			thenEvents(&InvitationCreated{InvitationID: "inv-1", ProjectID: "pub", UserID: "bob", Roles: []string{"contributor"},
 				InvitedBy: "ana", ExpiresAt: kitNow.Add(DefaultInviteTTL)})
 		s.when(&AcceptInvite{Meta: by("bob"), InvitationID: "inv-1", ActorEmail: emailOf("bob"), ActorName: "Bob"}).
-			thenEvents(&InvitationAccepted{InvitationID: "inv-1", UserID: "bob", Email: emailOf("bob"), Name: "Bob"},
+			thenEvents(&InvitationAccepted{InvitationID: "inv-1", ProjectID: "pub", UserID: "bob", Email: emailOf("bob"), Name: "Bob"},
 				&MemberAdded{Target: Target{ProjectID: "pub"}, Principal: Principal{UserID: "bob"}, Email: emailOf("bob"), Name: "Bob",
 					Roles: []string{"contributor"}, Guest: true, InvitationID: "inv-1"})
 		s.thenVia("bob", "project.content.edit", inProject("pub"), ViaDirect)
@@ -626,7 +626,7 @@ func TestRule12OnlyTheInviteeAnswers(t *testing.T) {
 	s.when(&AcceptInvite{Meta: by("zed"), InvitationID: "inv-1", ActorEmail: "ZED@lab.org"}).
 		thenTypes(EvInvitationAccepted, EvMemberAdded)
 	s.when(&RejectInvite{Meta: by("dave"), InvitationID: "inv-2"}).
-		thenEvents(&InvitationRejected{InvitationID: "inv-2", UserID: "dave"})
+		thenEvents(&InvitationRejected{InvitationID: "inv-2", ProjectID: "p1", UserID: "dave"})
 	s.when(&AcceptInvite{Meta: by("dave"), InvitationID: "inv-2"}).thenError(CodePreconditionFailed)
 	s.when(&AcceptInvite{Meta: by("dave"), InvitationID: "inv-404"}).thenError(CodeNotFound)
 
@@ -652,7 +652,7 @@ func TestRule12Expiry(t *testing.T) {
 		s.when(&ExpireInvites{Meta: by(SystemActor)}).thenEvents()
 		s.at(kitNow.Add(8*24*time.Hour)).
 			when(&ExpireInvites{Meta: by(SystemActor)}).
-			thenEvents(&InvitationExpired{InvitationID: "inv-1"}, &InvitationExpired{InvitationID: "inv-3"})
+			thenEvents(&InvitationExpired{InvitationID: "inv-1", ProjectID: "p1"}, &InvitationExpired{InvitationID: "inv-3", ProjectID: "p1"})
 		if got := s.org.Invitations["inv-3"].Status; got != InviteExpired {
 			t.Fatalf("inv-3 is %s, want expired", got)
 		}
@@ -676,7 +676,7 @@ func TestRule12RevokeAndDuplicates(t *testing.T) {
 	s.when(&InviteMember{Meta: by("bob"), ProjectID: "p1", Email: "Zed@Lab.org", Role: "project_viewer", InvitationID: "inv-10"}).thenError(CodeConflict)
 	s.when(&RevokeInvite{Meta: by("carol"), InvitationID: "inv-3"}).thenError(CodeForbidden)
 	s.when(&RevokeInvite{Meta: by("bob"), InvitationID: "inv-3"}).
-		thenEvents(&InvitationRevoked{InvitationID: "inv-3", Reason: "revoked"})
+		thenEvents(&InvitationRevoked{InvitationID: "inv-3", ProjectID: "p1", Reason: "revoked"})
 	s.when(&RevokeInvite{Meta: by("bob"), InvitationID: "inv-3"}).thenError(CodePreconditionFailed)
 	s.when(&AcceptInvite{Meta: by("yan"), InvitationID: "inv-3", ActorEmail: "yan@lab.org"}).thenError(CodePreconditionFailed)
 }

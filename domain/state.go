@@ -3,7 +3,6 @@ package domain
 import (
 	"slices"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -150,7 +149,7 @@ func (o *Org) Role(ref string) (*Role, bool) {
 		return r, true
 	}
 	for _, r := range o.CustomRoles {
-		if strings.EqualFold(r.Label, ref) {
+		if sameWords(r.Label, ref) {
 			return r, true
 		}
 	}

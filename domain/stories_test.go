@@ -116,11 +116,11 @@ func TestStoryICA(t *testing.T) {
 	// "User can accept or reject invites": accepted, pending (no answer yet), rejected.
 	s.when(&AcceptInvite{Meta: by("carol"), InvitationID: daveInv}).thenError(CodeForbidden)
 	s.when(&AcceptInvite{Meta: by("dave"), InvitationID: daveInv}).
-		thenEvents(&InvitationAccepted{InvitationID: daveInv, UserID: "dave"},
+		thenEvents(&InvitationAccepted{InvitationID: daveInv, ProjectID: "wgs", UserID: "dave"},
 			&MemberAdded{Target: Target{ProjectID: "wgs"}, Principal: Principal{UserID: "dave"}, Email: emailOf("dave"), Name: "dave",
 				Roles: []string{"project_contributor", "flow_viewer"}, Grants: []string{"upload", "download"}, InvitationID: daveInv})
 	s.when(&RejectInvite{Meta: by("zed"), InvitationID: zedInv, ActorEmail: "zed@lab.org"}).
-		thenEvents(&InvitationRejected{InvitationID: zedInv, UserID: "zed"})
+		thenEvents(&InvitationRejected{InvitationID: zedInv, ProjectID: "wgs", UserID: "zed"})
 	statuses := map[string]string{}
 	for id, inv := range s.org.Invitations {
 		statuses[id] = inv.Status
@@ -153,7 +153,7 @@ func TestStoryICA(t *testing.T) {
 	s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "wgs", NewOwner: "bob"}).thenTypes(EvRoleChanged, EvRoleChanged)
 
 	// Pending invitations expire.
-	s.at(kitNow.Add(8 * 24 * time.Hour)).when(&ExpireInvites{Meta: by(SystemActor)}).thenEvents(&InvitationExpired{InvitationID: yanInv})
+	s.at(kitNow.Add(8 * 24 * time.Hour)).when(&ExpireInvites{Meta: by(SystemActor)}).thenEvents(&InvitationExpired{InvitationID: yanInv, ProjectID: "wgs"})
 }
 
 // seeds/002: Dataloop, "Project Team".
@@ -197,7 +197,7 @@ func TestStoryDataloop(t *testing.T) {
 		thenTypes(EvPartnerAdded, EvInvitationCreated)
 	leaInv := invitationID(t, s)
 	s.when(&AcceptInvite{Meta: by("lea"), InvitationID: leaInv, ActorEmail: "lea@lab.org", ActorName: "Lea"}).
-		thenEvents(&InvitationAccepted{InvitationID: leaInv, UserID: "lea", Email: "lea@lab.org", Name: "Lea"},
+		thenEvents(&InvitationAccepted{InvitationID: leaInv, ProjectID: "cats", UserID: "lea", Email: "lea@lab.org", Name: "Lea"},
 			&MemberAdded{Target: Target{ProjectID: "cats"}, Principal: Principal{UserID: "lea"}, Email: "lea@lab.org", Name: "Lea",
 				Roles: []string{"annotation_manager"}, PartnerID: "lab", Guest: true, InvitationID: leaInv})
 	s.when(&AddPartner{Meta: by("olga"), ProjectID: "cats", PartnerID: "other", AdminEmail: "oz@other.org"}).thenTypes(EvPartnerAdded, EvInvitationCreated)

@@ -209,7 +209,11 @@ func (q *Queries) accessAt(ctx context.Context, r accessAtReq) (uint64, any, err
 		return 0, nil, err
 	}
 	if !o.Exists() {
-		return pos, nil, fail(client.CodeNotFound, "organization %s did not exist at position %d", r.OrgID, pos)
+		if head, err := q.cfg.History.OrgEvents(ctx, r.OrgID); err != nil || len(head) == 0 {
+			return pos, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
+		}
+		// The organization came later: nobody had access then.
+		return pos, map[string]any{"position": pos, "permissions": []string{}, "conditional": []string{}, "roles": []string{}}, nil
 	}
 	allowed, conditional, err := o.Permissions(r.UserID, r.scope())
 	if err != nil {

@@ -284,12 +284,35 @@ func (q *Queries) eachOrg(ctx context.Context, v *View, c Consistency, orgID str
 
 // ---- Check, Permissions, WhoCan ----
 
+// contextAttributes turns Check's context into the resource attributes conditions read:
+// strings as they are, numbers and booleans in their JSON form; nested values are refused.
+func contextAttributes(c map[string]any) (map[string]string, error) {
+	if len(c) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(c))
+	for k, v := range c {
+		switch x := v.(type) {
+		case nil:
+		case string:
+			out[k] = x
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			return nil, fail(client.CodeInvalid, "context.%s must be a string, number or boolean (e.g. {\"created_by\": \"u1\", \"task_type\": \"qa\"})", k)
+		}
+	}
+	return out, nil
+}
+
 type checkReq struct {
 	Consistency
 	scopeReq
 	UserID     string            `json:"user_id"`
 	Permission string            `json:"permission"`
-	Context    map[string]string `json:"context,omitempty"`
+	Context    map[string]any    `json:"context,omitempty"`
 	Explain    bool              `json:"explain,omitempty"`
 }
 
@@ -307,10 +330,14 @@ func (q *Queries) check(ctx context.Context, r checkReq) (uint64, any, error) {
 	if r.Permission == "" {
 		return 0, nil, fail(client.CodeInvalid, "permission is required")
 	}
+	attrs, err := contextAttributes(r.Context)
+	if err != nil {
+		return 0, nil, err
+	}
 	if err := q.await(ctx, q.cfg.Permissions, r.Consistency); err != nil {
 		return 0, nil, err
 	}
-	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, r.scope(), r.Context)
+	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, r.scope(), attrs)
 	out := checkResult{Decision: d.Decision, Permission: perm, Via: d.Via}
 	if err != nil || !r.Explain {
 		return pos, out, err
@@ -424,8 +451,8 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, an
 	after := ""
 	if r.PageToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(r.PageToken)
-		if err != nil {
-			return 0, nil, fail(client.CodeInvalid, "page_token is not one this service issued")
+		if err != nil || len(b) < 3 || (b[0] != '1' && b[0] != '2') || b[1] != ':' {
+			return 0, nil, fail(client.CodeInvalid, "page_token is not one this service issued; pass next_page_token from the previous page")
 		}
 		after = string(b)
 	}
@@ -452,8 +479,7 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, an
 			if e.key <= after {
 				continue
 			}
-			if needle != "" && !strings.Contains(strings.ToLower(e.Name), needle) && !strings.Contains(strings.ToLower(e.Email), needle) &&
-				!strings.Contains(strings.ToLower(e.UserID+" "+e.GroupID), needle) {
+			if needle != "" && !matchesSearch(o, e, needle) {
 				continue
 			}
 			if roleID != "" && !slices.Contains(e.Roles, roleID) {
@@ -474,6 +500,24 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, an
 		}
 		return res, nil
 	})
+}
+
+// matchesSearch is ListMembers' q: a substring, case-insensitively, of the name, the e-mail,
+// the user or group id, or a role's id or label (Dataloop: "search by name, email, or role").
+func matchesSearch(o *domain.Org, e MemberEntry, needle string) bool {
+	hay := []string{e.Name, e.Email, e.UserID, e.GroupID}
+	for _, id := range e.Roles {
+		hay = append(hay, id)
+		if r, ok := o.Role(id); ok {
+			hay = append(hay, r.Label)
+		}
+	}
+	for _, h := range hay {
+		if strings.Contains(strings.ToLower(h), needle) {
+			return true
+		}
+	}
+	return false
 }
 
 func viewerPartner(o *domain.Org, projectID, viewer string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -328,5 +329,51 @@ func TestWriterAndReaderProcesses(t *testing.T) {
 	r.query("AccessAt", obj{"org_id": "acme", "project_id": "p1", "user_id": "bob", "position": r.pos}, &at)
 	if !slices.Equal(at.Roles, strs{"viewer"}) {
 		t.Fatalf("access at from the reader: %+v", at)
+	}
+}
+
+// Small things a platform relies on: search by role, context values as given, a bad page
+// token refused, access before an organization existed is empty, the trail by project holds
+// the invitation's answer.
+func TestQueryDetails(t *testing.T) {
+	r := newRig(t)
+	inv := icaTeam(r)
+	var page client.MembersPage
+	r.query("ListMembers", obj{"org_id": "ica", "project_id": "p1", "q": "contributor"}, &page)
+	if len(page.Members) != 1 || page.Members[0].GroupID != "bio" {
+		t.Fatalf("search by role: %+v", page.Members)
+	}
+	r.query("ListMembers", obj{"org_id": "ica", "project_id": "p1", "q": "Viewer"}, &page)
+	if len(page.Members) != 2 {
+		t.Fatalf("search by role label: %+v", page.Members)
+	}
+	if _, err := r.c.Query(context.Background(), "ListMembers", obj{"org_id": "ica", "page_token": "bm9wZQ"}, nil); client.CodeOf(err) != client.CodeInvalid {
+		t.Fatalf("a page token this service did not issue: %v", err)
+	}
+	if _, err := r.c.Query(context.Background(), "Check", obj{"org_id": "ica", "user_id": "uma", "permission": "x", "context": obj{"a": obj{}}}, nil); client.CodeOf(err) != client.CodeInvalid {
+		t.Fatalf("a nested context value: %v", err)
+	}
+	var at struct {
+		Permissions []string `json:"permissions"`
+	}
+	r.query("AccessAt", obj{"org_id": "ica", "user_id": "uma", "at": "2001-01-01T00:00:00Z"}, &at)
+	if at.Permissions == nil || len(at.Permissions) != 0 {
+		t.Fatalf("access before the organization existed: %+v", at)
+	}
+	found := false
+	for _, e := range r.audit(obj{"org_id": "ica", "project_id": "p1", "type": "InvitationAccepted"}) {
+		found = found || strings.Contains(string(e.Data), inv)
+	}
+	if !found {
+		t.Fatal("the trail of p1 lacks the invitation's acceptance")
+	}
+
+	dl := newRig(t)
+	dl.ok("CreateOrganization", obj{"org_id": "dl", "kind": "team", "preset": "dataloop", "actor": "olga"})
+	dl.ok("AddOrgMember", obj{"org_id": "dl", "actor": "olga", "user_id": "ann"})
+	dl.ok("CreateProject", obj{"org_id": "dl", "actor": "olga", "project_id": "p"})
+	dl.ok("AddMember", obj{"org_id": "dl", "actor": "olga", "project_id": "p", "user_id": "ann", "roles": strs{"annotator"}})
+	if got := dl.checkAt("dl", "p", "", "ann", "Open an issue", map[string]string{"task_type": "QA"}); got.Decision != "allowed" {
+		t.Fatalf("QA in capitals: %+v", got)
 	}
 }

@@ -240,8 +240,10 @@ func (d *decider) target(projectID, trackID string) (*Project, error) {
 	return p, nil
 }
 
-// resolveRoles maps role references to ids, checks their scope and the one-per-category rule.
-func (d *decider) resolveRoles(refs []string, scope string) ([]string, error) {
+// resolveRoles maps role references to ids for a membership at scope in project (empty for
+// the organization), checks their scope, the project a custom role belongs to, and the
+// one-per-category rule.
+func (d *decider) resolveRoles(refs []string, scope, project string) ([]string, error) {
 	out := make([]string, 0, len(refs))
 	byCategory := map[string]string{}
 	for _, ref := range refs {
@@ -251,6 +253,9 @@ func (d *decider) resolveRoles(refs []string, scope string) ([]string, error) {
 		}
 		if r.Scope != scope {
 			return nil, invalidf("role %s applies at %s scope, not %s", r.ID, r.Scope, scope)
+		}
+		if r.ProjectID != "" && r.ProjectID != project {
+			return nil, invalidf("role %s belongs to project %s and is given only there", r.ID, r.ProjectID)
 		}
 		if slices.Contains(out, r.ID) {
 			continue
@@ -465,7 +470,7 @@ func (d *decider) orgRole(ref string) (string, error) {
 			return "", invalidf("role is required")
 		}
 	}
-	ids, err := d.resolveRoles([]string{ref}, ScopeOrg)
+	ids, err := d.resolveRoles([]string{ref}, ScopeOrg, "")
 	if err != nil {
 		return "", err
 	}
@@ -806,7 +811,7 @@ func (d *decider) transferOwnership(c *TransferProjectOwnership) (Outcome, error
 	}
 	prevRoles := pre.TransferRoles
 	if len(c.PreviousOwnerRoles) > 0 {
-		if prevRoles, err = d.resolveRoles(c.PreviousOwnerRoles, ScopeProject); err != nil {
+		if prevRoles, err = d.resolveRoles(c.PreviousOwnerRoles, ScopeProject, c.ProjectID); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -903,7 +908,7 @@ func (d *decider) addMember(c *AddMember) (Outcome, error) {
 
 func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	o := d.o
-	roles, err := d.resolveRoles(c.Roles, scopeOfTarget(c.TrackID))
+	roles, err := d.resolveRoles(c.Roles, scopeOfTarget(c.TrackID), c.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -979,7 +984,7 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	roles, err := d.resolveRoles(c.Roles, scopeOfTarget(c.TrackID))
+	roles, err := d.resolveRoles(c.Roles, scopeOfTarget(c.TrackID), c.ProjectID)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -1136,7 +1141,7 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles, err := d.resolveRoles(refs, scopeOfTarget(c.TrackID))
+	roles, err := d.resolveRoles(refs, scopeOfTarget(c.TrackID), c.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -1417,24 +1422,69 @@ func (d *decider) addPartner(c *AddPartner) (Outcome, error) {
 
 // ---- custom roles ----
 
-func (d *decider) roleCommand(cmd, role, projectID string) error {
+func (d *decider) roleCommand(role, projectID string) error {
 	if !d.o.preset.CustomRoles {
 		return invalidf("preset %s has built-in roles only; custom roles need preset aunsight or custom", d.o.PresetID)
 	}
-	if err := checkIDs(map[string]string{"role": role}, map[string]string{"project_id": projectID}); err != nil {
-		return err
+	return checkIDs(map[string]string{"role": role}, map[string]string{"project_id": projectID})
+}
+
+// roleManager finds where the actor may manage roles: the organization (the role may be
+// organization-wide), or one project (the role then belongs to that project: Aunsight's
+// delegated team managers manage their project's roles and nothing wider). A project is the
+// one named, or else the only project where the actor holds the right.
+func (d *decider) roleManager(cmd, projectID string) (string, error) {
+	orgErr := d.authorize(cmd, Scope{}, false)
+	if orgErr == nil {
+		if projectID != "" {
+			if _, err := d.project(projectID, false); err != nil {
+				return "", err
+			}
+		}
+		return projectID, nil
 	}
-	s := Scope{ProjectID: projectID}
 	if projectID != "" {
 		if _, err := d.project(projectID, false); err != nil {
-			return err
+			return "", err
+		}
+		if err := d.authorize(cmd, Scope{ProjectID: projectID}, false); err != nil {
+			return "", err
+		}
+		return projectID, nil
+	}
+	var found []string
+	for _, pid := range sortedKeys(d.o.Projects) {
+		if d.o.Projects[pid].Status == StatusActive && d.authorize(cmd, Scope{ProjectID: pid}, false) == nil {
+			found = append(found, pid)
 		}
 	}
-	return d.authorize(cmd, s, false)
+	switch len(found) {
+	case 0:
+		return "", orgErr
+	case 1:
+		return found[0], nil
+	}
+	return "", invalidf("%s manages roles in several projects (%s); give project_id", d.actor, strings.Join(found, ", "))
+}
+
+// mayManageRole checks the actor's right over an existing custom role: a project's role in
+// that project, an organization-wide role in the organization.
+func (d *decider) mayManageRole(cmd string, r *Role) error {
+	if r.ProjectID == "" {
+		return d.authorize(cmd, Scope{}, false)
+	}
+	if _, err := d.project(r.ProjectID, false); err != nil {
+		return err
+	}
+	return d.authorize(cmd, Scope{ProjectID: r.ProjectID}, false)
 }
 
 func (d *decider) defineRole(c *DefineRole) (Outcome, error) {
-	if err := d.roleCommand(CmdDefineRole, c.Role, c.ProjectID); err != nil {
+	if err := d.roleCommand(c.Role, c.ProjectID); err != nil {
+		return Outcome{}, err
+	}
+	owner, err := d.roleManager(CmdDefineRole, c.ProjectID)
+	if err != nil {
 		return Outcome{}, err
 	}
 	if _, ok := d.o.Role(c.Role); ok {
@@ -1447,11 +1497,23 @@ func (d *decider) defineRole(c *DefineRole) (Outcome, error) {
 	if scopeDepth(scope) < 0 || (scope == ScopeTrack && !d.o.preset.Tracks) {
 		return Outcome{}, invalidf("scope %q must be org or project", c.Scope)
 	}
+	if owner != "" && scope == ScopeOrg {
+		return Outcome{}, invalidf("a role of project %s applies in that project; its scope is project, not org", owner)
+	}
+	if owner != "" && d.authorize(CmdDefineRole, Scope{}, false) != nil && c.ProjectID == "" {
+		// Chosen for the actor: say so in the result.
+		c.ProjectID = owner
+	}
 	if c.Category != "" && !slices.Contains(d.o.preset.Categories, c.Category) {
 		return Outcome{}, invalidf("category %q is not a category of preset %s", c.Category, d.o.PresetID)
 	}
-	ev := &RoleDefined{Role: c.Role, Label: firstNonEmpty(c.Label, c.Role), Description: c.Description, Scope: scope, Category: c.Category}
-	return Outcome{Events: []Event{ev}, Result: map[string]any{"role": c.Role}}, nil
+	ev := &RoleDefined{Role: c.Role, Label: firstNonEmpty(c.Label, c.Role), Description: c.Description, Scope: scope,
+		Category: c.Category, ProjectID: owner}
+	result := map[string]any{"role": c.Role}
+	if owner != "" {
+		result["project_id"] = owner
+	}
+	return Outcome{Events: []Event{ev}, Result: result}, nil
 }
 
 func (d *decider) customRole(id string) (*Role, error) {
@@ -1466,11 +1528,14 @@ func (d *decider) customRole(id string) (*Role, error) {
 }
 
 func (d *decider) setRolePermissions(c *SetRolePermissions) (Outcome, error) {
-	if err := d.roleCommand(CmdSetRolePermissions, c.Role, c.ProjectID); err != nil {
+	if err := d.roleCommand(c.Role, c.ProjectID); err != nil {
 		return Outcome{}, err
 	}
 	r, err := d.customRole(c.Role)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.mayManageRole(CmdSetRolePermissions, r); err != nil {
 		return Outcome{}, err
 	}
 	perms := []string{}
@@ -1490,11 +1555,14 @@ func (d *decider) setRolePermissions(c *SetRolePermissions) (Outcome, error) {
 }
 
 func (d *decider) deleteRole(c *DeleteRole) (Outcome, error) {
-	if err := d.roleCommand(CmdDeleteRole, c.Role, c.ProjectID); err != nil {
+	if err := d.roleCommand(c.Role, c.ProjectID); err != nil {
 		return Outcome{}, err
 	}
 	r, err := d.customRole(c.Role)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.mayManageRole(CmdDeleteRole, r); err != nil {
 		return Outcome{}, err
 	}
 	if n := d.o.holders(r.ID); n > 0 {

@@ -233,7 +233,9 @@ type PartnerAdded struct {
 
 // RoleDefined creates a custom role, with no permissions.
 type RoleDefined struct {
-	Role        string `json:"role"`
+	Role string `json:"role"`
+	// ProjectID is set for a role that belongs to one project.
+	ProjectID   string `json:"project_id,omitempty"`
 	Label       string `json:"label"`
 	Description string `json:"description,omitempty"`
 	Scope       string `json:"scope"`

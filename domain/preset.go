@@ -69,6 +69,9 @@ type Role struct {
 	Aliases      []string `yaml:"aliases" json:"-"`
 	// Custom roles are defined by DefineRole rather than shipped with the preset.
 	Custom bool `yaml:"-" json:"custom,omitempty"`
+	// ProjectID is the project a custom role belongs to (defined there by its team manager);
+	// empty for organization-wide roles.
+	ProjectID string `yaml:"-" json:"project_id,omitempty"`
 }
 
 // Preset is one platform's membership model, loaded from presets/<id>.yaml.

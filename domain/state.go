@@ -306,7 +306,7 @@ func Evolve(o *Org, ev Event) {
 		}
 	case *RoleDefined:
 		o.CustomRoles[e.Role] = &Role{ID: e.Role, Label: e.Label, Description: e.Description, Scope: e.Scope,
-			Category: e.Category, Permissions: []string{}, Custom: true}
+			Category: e.Category, Permissions: []string{}, Custom: true, ProjectID: e.ProjectID}
 	case *RolePermissionsSet:
 		if r, ok := o.CustomRoles[e.Role]; ok {
 			r.Permissions = slices.Clone(e.Permissions)

@@ -405,7 +405,14 @@ func TestStoryAunsight(t *testing.T) {
 	s.when(&DefineRole{Meta: by("bob"), Role: "analyst", ProjectID: "sales"}).thenTypes(EvRoleDefined)
 	s.when(&SetRolePermissions{Meta: by("bob"), Role: "analyst", ProjectID: "sales", Permissions: []string{"AU-ORG:view-any-project"}}).thenTypes(EvRolePermissionsSet)
 	s.when(&DefineRole{Meta: by("bob"), Role: "auditor", ProjectID: "ops"}).thenError(CodeForbidden)
-	s.when(&DefineRole{Meta: by("bob"), Role: "auditor"}).thenError(CodeForbidden)
+	// Without project_id, the role belongs to the one project bob manages roles in.
+	s.when(&DefineRole{Meta: by("bob"), Role: "auditor"}).
+		thenEvents(&RoleDefined{Role: "auditor", Label: "auditor", Scope: ScopeProject, ProjectID: "sales"})
+	// A project's team manager does not reach wider than the project: no organization roles,
+	// no changes to organization-wide roles, and the project's roles are given only there.
+	s.when(&DefineRole{Meta: by("bob"), Role: "orgish", Scope: ScopeOrg}).thenError(CodeInvalid)
+	s.when(&SetRolePermissions{Meta: by("bob"), Role: "viewer", ProjectID: "sales", Permissions: []string{"AU-ORG:delete-any-member"}}).thenError(CodeForbidden)
+	s.when(addMember("ana", "ops", "dave", "analyst")).thenError(CodeInvalid)
 
 	// "If you wish to change this user's roles, check or uncheck the box": roles change; a held role stays.
 	s.when(&DeleteRole{Meta: by("ana"), Role: "team_manager"}).thenError(CodePreconditionFailed)

@@ -916,7 +916,7 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(roles) == 0 && len(grants) == 0 {
+	if len(roles) == 0 && len(grants) == 0 && !d.o.preset.CustomRoles {
 		return nil, invalidf("roles is empty; give at least one role")
 	}
 	partner, err := d.partnerFor(p, c.PartnerID, roles)
@@ -988,7 +988,7 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if len(roles) == 0 && len(m.Grants) == 0 {
+	if len(roles) == 0 && len(m.Grants) == 0 && !d.o.preset.CustomRoles {
 		return Outcome{}, invalidf("roles is empty; use RemoveMember to take the member off")
 	}
 	if _, err := d.partnerFor(p, m.PartnerID, roles); err != nil {
@@ -1149,7 +1149,7 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(roles) == 0 && len(grants) == 0 {
+	if len(roles) == 0 && len(grants) == 0 && !d.o.preset.CustomRoles {
 		return nil, invalidf("roles is empty; give at least one role")
 	}
 	partner, err := d.partnerFor(p, c.PartnerID, roles)

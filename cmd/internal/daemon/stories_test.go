@@ -339,7 +339,12 @@ func TestAunsightStory(t *testing.T) {
 	if m := r.members("au", "p1"); len(m) != 0 {
 		t.Fatalf("a new Aunsight project has members: %+v", m)
 	}
-	r.refused("AddMember", obj{"org_id": "au", "actor": "root", "project_id": "p1", "user_id": "zz", "roles": strs{}}, client.CodeInvalid)
+	r.refused("AddMember", obj{"org_id": "au", "actor": "root", "project_id": "p1", "user_id": "zz", "roles": strs{}}, client.CodePreconditionFailed)
+	// Roles are check boxes: a member may be added with none and given roles later.
+	r.ok("AddMember", obj{"org_id": "au", "actor": "root", "project_id": "p2", "user_id": "bo", "roles": strs{}})
+	if m := r.members("au", "p2"); len(m["bo"].Roles) != 0 {
+		t.Fatalf("member without roles: %+v", m["bo"])
+	}
 	r.ok("DefineRole", obj{"org_id": "au", "actor": "root", "role": "team_manager", "label": "Project Team Manager", "scope": "project"})
 	var cat struct {
 		Roles []struct {

@@ -310,10 +310,10 @@ func contextAttributes(c map[string]any) (map[string]string, error) {
 type checkReq struct {
 	Consistency
 	scopeReq
-	UserID     string            `json:"user_id"`
-	Permission string            `json:"permission"`
-	Context    map[string]any    `json:"context,omitempty"`
-	Explain    bool              `json:"explain,omitempty"`
+	UserID     string         `json:"user_id"`
+	Permission string         `json:"permission"`
+	Context    map[string]any `json:"context,omitempty"`
+	Explain    bool           `json:"explain,omitempty"`
 }
 
 type checkResult struct {

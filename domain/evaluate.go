@@ -378,23 +378,6 @@ func (o *Org) WhoCan(permRef string, s Scope) ([]string, error) {
 	return users, nil
 }
 
-// RolesAt lists the ids of the roles a user holds at a scope, by any route, sorted.
-func (o *Org) RolesAt(userID string, s Scope) []string {
-	p, err := o.checkScope(s)
-	if err != nil || (p != nil && p.Status == StatusDeleted) {
-		return []string{}
-	}
-	seen := map[string]bool{}
-	out := []string{}
-	for _, h := range o.holdings(userID, s, p) {
-		if h.role != nil && !seen[h.role.ID] {
-			if s.level() == ScopeProject && h.via.Scope == ScopeTrack {
-				continue
-			}
-			seen[h.role.ID] = true
-			out = append(out, h.role.ID)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+// RolesAt lists the ids of the roles a user holds at a scope, by any route (organization
+// roles flowing down and public visibility included), sorted.
+func (o *Org) RolesAt(userID string, s Scope) []string { return o.rolesAt(userID, s, false) }

@@ -6,7 +6,12 @@ import "slices"
 // workgroup, on one of the project's tracks, inherited from the project, or as an
 // organization admin who owns every project. Public visibility and plain organization
 // roles do not make someone a member. Sorted; empty when they are not a member.
-func (o *Org) MemberRolesAt(userID string, s Scope) []string {
+func (o *Org) MemberRolesAt(userID string, s Scope) []string { return o.rolesAt(userID, s, true) }
+
+// rolesAt lists role ids a user holds at a scope, sorted: every route, or (members) only those
+// that make the user a member. Unlike membership, "every route" leaves out a user's track roles
+// when asked at project scope.
+func (o *Org) rolesAt(userID string, s Scope, members bool) []string {
 	p, err := o.checkScope(s)
 	if err != nil || (p != nil && p.Status == StatusDeleted) {
 		return []string{}
@@ -18,9 +23,11 @@ func (o *Org) MemberRolesAt(userID string, s Scope) []string {
 			continue
 		}
 		switch {
-		case h.via.Kind == ViaPublic:
+		case !members && s.level() == ScopeProject && h.via.Scope == ScopeTrack:
 			continue
-		case h.via.Scope == ScopeOrg && h.via.Kind != ViaOrgAdmin && s.level() != ScopeOrg:
+		case members && h.via.Kind == ViaPublic:
+			continue
+		case members && h.via.Scope == ScopeOrg && h.via.Kind != ViaOrgAdmin && s.level() != ScopeOrg:
 			continue
 		}
 		seen[h.role.ID] = true

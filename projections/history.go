@@ -95,14 +95,9 @@ func (q *Queries) audit(ctx context.Context, r auditReq) (uint64, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	limit := r.Limit
-	switch {
-	case limit < 0:
-		return 0, nil, fail(client.CodeInvalid, "limit must be positive")
-	case limit == 0:
-		limit = DefaultLimit
-	case limit > MaxLimit:
-		limit = MaxLimit
+	limit, err := pageLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
 	}
 	if err := q.awaitLog(ctx, r.Consistency); err != nil {
 		return 0, nil, err

@@ -429,6 +429,17 @@ const (
 	MemberActive = "active"
 )
 
+// pageLimit is a request's limit: the default when unset, at most MaxLimit.
+func pageLimit(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fail(client.CodeInvalid, "limit must be positive")
+	case n == 0:
+		return DefaultLimit, nil
+	}
+	return min(n, MaxLimit), nil
+}
+
 // Paging bounds.
 const (
 	DefaultLimit = 100
@@ -439,14 +450,9 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, an
 	if err := errors.Join(r.validate(), checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
-	limit := r.Limit
-	switch {
-	case limit < 0:
-		return 0, nil, fail(client.CodeInvalid, "limit must be positive")
-	case limit == 0:
-		limit = DefaultLimit
-	case limit > MaxLimit:
-		limit = MaxLimit
+	limit, err := pageLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
 	}
 	after := ""
 	if r.PageToken != "" {

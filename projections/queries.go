@@ -408,20 +408,10 @@ type listMembersReq struct {
 	PageToken string `json:"page_token,omitempty"`
 }
 
-// MemberEntry is one row of ListMembers.
+// MemberEntry is one row of ListMembers (the wire's client.Member) with its sort key.
 type MemberEntry struct {
-	UserID       string   `json:"user_id,omitempty"`
-	GroupID      string   `json:"group_id,omitempty"`
-	Email        string   `json:"email"`
-	Name         string   `json:"name"`
-	Roles        []string `json:"roles"`
-	Grants       []string `json:"grants"`
-	Status       string   `json:"status"`
-	PartnerID    string   `json:"partner_id,omitempty"`
-	InvitationID string   `json:"invitation_id,omitempty"`
-	Guest        bool     `json:"guest,omitempty"`
-	Members      []string `json:"members,omitempty"`
-	key          string
+	client.Member
+	key string
 }
 
 // Member statuses beyond the invitation statuses.
@@ -550,8 +540,8 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 	}
 	if s.ProjectID == "" {
 		for id, m := range o.Members {
-			out = append(out, MemberEntry{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role}, Grants: []string{},
-				Status: status(m.InvitationID), InvitationID: m.InvitationID, key: "1:" + id})
+			out = append(out, MemberEntry{Member: client.Member{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role},
+				Grants: []string{}, Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + id})
 		}
 	} else {
 		p, ok := o.Projects[s.ProjectID]
@@ -567,9 +557,9 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 			mm = t.Members
 		}
 		for key, m := range mm {
-			e := MemberEntry{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name, Roles: nonNil(m.Roles),
-				Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest, Status: status(m.InvitationID),
-				InvitationID: m.InvitationID, key: "1:" + key}
+			e := MemberEntry{Member: client.Member{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name,
+				Roles: nonNil(m.Roles), Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest,
+				Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + key}
 			if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
 				e.Members = sortedSet(g.Members)
 			}
@@ -585,8 +575,8 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 		case domain.InviteAccepted, domain.InviteRevoked:
 			continue
 		}
-		out = append(out, MemberEntry{UserID: inv.UserID, Email: inv.Email, Name: inv.Name, Roles: nonNil(inv.Roles), Grants: nonNil(inv.Grants),
-			Status: st, PartnerID: inv.PartnerID, InvitationID: id, key: "2:" + id})
+		out = append(out, MemberEntry{Member: client.Member{UserID: inv.UserID, Email: inv.Email, Name: inv.Name, Roles: nonNil(inv.Roles),
+			Grants: nonNil(inv.Grants), Status: st, PartnerID: inv.PartnerID, InvitationID: id}, key: "2:" + id})
 	}
 	slices.SortFunc(out, func(a, b MemberEntry) int { return strings.Compare(a.key, b.key) })
 	return out, nil

@@ -146,3 +146,42 @@ func TestSnapshotAheadOfCheckpointIsNotAppliedTwice(t *testing.T) {
 		t.Fatalf("after catching up from an old checkpoint: %d %s, want %d %s", p, d, head, digest)
 	}
 }
+
+// At start one fold can serve both views: the copy answers like the original, is independent
+// of it, and writes at its next flush only what changed after its own stored checkpoint.
+func TestViewCopyFrom(t *testing.T) {
+	store, presets := history(t)
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	src := projections.NewView("members", presets, nil, quiet)
+	if err := src.CatchUp(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	cp := projections.NewView("permissions", presets, db, quiet)
+	cp.EnableCheckCache()
+	cp.CopyFrom(src, 0)
+	pos, want, _ := src.Digest()
+	if p, got, _ := cp.Digest(); p != pos || got != want {
+		t.Fatalf("copy at %d %s, source at %d %s", p, got, pos, want)
+	}
+	if err := cp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := projections.NewView("permissions", presets, db, quiet)
+	if _, err := reloaded.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if p, got, _ := reloaded.Digest(); p != pos || got != want {
+		t.Fatalf("the copy's snapshot reloads at %d %s, want %d %s", p, got, pos, want)
+	}
+	// The copy is deep: changing the source leaves it alone.
+	_ = src.Read("acme", func(o *domain.Org, _ uint64) error {
+		delete(o.Members, "bob")
+		return nil
+	})
+	if _, got, _ := cp.Digest(); got != want {
+		t.Fatal("the copy shares state with its source")
+	}
+}

@@ -258,22 +258,8 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	d.Members = projections.NewView("members", presets, d.viewsDB, log)
 	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
 	d.Perms.EnableCheckCache()
-	// Each view loads its snapshot and, in a process with the log, catches up from the log
-	// directly (faster than one message at a time over JetStream); the views do so in parallel.
 	views := []*projections.View{d.Members, d.Perms}
-	errs := make([]error, len(views))
-	var wg sync.WaitGroup
-	for i, v := range views {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, errs[i] = v.Load(); errs[i] == nil && d.Store != nil {
-				errs[i] = v.CatchUp(ctx, d.Store)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := d.loadViews(ctx); err != nil {
 		return err
 	}
 	for _, v := range views {
@@ -295,6 +281,45 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 		return ctx.Err()
 	}
 	return nil
+}
+
+// loadViews brings both views up to the log. Each loads its snapshot and, in a process with the
+// log, catches up from the log directly (faster than one message at a time over JetStream).
+// When both stored the same checkpoint (or none), one fold serves both: the members view is
+// loaded and caught up, and the permissions view is a copy of it.
+func (d *Daemon) loadViews(ctx context.Context) error {
+	membersAt, err := d.Members.StoredPosition()
+	if err != nil {
+		return err
+	}
+	permsAt, err := d.Perms.StoredPosition()
+	if err != nil {
+		return err
+	}
+	if membersAt == permsAt && d.Store != nil {
+		if _, err := d.Members.Load(); err != nil {
+			return err
+		}
+		if err := d.Members.CatchUp(ctx, d.Store); err != nil {
+			return err
+		}
+		d.Perms.CopyFrom(d.Members, permsAt)
+		return nil
+	}
+	views := []*projections.View{d.Members, d.Perms}
+	errs := make([]error, len(views))
+	var wg sync.WaitGroup
+	for i, v := range views {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, errs[i] = v.Load(); errs[i] == nil && d.Store != nil {
+				errs[i] = v.CatchUp(ctx, d.Store)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (d *Daemon) goRun(fn func()) {

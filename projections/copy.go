@@ -1,0 +1,74 @@
+package projections
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"roster/domain"
+)
+
+// StoredPosition reads the checkpoint a view has stored (0 when none, or when its format
+// is not the code's) without loading its snapshot.
+func (v *View) StoredPosition() (uint64, error) {
+	if v.db == nil {
+		return 0, nil
+	}
+	var m viewMeta
+	err := v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey(v.name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error { return json.Unmarshal(b, &m) })
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read checkpoint of %s: %w", v.name, err)
+	}
+	if m.Format != FormatVersion {
+		return 0, nil
+	}
+	return m.Position, nil
+}
+
+// CopyFrom makes the view a deep copy of src, which holds the same log folded to the same or a
+// later position (at start, one fold serves both views instead of two). stored is the position
+// of this view's own stored snapshot: only organizations changed after it are written at the
+// next flush.
+func (v *View) CopyFrom(src *View, stored uint64) {
+	src.mu.RLock()
+	orgs := make(map[string]*orgCopy, len(src.orgs))
+	for id, o := range src.orgs {
+		orgs[id] = &orgCopy{state: o.Clone(), pos: src.orgPos[id]}
+	}
+	pos := src.position
+	src.mu.RUnlock()
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.orgs)
+	clear(v.orgPos)
+	clear(v.dirty)
+	for id, c := range orgs {
+		v.orgs[id], v.orgPos[id] = c.state, c.pos
+		if c.pos > stored {
+			v.dirty[id] = true
+		}
+	}
+	v.position, v.persisted = pos, stored
+	if v.cache != nil {
+		v.cache.clear()
+	}
+	close(v.applied)
+	v.applied = make(chan struct{})
+}
+
+type orgCopy struct {
+	state *domain.Org
+	pos   uint64
+}

@@ -377,3 +377,29 @@ func TestQueryDetails(t *testing.T) {
 		t.Fatalf("QA in capitals: %+v", got)
 	}
 }
+
+// A query waiting for a position not yet reached does not hold up the questions behind it.
+func TestWaitingQueryDoesNotBlockOthers(t *testing.T) {
+	r := newRig(t)
+	r.ok("CreateOrganization", obj{"org_id": "acme", "kind": "team", "preset": "neptune", "actor": "ana"})
+	done := make(chan string, 2)
+	go func() {
+		_, err := r.c.Query(context.Background(), "Check", obj{"org_id": "acme", "user_id": "ana", "permission": "Managing organization members",
+			"min_position": r.pos + 1000, "wait_ms": 1500}, nil)
+		if client.CodeOf(err) != client.CodeUnavailable {
+			t.Errorf("waiting query: %v", err)
+		}
+		done <- "waiting"
+	}()
+	time.Sleep(50 * time.Millisecond) // let the waiting query arrive first
+	for range 20 {
+		if got := r.check("acme", "", "ana", "Managing organization members"); got != "allowed" {
+			t.Fatalf("check: %s", got)
+		}
+	}
+	done <- "others"
+	if first := <-done; first != "others" {
+		t.Fatal("the other queries waited for the waiting one")
+	}
+	<-done
+}

@@ -18,15 +18,19 @@ const DefaultConcurrency = 512
 // AddEndpoints registers roster.cmd.* on the micro service. Each request runs on its own
 // goroutine (bounded), so that appends of different organizations share group commits.
 func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
+	// A command is decided and its events queued on the subscription's goroutine (in arrival
+	// order, which keeps each organization's commands in order); the wait for the fsync runs
+	// on a goroutine of its own, so the next commands join the same group commit.
 	sem := make(chan struct{}, DefaultConcurrency)
 	handler := micro.HandlerFunc(func(req micro.Request) {
+		name := strings.TrimPrefix(req.Subject(), client.CommandPrefix)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		wait := s.Start(rctx, name, req.Data())
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			name := strings.TrimPrefix(req.Subject(), client.CommandPrefix)
-			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			reply, code := s.Execute(rctx, name, req.Data())
+			reply, code := wait()
 			Respond(req, reply, code)
 		}()
 	})

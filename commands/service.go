@@ -137,18 +137,36 @@ func codeOf(err error) (string, string) {
 // Execute runs one command given its name and JSON body and returns the reply body and,
 // for refusals, the wire error code ("" on success).
 func (s *Service) Execute(ctx context.Context, name string, body []byte) ([]byte, string) {
-	reply, err := s.execute(ctx, name, body)
+	return s.Start(ctx, name, body)()
+}
+
+// Start decodes, validates and decides a command and queues its events; the returned function
+// waits until they are durable and gives the reply body and, for refusals, the wire code. Only
+// the wait blocks for the disk.
+func (s *Service) Start(ctx context.Context, name string, body []byte) func() ([]byte, string) {
+	wait, err := s.begin(ctx, name, body)
+	if err != nil {
+		return s.answer(name, nil, err)
+	}
+	return func() ([]byte, string) {
+		reply, err := wait()
+		return s.answer(name, reply, err)()
+	}
+}
+
+// answer turns a reply or an error into the wire reply and code.
+func (s *Service) answer(name string, reply []byte, err error) func() ([]byte, string) {
 	if err != nil {
 		code, msg := codeOf(err)
 		if code == client.CodeUnavailable {
 			s.cfg.Logger.Warn("command failed", "command", name, "err", err)
 		}
-		return client.ErrorReply(code, msg), code
+		return func() ([]byte, string) { return client.ErrorReply(code, msg), code }
 	}
-	return reply, ""
+	return func() ([]byte, string) { return reply, "" }
 }
 
-func (s *Service) execute(ctx context.Context, name string, body []byte) ([]byte, error) {
+func (s *Service) begin(ctx context.Context, name string, body []byte) (waitFunc, error) {
 	if len(body) > s.cfg.MaxPayload {
 		return nil, refuse(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), s.cfg.MaxPayload)
 	}
@@ -164,14 +182,19 @@ func (s *Service) execute(ctx context.Context, name string, body []byte) ([]byte
 	if !domain.ValidID(meta.OrgID) {
 		return nil, refuse(client.CodeInvalid, "%s: org_id %q must be 1-128 characters of A-Z a-z 0-9 _ -", name, meta.OrgID)
 	}
-	return s.run(ctx, s.entry(meta.OrgID), cmd)
+	return s.lockAndStart(ctx, s.entry(meta.OrgID), cmd)
 }
 
-// run decides and records a command while holding the organization's lock.
-func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command) ([]byte, error) {
+// lockAndStart decides and queues a command while holding the organization's lock.
+func (s *Service) lockAndStart(ctx context.Context, entry *orgEntry, cmd domain.Command) (waitFunc, error) {
 	entry.mu.Lock()
-	wait, err := s.start(ctx, entry, cmd)
-	entry.mu.Unlock()
+	defer entry.mu.Unlock()
+	return s.start(ctx, entry, cmd)
+}
+
+// run decides, records and waits for one command.
+func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command) ([]byte, error) {
+	wait, err := s.lockAndStart(ctx, entry, cmd)
 	if err != nil {
 		return nil, err
 	}

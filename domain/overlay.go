@@ -64,9 +64,7 @@ func (o *Org) cloneFor(t touched) *Org {
 		c.Workgroups = maps.Clone(o.Workgroups)
 		for _, id := range groups {
 			if g, ok := o.Workgroups[id]; ok {
-				gc := *g
-				gc.Members = maps.Clone(g.Members)
-				c.Workgroups[id] = &gc
+				c.Workgroups[id] = cloneWorkgroup(g)
 			}
 		}
 	}
@@ -74,15 +72,7 @@ func (o *Org) cloneFor(t touched) *Org {
 		c.Projects = maps.Clone(o.Projects)
 		for _, id := range projects {
 			if p, ok := o.Projects[id]; ok && c.Projects[id] == p {
-				pc := *p
-				pc.Members = cloneMemberships(p.Members)
-				pc.Tracks = maps.Clone(p.Tracks)
-				for tid, t := range p.Tracks {
-					tc := *t
-					tc.Members = cloneMemberships(t.Members)
-					pc.Tracks[tid] = &tc
-				}
-				c.Projects[id] = &pc
+				c.Projects[id] = cloneProject(p)
 			}
 		}
 	}
@@ -90,8 +80,7 @@ func (o *Org) cloneFor(t touched) *Org {
 		c.Invitations = maps.Clone(o.Invitations)
 		for _, id := range invitations {
 			if inv, ok := o.Invitations[id]; ok {
-				ic := *inv
-				c.Invitations[id] = &ic
+				c.Invitations[id] = cloneInvitation(inv)
 			}
 		}
 	}

@@ -332,12 +332,7 @@ func (o *Org) Clone() *Org {
 	}
 	c.Workgroups = make(map[string]*Workgroup, len(o.Workgroups))
 	for k, g := range o.Workgroups {
-		gc := *g
-		gc.Members = make(map[string]bool, len(g.Members))
-		for u := range g.Members {
-			gc.Members[u] = true
-		}
-		c.Workgroups[k] = &gc
+		c.Workgroups[k] = cloneWorkgroup(g)
 	}
 	c.userGroups = make(map[string][]string, len(o.userGroups))
 	for u, gs := range o.userGroups {
@@ -345,26 +340,11 @@ func (o *Org) Clone() *Org {
 	}
 	c.Projects = make(map[string]*Project, len(o.Projects))
 	for k, p := range o.Projects {
-		pc := *p
-		pc.Members = cloneMemberships(p.Members)
-		pc.Tracks = make(map[string]*Track, len(p.Tracks))
-		for tk, t := range p.Tracks {
-			tc := *t
-			tc.Members = cloneMemberships(t.Members)
-			pc.Tracks[tk] = &tc
-		}
-		pc.Partners = make(map[string]*Partner, len(p.Partners))
-		for pk, pa := range p.Partners {
-			pac := *pa
-			pc.Partners[pk] = &pac
-		}
-		c.Projects[k] = &pc
+		c.Projects[k] = cloneProject(p)
 	}
 	c.Invitations = make(map[string]*Invitation, len(o.Invitations))
 	for k, inv := range o.Invitations {
-		ic := *inv
-		ic.Roles, ic.Grants = slices.Clone(inv.Roles), slices.Clone(inv.Grants)
-		c.Invitations[k] = &ic
+		c.Invitations[k] = cloneInvitation(inv)
 	}
 	c.CustomRoles = make(map[string]*Role, len(o.CustomRoles))
 	for k, r := range o.CustomRoles {
@@ -373,6 +353,38 @@ func (o *Org) Clone() *Org {
 		c.CustomRoles[k] = &rc
 	}
 	return &c
+}
+
+func cloneWorkgroup(g *Workgroup) *Workgroup {
+	gc := *g
+	gc.Members = make(map[string]bool, len(g.Members))
+	for u := range g.Members {
+		gc.Members[u] = true
+	}
+	return &gc
+}
+
+func cloneProject(p *Project) *Project {
+	pc := *p
+	pc.Members = cloneMemberships(p.Members)
+	pc.Tracks = make(map[string]*Track, len(p.Tracks))
+	for tk, t := range p.Tracks {
+		tc := *t
+		tc.Members = cloneMemberships(t.Members)
+		pc.Tracks[tk] = &tc
+	}
+	pc.Partners = make(map[string]*Partner, len(p.Partners))
+	for pk, pa := range p.Partners {
+		pac := *pa
+		pc.Partners[pk] = &pac
+	}
+	return &pc
+}
+
+func cloneInvitation(inv *Invitation) *Invitation {
+	ic := *inv
+	ic.Roles, ic.Grants = slices.Clone(inv.Roles), slices.Clone(inv.Grants)
+	return &ic
 }
 
 func cloneMemberships(in map[string]*Membership) map[string]*Membership {

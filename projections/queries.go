@@ -579,7 +579,7 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 				Roles: nonNil(m.Roles), Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest,
 				Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + key}
 			if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
-				e.Members = sortedSet(g.Members)
+				e.Members = sortedKeysOf(g.Members)
 			}
 			out = append(out, e)
 		}
@@ -613,15 +613,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // ---- ListProjects, GetProject ----

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -69,5 +68,3 @@ func (b *bench) memory() error {
 		n, orgs, pos, time.Since(t0).Round(time.Millisecond), both/float64(n))
 	return nil
 }
-
-var _ = fmt.Sprint

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -169,5 +168,3 @@ func (b *bench) ready(ctx context.Context) error {
 	}
 	return nil
 }
-
-var _ = errors.New

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 func sortLat(l latencies) { slices.Sort(l) }
@@ -39,8 +38,6 @@ func interleave(ts []*toggle) {
 	}
 	copy(ts, out)
 }
-
-var _ = time.Second
 
 // loadAvg is the machine's 1-minute load average (Linux).
 func loadAvg() (float64, bool) {

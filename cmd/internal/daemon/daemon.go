@@ -120,7 +120,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--nats-config configures the embedded server; an external NATS (--nats-url) is configured on its own"))
 	}
 	if c.NATSURL != "" {
-		if err := c.NATS.Validate(); err != nil {
+		o := c.NATS
+		o.URL = c.NATSURL
+		if err := o.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -147,7 +149,9 @@ func (c Config) Secured() bool {
 	if c.NATSURL == "" {
 		return c.NATSConfig != ""
 	}
-	return c.NATS.Authenticated()
+	o := c.NATS
+	o.URL = c.NATSURL
+	return o.Authenticated()
 }
 
 // Daemon is a running rosterd.

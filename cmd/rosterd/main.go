@@ -1,46 +1,99 @@
 // Command rosterd runs Roster: by default with an embedded NATS server (JetStream)
 // on 127.0.0.1:4222 and its data under ./data.
+//
+// The embedded server has no authentication unless --nats-config names a nats-server
+// configuration file declaring the account ROSTER (see docs/SECURITY.md); without one it
+// listens on loopback only, unless --insecure. An external NATS (--nats-url) is reached with
+// --creds, --nkey, --user/--password and --tls-* (or NATS_* variables, or a nats CLI context).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"roster/cmd/internal/daemon"
+	"roster/internal/caller"
+	"roster/internal/natsconn"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "rosterd:", err)
+	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rosterd:", natsconn.Redact(err.Error()))
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// parse turns the command line and the environment into the daemon's configuration. It
+// returns done when the invocation was answered (--help, --version) and nothing is to run.
+func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (cfg daemon.Config, done bool, err error) {
 	fs := flag.NewFlagSet("rosterd", flag.ContinueOnError)
-	var cfg daemon.Config
+	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data-dir", "data", "directory for the event log, the views and the embedded NATS server's JetStream data")
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:4222", "client address of the embedded NATS server (port 0 picks a free port)")
-	fs.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS instead of embedding one")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:4222", "client address of the embedded NATS server (port 0 picks a free port); a listen, host or port in --nats-config wins")
+	fs.StringVar(&cfg.NATSConfig, "nats-config", "", "configure the embedded NATS server from this nats-server configuration file (accounts; must declare the account ROSTER)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow the embedded server without --nats-config (no authentication) to listen beyond loopback")
+	users := fs.String("user-accounts", "", "comma-separated NATS accounts whose users are people (the actor is the authenticated user)")
+	operators := fs.String("operator-accounts", "", "comma-separated NATS accounts that may run admin jobs and see every organization")
+	var nopts natsconn.Options
+	fs.StringVar(&nopts.URL, "nats-url", "", "use this external NATS instead of embedding one (env NATS_URL)")
+	fs.StringVar(&nopts.Creds, "creds", "", "external NATS: credentials file (env NATS_CREDS)")
+	fs.StringVar(&nopts.NKey, "nkey", "", "external NATS: nkey seed file (env NATS_NKEY)")
+	fs.StringVar(&nopts.User, "user", "", "external NATS: user (env NATS_USER)")
+	fs.StringVar(&nopts.Password, "password", "", "external NATS: password (env NATS_PASSWORD, preferred: flags show in the process list)")
+	fs.StringVar(&nopts.TLSCert, "tls-cert", "", "external NATS: TLS client certificate (env NATS_CERT)")
+	fs.StringVar(&nopts.TLSKey, "tls-key", "", "external NATS: TLS client key (env NATS_KEY)")
+	fs.StringVar(&nopts.TLSCA, "tls-ca", "", "external NATS: CA certificate to trust (env NATS_CA)")
+	fs.StringVar(&nopts.Context, "context", "", "external NATS: read unset options from this nats CLI context (env NATS_CONTEXT)")
 	fs.StringVar(&cfg.Role, "role", daemon.RoleAll, "all, writer (commands, log, relay) or reader (views and queries); writer/reader need --nats-url")
 	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", 0, "how long invitations stay pending (default 168h)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, true, nil
+		}
+		return cfg, false, err
+	}
+	if *version {
+		fmt.Fprintln(stdout, "rosterd", daemon.Version)
+		return cfg, true, nil
+	}
+	if fs.NArg() > 0 {
+		return cfg, false, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return cfg, false, fmt.Errorf("--log-level: %w", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	cfg.UserAccounts = caller.SplitList(*users)
+	cfg.OperatorAccounts = caller.SplitList(*operators)
+	if cfg.NATSConfig == "" {
+		// The NATS_* environment and a context describe an external server; with a config
+		// file rosterd embeds its own and they are not consulted.
+		if nopts, err = nopts.Resolve(getenv); err != nil {
+			return cfg, false, err
+		}
+	}
+	cfg.NATS = nopts
+	cfg.NATSURL = nopts.URL
+	return cfg, false, nil
+}
 
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, done, err := parse(args, getenv, stdout, stderr)
+	if err != nil || done {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := daemon.Start(ctx, cfg)

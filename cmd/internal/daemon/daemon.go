@@ -25,7 +25,9 @@ import (
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/caller"
 	"roster/internal/embeddednats"
+	"roster/internal/natsconn"
 	"roster/projections"
 )
 
@@ -44,8 +46,18 @@ type Config struct {
 	DataDir string
 	// Listen is the embedded server's client address (port 0 picks one); ignored with NATSURL.
 	Listen string
-	// NATSURL uses an external NATS instead of embedding one.
+	// NATSURL uses an external NATS instead of embedding one (NATS.URL is used when it is empty).
 	NATSURL string
+	// NATS holds the external NATS's credentials and TLS (creds, nkey, user/password, cert/key/ca).
+	NATS natsconn.Options
+	// NATSConfig configures the embedded server from a nats-server configuration file, which must
+	// declare the account ROSTER; it makes the daemon secured. Not with an external NATS.
+	NATSConfig string
+	// Insecure allows the embedded server without a configuration file to listen beyond loopback.
+	Insecure bool
+	// UserAccounts and OperatorAccounts name the NATS accounts of those kinds; the rest are applications.
+	UserAccounts     []string
+	OperatorAccounts []string
 	// Role is all (default), writer (commands, log, relay) or reader (views and queries).
 	Role string
 	// InviteTTL is how long invitations stay pending.
@@ -95,17 +107,51 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("role %q must be all, writer or reader", c.Role))
 	}
 	if c.NATSURL == "" {
-		if _, _, err := embeddednats.ParseListen(c.Listen); err != nil {
+		if host, _, err := embeddednats.ParseListen(c.Listen); err != nil {
 			errs = append(errs, err)
+		} else if c.NATSConfig == "" && !c.Insecure && !embeddednats.IsLoopback(host) {
+			errs = append(errs, &InsecureListenError{Listen: c.Listen})
 		}
 		if c.Role != RoleAll {
 			errs = append(errs, errors.New("a writer-only or reader-only process needs --nats-url"))
+		}
+	}
+	if c.NATSURL != "" && c.NATSConfig != "" {
+		errs = append(errs, errors.New("--nats-config configures the embedded server; an external NATS (--nats-url) is configured on its own"))
+	}
+	if c.NATSURL != "" {
+		o := c.NATS
+		o.URL = c.NATSURL
+		if err := o.Validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.InviteTTL < 0 {
 		errs = append(errs, errors.New("invite TTL is negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// InsecureListenError refuses an embedded server without a configuration file (no
+// authentication) listening beyond loopback, unless Insecure is set.
+type InsecureListenError struct {
+	Listen string
+}
+
+func (e *InsecureListenError) Error() string {
+	return fmt.Sprintf("listen %s: the embedded NATS server without --nats-config has no authentication; "+
+		"it listens beyond loopback only with --insecure (or give --nats-config)", e.Listen)
+}
+
+// Secured reports whether requests must carry the server's Nats-Request-Info stamp: the embedded
+// server is configured from a file, or the external NATS is reached with credentials.
+func (c Config) Secured() bool {
+	if c.NATSURL == "" {
+		return c.NATSConfig != ""
+	}
+	o := c.NATS
+	o.URL = c.NATSURL
+	return o.Authenticated()
 }
 
 // Daemon is a running rosterd.
@@ -120,6 +166,8 @@ type Daemon struct {
 	Relay     *eventstore.Relay
 	Rebuilder *projections.Rebuilder
 	Service   micro.Service
+	// Policy turns a request's Nats-Request-Info into its caller.
+	Policy *caller.Policy
 
 	viewsDB *badger.DB
 	router  *message.Router
@@ -153,24 +201,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	d.URL = cfg.NATSURL
-	if d.URL == "" {
-		host, port, _ := embeddednats.ParseListen(cfg.Listen)
-		d.NS, err = embeddednats.Start(embeddednats.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats")})
-		if err != nil {
-			return nil, err
-		}
-		d.URL = d.NS.ClientURL()
-		log.Info("embedded NATS server listening", "url", d.URL)
+	if d.Policy, err = caller.NewPolicy(cfg.Secured(), cfg.UserAccounts, cfg.OperatorAccounts); err != nil {
+		return nil, err
 	}
-	d.NC, err = nats.Connect(d.URL, nats.Name("rosterd"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("NATS disconnected", "err", err)
-			}
-		}))
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", d.URL, err)
+	if err := d.connect(ctx); err != nil {
+		return nil, err
 	}
 	js, err := jetstream.New(d.NC)
 	if err != nil {
@@ -243,8 +278,54 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := d.NC.Flush(); err != nil {
 		return nil, fmt.Errorf("flush: %w", err)
 	}
-	log.Info("ready", "url", d.URL, "role", cfg.Role, "data_dir", cfg.DataDir)
+	log.Info("ready", "url", natsconn.Redact(d.URL), "role", cfg.Role, "data_dir", cfg.DataDir)
 	return d, nil
+}
+
+// connect starts the embedded server (or not) and opens rosterd's connection.
+func (d *Daemon) connect(ctx context.Context) error {
+	cfg, log := d.cfg, d.cfg.Logger
+	connOpts := []nats.Option{nats.Name("rosterd"), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", natsconn.Redact(err.Error()))
+			}
+		})}
+	if cfg.NATSURL != "" {
+		d.URL = cfg.NATSURL
+		o := cfg.NATS
+		o.URL = cfg.NATSURL
+		if !cfg.Secured() {
+			log.Warn("insecure: the external NATS is reached without credentials; every request is answered as an anonymous application",
+				"url", natsconn.Redact(d.URL))
+		}
+		nc, err := natsconn.Connect(ctx, o, connOpts...)
+		if err != nil {
+			return err
+		}
+		d.NC = nc
+		return nil
+	}
+	host, port, _ := embeddednats.ParseListen(cfg.Listen)
+	e, err := embeddednats.Open(embeddednats.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		ConfigFile: cfg.NATSConfig})
+	if err != nil {
+		return err
+	}
+	d.NS = e.Server
+	d.URL = d.NS.ClientURL()
+	if e.Secured {
+		log.Info("embedded NATS server listening", "url", natsconn.Redact(d.URL), "config", cfg.NATSConfig,
+			"account", embeddednats.RosterAccount)
+	} else {
+		log.Warn("insecure: the embedded NATS server has no authentication and every request is answered as an anonymous application; give --nats-config for accounts",
+			"url", natsconn.Redact(d.URL))
+	}
+	d.NC, err = nats.Connect(d.URL, append(e.ConnectOptions(), connOpts...)...)
+	if err != nil {
+		return fmt.Errorf("connect to the embedded server: %w", err)
+	}
+	return nil
 }
 
 func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {

@@ -1,5 +1,9 @@
 package domain
 
+// The invariant engine: the rules of SPEC §2 that must hold after every accepted command
+// (an admin in every organization, an owner on every project) and the guard that refuses
+// the events that would newly break them.
+
 import (
 	"fmt"
 	"slices"
@@ -43,4 +47,89 @@ func (o *Org) Violations() []string {
 		}
 	}
 	return slices.Clip(out)
+}
+
+// violations lists what breaks SPEC §2.2 in a state: no admin left, or a project (not
+// deleted) without an owner where the preset's admins do not own every project.
+func (o *Org) violations() []string {
+	return o.violationsIn(touched{all: true})
+}
+
+// violationsIn checks only what the touched parts can break: the admin count when
+// organization members changed, the owners of the projects named or holding a named workgroup.
+func (o *Org) violationsIn(t touched) []string {
+	var out []string
+	if t.all || len(t.users) > 0 {
+		admins := 0
+		for _, m := range o.Members {
+			if m.Role == o.preset.OrgAdminRole {
+				admins++
+			}
+		}
+		if admins == 0 {
+			out = append(out, fmt.Sprintf("organization %s would have no %s left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
+		}
+	}
+	if o.preset.OwnerRole == "" || o.adminsOwnProjects() {
+		return out
+	}
+	ids := t.projects
+	if t.all {
+		ids = sortedKeys(o.Projects)
+	} else if len(t.groups) > 0 {
+		ids = slices.Clone(ids)
+		for pid, p := range o.Projects {
+			for _, g := range t.groups {
+				if _, ok := p.Members[Principal{GroupID: g}.Key()]; ok {
+					ids = append(ids, pid)
+				}
+			}
+		}
+		slices.Sort(ids)
+	}
+	for _, id := range slices.Compact(ids) {
+		p, ok := o.Projects[id]
+		// Archived projects count too: only an owner may unarchive, so an ownerless archived
+		// project could never come back (or would come back with no owner).
+		if ok && p.Status != StatusDeleted && !o.hasOwner(p) {
+			out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
+		}
+	}
+	return out
+}
+
+func (o *Org) adminsOwnProjects() bool {
+	r, ok := o.preset.roleByID[o.preset.OrgAdminRole]
+	return ok && r.OwnsProjects
+}
+
+func (o *Org) hasOwner(p *Project) bool {
+	for _, m := range p.Members {
+		if !slices.Contains(m.Roles, o.preset.OwnerRole) {
+			continue
+		}
+		if m.UserID != "" {
+			return true
+		}
+		if g, ok := o.Workgroups[m.GroupID]; ok && len(g.Members) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// guard refuses events that would newly break the admin and owner rules.
+func (d *decider) guard(evs []Event) error {
+	t := touchedBy(evs)
+	before := d.o.violationsIn(t)
+	c := d.o.cloneFor(t)
+	for _, ev := range evs {
+		Evolve(c, ev)
+	}
+	for _, v := range c.violationsIn(t) {
+		if !slices.Contains(before, v) {
+			return preconditionf("%s", v)
+		}
+	}
+	return nil
 }

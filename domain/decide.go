@@ -24,7 +24,8 @@ type Env struct {
 // Outcome is what an accepted command records and answers.
 type Outcome struct {
 	Events []Event
-	Result map[string]any
+	// Result is never nil once Decide accepted the command: NoResult when there is nothing to say.
+	Result Result
 }
 
 // Decide checks a command against the organization's state and the rules of
@@ -34,80 +35,121 @@ func Decide(o *Org, cmd Command, env Env) (Outcome, error) {
 	if env.InviteTTL <= 0 {
 		env.InviteTTL = DefaultInviteTTL
 	}
+	name := cmd.CommandName()
 	m := cmd.CommandMeta()
-	if err := validateMeta(cmd.CommandName(), m); err != nil {
+	if err := validateMeta(name, m); err != nil {
 		return Outcome{}, err
 	}
-	if c, ok := cmd.(*CreateOrganization); ok {
-		return o.createOrganization(c)
-	}
-	if !o.Exists() {
+	// CreateOrganization is the one command decided on an organization that does not exist yet.
+	if _, creates := cmd.(*CreateOrganization); !creates && !o.Exists() {
 		return Outcome{}, notFoundf("organization %s not found", m.OrgID)
 	}
-	d := decider{o: o, env: env, actor: m.Actor}
-	switch c := cmd.(type) {
-	case *AddOrgMember:
-		return d.addOrgMember(c)
-	case *ChangeOrgRole:
-		return d.changeOrgRole(c)
-	case *RemoveOrgMember:
-		return d.removeOrgMember(c)
-	case *CreateWorkgroup:
-		return d.createWorkgroup(c)
-	case *AddWorkgroupMember:
-		return d.addWorkgroupMember(c)
-	case *RemoveWorkgroupMember:
-		return d.removeWorkgroupMember(c)
-	case *CreateProject:
-		return d.createProject(c)
-	case *RenameProject:
-		return d.renameProject(c)
-	case *SetProjectVisibility:
-		return d.setProjectVisibility(c)
-	case *TransferProjectOwnership:
-		return d.transferOwnership(c)
-	case *AddMember:
-		return d.addMember(c)
-	case *InviteMember:
-		return d.inviteMember(c)
-	case *AcceptInvite:
-		return d.acceptInvite(c)
-	case *RejectInvite:
-		return d.rejectInvite(c)
-	case *RevokeInvite:
-		return d.revokeInvite(c)
-	case *ExpireInvites:
-		return d.expireInvites()
-	case *ChangeRole:
-		return d.changeRole(c)
-	case *SetMemberGrants:
-		return d.setGrants(c)
-	case *RemoveMember:
-		return d.removeMember(c)
-	case *LeaveProject:
-		return d.leaveProject(c)
-	case *ArchiveProject:
-		return d.archive(c)
-	case *UnarchiveProject:
-		return d.unarchive(c)
-	case *DeleteProject:
-		return d.deleteProject(c)
-	case *CreateTrack:
-		return d.createTrack(c)
-	case *ConfigureTrack:
-		return d.configureTrack(c)
-	case *AddPartner:
-		return d.addPartner(c)
-	case *DefineRole:
-		return d.defineRole(c)
-	case *SetRolePermissions:
-		return d.setRolePermissions(c)
-	case *DeleteRole:
-		return d.deleteRole(c)
-	case *ImportMembers:
-		return d.importMembers(c)
+	h, ok := handlerOf(name)
+	if !ok {
+		return Outcome{}, invalidf("unknown command %s", name)
 	}
-	return Outcome{}, invalidf("unknown command %s", cmd.CommandName())
+	out, err := h(&decider{o: o, env: env, actor: m.Actor}, cmd)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if out.Result == nil {
+		out.Result = NoResult{}
+	}
+	return out, nil
+}
+
+// handler decides one kind of command.
+type handler func(d *decider, cmd Command) (Outcome, error)
+
+// on turns a room's typed handler into a table entry. A command whose Go type is not the
+// handler's (a foreign type reusing a name) is an unknown command.
+func on[C Command](decide func(*decider, C) (Outcome, error)) handler {
+	return func(d *decider, cmd Command) (Outcome, error) {
+		c, ok := cmd.(C)
+		if !ok {
+			return Outcome{}, invalidf("unknown command %s", cmd.CommandName())
+		}
+		return decide(d, c)
+	}
+}
+
+// handlerOf is the dispatch table: each command name of CommandNames and the handler of its
+// room. TestCommandsComplete checks that no name lacks one.
+func handlerOf(name string) (handler, bool) {
+	switch name {
+	// organization.go
+	case CmdCreateOrganization:
+		return on((*decider).createOrganization), true
+	case CmdAddOrgMember:
+		return on((*decider).addOrgMember), true
+	case CmdChangeOrgRole:
+		return on((*decider).changeOrgRole), true
+	case CmdRemoveOrgMember:
+		return on((*decider).removeOrgMember), true
+	// workgroup.go
+	case CmdCreateWorkgroup:
+		return on((*decider).createWorkgroup), true
+	case CmdAddWorkgroupMember:
+		return on((*decider).addWorkgroupMember), true
+	case CmdRemoveWorkgroupMember:
+		return on((*decider).removeWorkgroupMember), true
+	// project.go
+	case CmdCreateProject:
+		return on((*decider).createProject), true
+	case CmdRenameProject:
+		return on((*decider).renameProject), true
+	case CmdSetProjectVisibility:
+		return on((*decider).setProjectVisibility), true
+	case CmdTransferProjectOwnership:
+		return on((*decider).transferOwnership), true
+	case CmdArchiveProject:
+		return on((*decider).archive), true
+	case CmdUnarchiveProject:
+		return on((*decider).unarchive), true
+	case CmdDeleteProject:
+		return on((*decider).deleteProject), true
+	// member.go
+	case CmdAddMember:
+		return on((*decider).addMember), true
+	case CmdChangeRole:
+		return on((*decider).changeRole), true
+	case CmdSetMemberGrants:
+		return on((*decider).setGrants), true
+	case CmdRemoveMember:
+		return on((*decider).removeMember), true
+	case CmdLeaveProject:
+		return on((*decider).leaveProject), true
+	// invitation.go
+	case CmdInviteMember:
+		return on((*decider).inviteMember), true
+	case CmdAcceptInvite:
+		return on((*decider).acceptInvite), true
+	case CmdRejectInvite:
+		return on((*decider).rejectInvite), true
+	case CmdRevokeInvite:
+		return on((*decider).revokeInvite), true
+	case CmdExpireInvites:
+		return on((*decider).expireInvites), true
+	// track.go
+	case CmdCreateTrack:
+		return on((*decider).createTrack), true
+	case CmdConfigureTrack:
+		return on((*decider).configureTrack), true
+	// partner.go
+	case CmdAddPartner:
+		return on((*decider).addPartner), true
+	// role.go
+	case CmdDefineRole:
+		return on((*decider).defineRole), true
+	case CmdSetRolePermissions:
+		return on((*decider).setRolePermissions), true
+	case CmdDeleteRole:
+		return on((*decider).deleteRole), true
+	// import.go
+	case CmdImportMembers:
+		return on((*decider).importMembers), true
+	}
+	return nil, false
 }
 
 func validateMeta(name string, m *Meta) error {

@@ -65,5 +65,5 @@ func (d *decider) importMembers(c *ImportMembers) (Outcome, error) {
 		}
 		results = append(results, res)
 	}
-	return Outcome{Events: evs, Result: map[string]any{"rows": results}}, nil
+	return Outcome{Events: evs, Result: ImportMembersResult{Rows: results}}, nil
 }

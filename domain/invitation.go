@@ -21,7 +21,7 @@ func (d *decider) inviteMember(c *InviteMember) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Events: []Event{ev}, Result: map[string]any{"invitation_id": ev.InvitationID}}, nil
+	return Outcome{Events: []Event{ev}, Result: InviteMemberResult{InvitationID: ev.InvitationID}}, nil
 }
 
 func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
@@ -258,7 +258,7 @@ func (d *decider) revokeInvite(c *RevokeInvite) (Outcome, error) {
 	return one(&InvitationRevoked{InvitationID: inv.ID, ProjectID: inv.ProjectID, TrackID: inv.TrackID, Reason: "revoked"}), nil
 }
 
-func (d *decider) expireInvites() (Outcome, error) {
+func (d *decider) expireInvites(*ExpireInvites) (Outcome, error) {
 	if d.actor != SystemActor {
 		return Outcome{}, forbiddenf("only Roster itself expires invitations")
 	}

@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-func (o *Org) createOrganization(c *CreateOrganization) (Outcome, error) {
+func (d *decider) createOrganization(c *CreateOrganization) (Outcome, error) {
+	o := d.o
 	if o.Exists() {
 		return Outcome{}, conflictf("organization %s already exists", c.OrgID)
 	}
@@ -28,7 +29,7 @@ func (o *Org) createOrganization(c *CreateOrganization) (Outcome, error) {
 	}
 	return Outcome{Events: []Event{&OrganizationCreated{Name: name, Kind: kind, Preset: p.ID, AdminID: c.Actor,
 		AdminEmail: c.ActorEmail, AdminName: c.ActorName, AdminRole: p.OrgAdminRole}},
-		Result: map[string]any{"org_id": c.OrgID}}, nil
+		Result: CreateOrganizationResult{OrgID: c.OrgID}}, nil
 }
 
 func (d *decider) orgRole(ref string) (string, error) {

@@ -42,5 +42,5 @@ func (d *decider) addPartner(c *AddPartner) (Outcome, error) {
 		&InvitationCreated{InvitationID: c.InvitationID, ProjectID: p.ID, Email: c.AdminEmail, Roles: []string{pre.PartnerAdminRole},
 			PartnerID: c.PartnerID, InvitedBy: d.actor, ExpiresAt: d.env.Now.Add(d.env.InviteTTL)},
 	}
-	return Outcome{Events: evs, Result: map[string]any{"partner_id": c.PartnerID, "invitation_id": c.InvitationID}}, nil
+	return Outcome{Events: evs, Result: AddPartnerResult{PartnerID: c.PartnerID, InvitationID: c.InvitationID}}, nil
 }

@@ -43,7 +43,7 @@ func (d *decider) createProject(c *CreateProject) (Outcome, error) {
 		name = c.ProjectID
 	}
 	evs := []Event{&ProjectCreated{ProjectID: c.ProjectID, Name: name, Visibility: vis, CreatedBy: d.actor}}
-	result := map[string]any{"project_id": c.ProjectID}
+	result := CreateProjectResult{ProjectID: c.ProjectID}
 	creator := d.o.Members[d.actor]
 	creatorEmail, creatorName := "", ""
 	if creator != nil {
@@ -75,7 +75,7 @@ func (d *decider) createProject(c *CreateProject) (Outcome, error) {
 			evs = append(evs, &MemberAdded{Target: Target{ProjectID: c.ProjectID, TrackID: spec.TrackID}, Principal: Principal{UserID: d.actor},
 				Email: creatorEmail, Name: creatorName, Roles: []string{pre.TrackCreatorRole}, Guest: creator == nil})
 		}
-		result["track_id"] = spec.TrackID
+		result.TrackID = spec.TrackID
 	}
 	return Outcome{Events: evs, Result: result}, nil
 }

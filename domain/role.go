@@ -94,10 +94,7 @@ func (d *decider) defineRole(c *DefineRole) (Outcome, error) {
 	}
 	ev := &RoleDefined{Role: c.Role, Label: firstNonEmpty(c.Label, c.Role), Description: c.Description, Scope: scope,
 		Category: c.Category, ProjectID: owner}
-	result := map[string]any{"role": c.Role}
-	if owner != "" {
-		result["project_id"] = owner
-	}
+	result := DefineRoleResult{Role: c.Role, ProjectID: owner}
 	return Outcome{Events: []Event{ev}, Result: result}, nil
 }
 

@@ -28,7 +28,7 @@ func (d *decider) createTrack(c *CreateTrack) (Outcome, error) {
 		}
 		evs = append(evs, ev)
 	}
-	return Outcome{Events: evs, Result: map[string]any{"track_id": c.TrackID}}, nil
+	return Outcome{Events: evs, Result: CreateTrackResult{TrackID: c.TrackID}}, nil
 }
 
 func (d *decider) configureTrack(c *ConfigureTrack) (Outcome, error) {

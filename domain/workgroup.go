@@ -16,7 +16,7 @@ func (d *decider) createWorkgroup(c *CreateWorkgroup) (Outcome, error) {
 	if name == "" {
 		name = c.GroupID
 	}
-	return Outcome{Events: []Event{&WorkgroupCreated{GroupID: c.GroupID, Name: name}}, Result: map[string]any{"group_id": c.GroupID}}, nil
+	return Outcome{Events: []Event{&WorkgroupCreated{GroupID: c.GroupID, Name: name}}, Result: CreateWorkgroupResult{GroupID: c.GroupID}}, nil
 }
 
 func (d *decider) workgroupMember(cmd, groupID, userID string) (*Workgroup, error) {

@@ -206,6 +206,8 @@ func sortedPairs(m map[string]string) [][2]string {
 
 func one(ev Event) Outcome { return Outcome{Events: []Event{ev}} }
 
+// decider decides one command of actor against one organization's state; the rooms hold its
+// handlers, authorize.go its authorization and invariants.go its guard.
 type decider struct {
 	o     *Org
 	env   Env

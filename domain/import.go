@@ -2,16 +2,6 @@ package domain
 
 // Import room: ImportMembers, row by row on a scratch copy of the state.
 
-// ImportRow is one CSV row's outcome.
-type ImportRow struct {
-	Row   int    `json:"row"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-	Code  string `json:"code,omitempty"`
-	// InvitationID is set for rows invited by e-mail.
-	InvitationID string `json:"invitation_id,omitempty"`
-}
-
 func (d *decider) importMembers(c *ImportMembers) (Outcome, error) {
 	if _, err := d.target(c.ProjectID, c.TrackID); err != nil {
 		return Outcome{}, err

@@ -2,8 +2,9 @@ package domain
 
 // Typed command results: what an accepted command answers besides its events. Each is
 // encoded as the "result" object of the command reply (API.md); a command with nothing to
-// say answers NoResult, the empty object. Fields are declared in the alphabetical order of
-// their JSON names, the order the wire has always had.
+// say answers NoResult, the empty object. The results were once maps, which encoding/json
+// writes with sorted keys: their fields are declared in the alphabetical order of their JSON
+// names so that the wire keeps its bytes (TestResultJSON).
 
 // Result is one command's answer. Only the types of this file implement it.
 type Result interface {
@@ -54,6 +55,16 @@ type DefineRoleResult struct {
 // ImportMembersResult answers ImportMembers with one outcome per CSV row, in order.
 type ImportMembersResult struct {
 	Rows []ImportRow `json:"rows"`
+}
+
+// ImportRow is one CSV row's outcome.
+type ImportRow struct {
+	Row   int    `json:"row"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	Code  string `json:"code,omitempty"`
+	// InvitationID is set for rows invited by e-mail.
+	InvitationID string `json:"invitation_id,omitempty"`
 }
 
 func (NoResult) commandResult()                 {}

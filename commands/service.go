@@ -276,7 +276,7 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 	}
 	result := out.Result
 	if result == nil {
-		result = map[string]any{}
+		result = domain.NoResult{}
 	}
 	resultJSON, err := json.Marshal(result)
 	if err != nil {
@@ -418,7 +418,7 @@ func (s *Service) dryRunReply(ctx context.Context, state *domain.Org, out domain
 	}
 	result := out.Result
 	if result == nil {
-		result = map[string]any{}
+		result = domain.NoResult{}
 	}
 	changes := []client.PermissionChange{}
 	for _, c := range domain.PermissionChanges(state, out.Events) {

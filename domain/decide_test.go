@@ -16,7 +16,7 @@ func TestCreateOrganization(t *testing.T) {
 	s := given(t)
 	s.when(&CreateOrganization{Meta: by("ana"), Name: "Acme", Preset: "neptune", ActorEmail: emailOf("ana"), ActorName: "ana"}).
 		thenEvents(orgCreatedEv("neptune", KindTeam, "ana"))
-	if s.out.Result["org_id"] != kitOrg {
+	if r, _ := s.out.Result.(CreateOrganizationResult); r.OrgID != kitOrg {
 		t.Fatalf("result %v, want org_id %s", s.out.Result, kitOrg)
 	}
 	s.when(&CreateOrganization{Meta: by("bob"), Preset: "neptune"}).thenError(CodeConflict)

@@ -1,7 +1,13 @@
 package domain
 
+// The invariant engine: the rules of SPEC §2 that must hold after every accepted command
+// (an admin in every organization, an owner on every project) and the guard that refuses
+// the events that would newly break them, checking only what the events touch on a partial
+// copy of the state.
+
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -43,4 +49,174 @@ func (o *Org) Violations() []string {
 		}
 	}
 	return slices.Clip(out)
+}
+
+// violations lists what breaks SPEC §2.2 in a state: no admin left, or a project (not
+// deleted) without an owner where the preset's admins do not own every project.
+func (o *Org) violations() []string {
+	return o.violationsIn(touched{all: true})
+}
+
+// violationsIn checks only what the touched parts can break: the admin count when
+// organization members changed, the owners of the projects named or holding a named workgroup.
+func (o *Org) violationsIn(t touched) []string {
+	var out []string
+	if t.all || len(t.users) > 0 {
+		admins := 0
+		for _, m := range o.Members {
+			if m.Role == o.preset.OrgAdminRole {
+				admins++
+			}
+		}
+		if admins == 0 {
+			out = append(out, fmt.Sprintf("organization %s would have no %s left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
+		}
+	}
+	if o.preset.OwnerRole == "" || o.adminsOwnProjects() {
+		return out
+	}
+	ids := t.projects
+	if t.all {
+		ids = sortedKeys(o.Projects)
+	} else if len(t.groups) > 0 {
+		ids = slices.Clone(ids)
+		for pid, p := range o.Projects {
+			for _, g := range t.groups {
+				if _, ok := p.Members[Principal{GroupID: g}.Key()]; ok {
+					ids = append(ids, pid)
+				}
+			}
+		}
+		slices.Sort(ids)
+	}
+	for _, id := range slices.Compact(ids) {
+		p, ok := o.Projects[id]
+		// Archived projects count too: only an owner may unarchive, so an ownerless archived
+		// project could never come back (or would come back with no owner).
+		if ok && p.Status != StatusDeleted && !o.hasOwner(p) {
+			out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
+		}
+	}
+	return out
+}
+
+func (o *Org) adminsOwnProjects() bool {
+	r, ok := o.preset.roleByID[o.preset.OrgAdminRole]
+	return ok && r.OwnsProjects
+}
+
+func (o *Org) hasOwner(p *Project) bool {
+	for _, m := range p.Members {
+		if !slices.Contains(m.Roles, o.preset.OwnerRole) {
+			continue
+		}
+		if m.UserID != "" {
+			return true
+		}
+		if g, ok := o.Workgroups[m.GroupID]; ok && len(g.Members) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// guard refuses events that would newly break the admin and owner rules.
+func (d *decider) guard(evs []Event) error {
+	t := touchedBy(evs)
+	before := d.o.violationsIn(t)
+	c := d.o.cloneFor(t)
+	for _, ev := range evs {
+		Evolve(c, ev)
+	}
+	for _, v := range c.violationsIn(t) {
+		if !slices.Contains(before, v) {
+			return preconditionf("%s", v)
+		}
+	}
+	return nil
+}
+
+// touched names what a list of events changes; all is set for events it does not list.
+type touched struct {
+	users, groups, projects, invitations []string
+	all                                  bool
+}
+
+func touchedBy(evs []Event) touched {
+	var t touched
+	for _, ev := range evs {
+		switch e := ev.(type) {
+		case *OrgMemberAdded:
+			t.users = append(t.users, e.UserID)
+		case *OrgRoleChanged:
+			t.users = append(t.users, e.UserID)
+		case *OrgMemberRemoved:
+			t.users = append(t.users, e.UserID)
+		case *WorkgroupMemberAdded:
+			t.groups, t.users = append(t.groups, e.GroupID), append(t.users, e.UserID)
+		case *WorkgroupMemberRemoved:
+			t.groups, t.users = append(t.groups, e.GroupID), append(t.users, e.UserID)
+		case *MemberAdded:
+			t.projects = append(t.projects, e.ProjectID)
+		case *RoleChanged:
+			t.projects = append(t.projects, e.ProjectID)
+		case *GrantsSet:
+			t.projects = append(t.projects, e.ProjectID)
+		case *MemberRemoved:
+			t.projects = append(t.projects, e.ProjectID)
+		case *InvitationRevoked:
+			t.invitations = append(t.invitations, e.InvitationID)
+		case *InvitationAccepted:
+			t.invitations = append(t.invitations, e.InvitationID)
+		default:
+			t.all = true
+		}
+	}
+	return t
+}
+
+// cloneFor returns a copy of the state that Evolve may change with the touched parts without
+// changing o: only what the events name is copied (members, workgroups, projects,
+// invitations); the rest is shared. Events it does not know fall back to a full Clone.
+func (o *Org) cloneFor(t touched) *Org {
+	if t.all {
+		return o.Clone()
+	}
+	users, groups, projects, invitations := t.users, t.groups, t.projects, t.invitations
+	c := *o
+	if len(users) > 0 {
+		c.Members = maps.Clone(o.Members)
+		c.userGroups = maps.Clone(o.userGroups)
+		for _, u := range users {
+			if m, ok := o.Members[u]; ok {
+				mc := *m
+				c.Members[u] = &mc
+			}
+		}
+	}
+	if len(groups) > 0 {
+		c.Workgroups = maps.Clone(o.Workgroups)
+		for _, id := range groups {
+			if g, ok := o.Workgroups[id]; ok {
+				c.Workgroups[id] = cloneWorkgroup(g)
+			}
+		}
+	}
+	if len(projects) > 0 {
+		c.Projects = maps.Clone(o.Projects)
+		for _, id := range projects {
+			if p, ok := o.Projects[id]; ok && c.Projects[id] == p {
+				c.Projects[id] = cloneProject(p)
+			}
+		}
+	}
+	if len(invitations) > 0 {
+		c.Invitations = maps.Clone(o.Invitations)
+		for _, id := range invitations {
+			if inv, ok := o.Invitations[id]; ok {
+				c.Invitations[id] = cloneInvitation(inv)
+			}
+		}
+	}
+	return &c
 }

@@ -11,8 +11,14 @@ import (
 
 func invitationID(t *testing.T, s *scenario) string {
 	t.Helper()
-	id, ok := s.out.Result["invitation_id"].(string)
-	if !ok || id == "" {
+	var id string
+	switch r := s.out.Result.(type) {
+	case InviteMemberResult:
+		id = r.InvitationID
+	case AddPartnerResult:
+		id = r.InvitationID
+	}
+	if id == "" {
 		t.Fatalf("%s: result %v has no invitation_id", s.cmd.CommandName(), s.out.Result)
 	}
 	return id
@@ -20,7 +26,8 @@ func invitationID(t *testing.T, s *scenario) string {
 
 func importRows(t *testing.T, s *scenario) []ImportRow {
 	t.Helper()
-	rows, ok := s.out.Result["rows"].([]ImportRow)
+	r, ok := s.out.Result.(ImportMembersResult)
+	rows := r.Rows
 	if !ok {
 		t.Fatalf("ImportMembers result %v has no rows", s.out.Result)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 	"roster/eventstore"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"roster/client"
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 	"roster/domain"
 	"roster/projections"
 )

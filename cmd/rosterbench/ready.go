@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 	"roster/eventstore"
 )
 

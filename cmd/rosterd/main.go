@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 )
 
 func main() {

@@ -133,4 +133,3 @@ func CodeOf(err error) string {
 	}
 	return ""
 }
-

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"roster/internal/daemon"
 	"roster/eventstore"
+	"roster/internal/daemon"
 )
 
 func startDaemon(t *testing.T) *daemon.Daemon {

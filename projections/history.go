@@ -10,10 +10,11 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
-// StreamOf is the log stream of an organization (the write side names it the same way).
-func StreamOf(orgID string) string { return "org-" + orgID }
+// StreamOf is the log stream of an organization.
+func StreamOf(orgID string) string { return edge.StreamOf(orgID) }
 
 type auditReq struct {
 	Consistency

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
 // Query names of API.md.
@@ -87,26 +87,9 @@ func NewQueries(cfg Config) (*Queries, error) {
 	return &Queries{cfg: cfg}, nil
 }
 
-// qerr is a refused query.
-type qerr struct{ code, msg string }
+func fail(code, format string, args ...any) error { return edge.Refuse(code, format, args...) }
 
-func (e *qerr) Error() string { return e.code + ": " + e.msg }
-
-func fail(code, format string, args ...any) error {
-	return &qerr{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
-func codeOf(err error) (string, string) {
-	var q *qerr
-	if errors.As(err, &q) {
-		return q.code, q.msg
-	}
-	var de *domain.Error
-	if errors.As(err, &de) {
-		return string(de.Code), de.Message
-	}
-	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
-}
+func codeOf(err error) (string, string) { return edge.CodeOf(err) }
 
 // errWouldBlock stops a query answered on the subscription's own goroutine before it waits
 // or reads the log; the query is then answered again on a goroutine of its own.
@@ -192,13 +175,8 @@ func (c Consistency) consistency() Consistency { return c }
 // runQuery decodes the request strictly and runs the answer.
 func runQuery[R request](ctx context.Context, q *Queries, body []byte, answer func(context.Context, R) (uint64, any, error)) (uint64, any, error) {
 	var req R
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return 0, nil, fail(client.CodeInvalid, "malformed JSON: %v", err)
-	}
-	if dec.More() {
-		return 0, nil, fail(client.CodeInvalid, "malformed JSON: trailing data after the object")
+	if err := edge.DecodeStrict(body, &req); err != nil {
+		return 0, nil, fail(client.CodeInvalid, "%v", err)
 	}
 	return answer(ctx, req)
 }
@@ -223,18 +201,7 @@ func (q *Queries) await(ctx context.Context, v *View, c Consistency) error {
 	return nil
 }
 
-func checkID(field, v string, required bool) error {
-	if v == "" {
-		if required {
-			return fail(client.CodeInvalid, "%s is required", field)
-		}
-		return nil
-	}
-	if !domain.ValidID(v) {
-		return fail(client.CodeInvalid, "%s %q must be 1-128 characters of A-Z a-z 0-9 _ -", field, v)
-	}
-	return nil
-}
+func checkID(field, v string, required bool) error { return edge.CheckID(field, v, required) }
 
 // scopeReq names an organization and an optional project and track.
 type scopeReq struct {

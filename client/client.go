@@ -96,7 +96,14 @@ func (c *Client) Query(ctx context.Context, name string, req any, out any) (uint
 	if err != nil {
 		return 0, err
 	}
-	var rep QueryReply
+	return decodeQueryReply(QueryReply{}, name, raw, out)
+}
+
+// MaxFollowWait is how long one request of FollowAudit asks the server to wait for new
+// events; it stays under DefaultTimeout so that the request itself does not time out.
+const MaxFollowWait = 5 * time.Second
+
+func decodeQueryReply(rep QueryReply, name string, raw []byte, out any) (uint64, error) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return 0, fmt.Errorf("decode %s reply: %w", name, err)
 	}
@@ -125,74 +132,4 @@ func CodeOf(err error) string {
 		return e.Code
 	}
 	return ""
-}
-
-// Via is one membership behind a Check answer.
-type Via struct {
-	Kind      string `json:"kind"`
-	Role      string `json:"role,omitempty"`
-	GroupID   string `json:"group_id,omitempty"`
-	Scope     string `json:"scope,omitempty"`
-	ProjectID string `json:"project_id,omitempty"`
-	TrackID   string `json:"track_id,omitempty"`
-	Condition string `json:"condition,omitempty"`
-}
-
-// CheckResult is the result of Check.
-type CheckResult struct {
-	Decision   string `json:"decision"`
-	Permission string `json:"permission"`
-	Via        []Via  `json:"via"`
-}
-
-// CheckRequest asks whether a user may do something.
-type CheckRequest struct {
-	OrgID       string            `json:"org_id"`
-	ProjectID   string            `json:"project_id,omitempty"`
-	TrackID     string            `json:"track_id,omitempty"`
-	UserID      string            `json:"user_id"`
-	Permission  string            `json:"permission"`
-	Context     map[string]string `json:"context,omitempty"`
-	Explain     bool              `json:"explain,omitempty"`
-	MinPosition uint64            `json:"min_position,omitempty"`
-}
-
-// Check asks the Check query.
-func (c *Client) Check(ctx context.Context, req CheckRequest) (CheckResult, error) {
-	var res CheckResult
-	_, err := c.Query(ctx, "Check", req, &res)
-	return res, err
-}
-
-// Member is one row of ListMembers.
-type Member struct {
-	UserID       string   `json:"user_id,omitempty"`
-	GroupID      string   `json:"group_id,omitempty"`
-	Email        string   `json:"email"`
-	Name         string   `json:"name"`
-	Roles        []string `json:"roles"`
-	Grants       []string `json:"grants"`
-	Status       string   `json:"status"`
-	PartnerID    string   `json:"partner_id,omitempty"`
-	InvitationID string   `json:"invitation_id,omitempty"`
-	Guest        bool     `json:"guest,omitempty"`
-	Members      []string `json:"members,omitempty"`
-}
-
-// MembersPage is the result of ListMembers.
-type MembersPage struct {
-	Members       []Member `json:"members"`
-	NextPageToken string   `json:"next_page_token,omitempty"`
-}
-
-// Status is the result of the Status query.
-type Status struct {
-	Head        uint64 `json:"head"`
-	Projections []struct {
-		Name     string `json:"name"`
-		Position uint64 `json:"position"`
-		Lag      uint64 `json:"lag"`
-		Digest   string `json:"digest,omitempty"`
-	} `json:"projections"`
-	DeadLetters uint64 `json:"dead_letters"`
 }

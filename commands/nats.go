@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,13 +9,15 @@ import (
 
 	"roster/client"
 	"roster/domain"
+	"roster/internal/edge"
 )
 
 // DefaultConcurrency bounds the commands decided at once; concurrent appends share one fsync.
 const DefaultConcurrency = 512
 
-// AddEndpoints registers roster.cmd.* on the micro service. Each request runs on its own
-// goroutine (bounded), so that appends of different organizations share group commits.
+// AddEndpoints registers roster.cmd.* on the micro service. Commands are decided on the
+// subscription's goroutine; only the wait for the fsync runs on a goroutine of its own
+// (bounded), so that appends of different commands share group commits.
 func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	// A command is decided and its events queued on the subscription's goroutine (in arrival
 	// order, which keeps each organization's commands in order); the wait for the fsync runs
@@ -39,13 +40,7 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 }
 
 // Respond sends a reply body, as a micro error when code is set.
-func Respond(req micro.Request, body []byte, code string) {
-	if code == "" {
-		_ = req.Respond(body)
-		return
-	}
-	_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, body)
-}
+func Respond(req micro.Request, body []byte, code string) { edge.Respond(req, body, code) }
 
 // RunExpiry closes pending invitations past their expiry, every ExpireEvery, in the
 // organizations this process has loaded, until ctx ends.

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
 // DefaultMaxPayload bounds one command request.
@@ -105,34 +105,7 @@ func New(cfg Config) (*Service, error) {
 }
 
 // StreamOf is the log stream of an organization.
-func StreamOf(orgID string) string { return "org-" + orgID }
-
-// refusal is a request refused before or by the domain.
-type refusal struct {
-	code, message string
-}
-
-func (r *refusal) Error() string { return r.code + ": " + r.message }
-
-func refuse(code, format string, args ...any) *refusal {
-	return &refusal{code: code, message: fmt.Sprintf(format, args...)}
-}
-
-// codeOf maps any error to a wire code and message.
-func codeOf(err error) (string, string) {
-	var r *refusal
-	if errors.As(err, &r) {
-		return r.code, r.message
-	}
-	var de *domain.Error
-	if errors.As(err, &de) {
-		return string(de.Code), de.Message
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, eventstore.ErrClosed) {
-		return client.CodeUnavailable, "the service is busy or stopping; retry: " + err.Error()
-	}
-	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
-}
+func StreamOf(orgID string) string { return edge.StreamOf(orgID) }
 
 // Execute runs one command given its name and JSON body and returns the reply body and,
 // for refusals, the wire error code ("" on success).
@@ -157,11 +130,11 @@ func (s *Service) Start(ctx context.Context, name string, body []byte) func() ([
 // answer turns a reply or an error into the wire reply and code.
 func (s *Service) answer(name string, reply []byte, err error) func() ([]byte, string) {
 	if err != nil {
-		code, msg := codeOf(err)
+		body, code := edge.ErrorBody(err)
 		if code == client.CodeUnavailable {
 			s.cfg.Logger.Warn("command failed", "command", name, "err", err)
 		}
-		return func() ([]byte, string) { return client.ErrorReply(code, msg), code }
+		return func() ([]byte, string) { return body, code }
 	}
 	return func() ([]byte, string) { return reply, "" }
 }
@@ -170,17 +143,18 @@ func (s *Service) begin(ctx context.Context, name string, body []byte) (waitFunc
 	if len(body) > s.cfg.MaxPayload {
 		return nil, refuse(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), s.cfg.MaxPayload)
 	}
-	cmd, ok := domain.NewCommand(name)
+	decode, ok := decoders[name]
 	if !ok {
-		return nil, refuse(client.CodeInvalid, "unknown command %q; known commands: %s", name, strings.Join(publicCommands(), ", "))
+		return nil, refuse(client.CodeInvalid, "unknown command %q; known commands: %s", name, strings.Join(client.CommandNames(), ", "))
 	}
-	if err := decodeStrict(body, cmd); err != nil {
+	cmd, err := decode(body)
+	if err != nil {
 		return nil, refuse(client.CodeInvalid, "%s: %v", name, err)
 	}
 	s.fillIDs(cmd)
 	meta := cmd.CommandMeta()
 	if !domain.ValidID(meta.OrgID) {
-		return nil, refuse(client.CodeInvalid, "%s: org_id %q must be 1-128 characters of A-Z a-z 0-9 _ -", name, meta.OrgID)
+		return nil, refuse(client.CodeInvalid, "%s: %s", name, edge.BadID("org_id", meta.OrgID))
 	}
 	return s.lockAndStart(ctx, s.entry(meta.OrgID), cmd)
 }
@@ -436,28 +410,5 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// decodeStrict decodes one JSON object and refuses unknown fields and trailing data.
-func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("empty body; send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed JSON: %w", err)
-	}
-	if dec.More() {
-		return errors.New("malformed JSON: trailing data after the object")
-	}
-	return nil
-}
-
-func publicCommands() []string {
-	var out []string
-	for _, n := range domain.CommandNames() {
-		if n != domain.CmdExpireInvites {
-			out = append(out, n)
-		}
-	}
-	return out
-}
+// refuse builds a refusal with its wire code.
+func refuse(code, format string, args ...any) error { return edge.Refuse(code, format, args...) }

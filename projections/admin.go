@@ -18,31 +18,16 @@ import (
 )
 
 // AdminRebuild is the subject operators (roster rebuild) send rebuild requests to.
-const AdminRebuild = "roster.admin.Rebuild"
+const AdminRebuild = client.AdminRebuild
 
-// RebuildRequest names the views to rebuild (all when empty) and, optionally, a subject
-// to publish progress to.
-type RebuildRequest struct {
-	Views    []string `json:"views,omitempty"`
-	Progress string   `json:"progress,omitempty"`
-}
+// RebuildRequest is the wire type of the same name.
+type RebuildRequest = client.Rebuild
 
-// RebuildProgress is published while a view is rebuilt.
-type RebuildProgress struct {
-	View    string  `json:"view"`
-	Done    uint64  `json:"done"`
-	Total   uint64  `json:"total"`
-	Elapsed float64 `json:"elapsed_s"`
-}
+// RebuildProgress is the wire type of the same name.
+type RebuildProgress = client.RebuildProgress
 
-// RebuiltView is one view's rebuild outcome.
-type RebuiltView struct {
-	Name         string  `json:"name"`
-	Position     uint64  `json:"position"`
-	Seconds      float64 `json:"seconds"`
-	EventsPerSec float64 `json:"events_per_s"`
-	Digest       string  `json:"digest"`
-}
+// RebuiltView is the wire type of the same name.
+type RebuiltView = client.RebuiltView
 
 // Rebuilder runs rebuilds for the operators, one at a time.
 type Rebuilder struct {
@@ -129,7 +114,7 @@ func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 				_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, client.ErrorReply(code, msg))
 				return
 			}
-			raw, _ := json.Marshal(map[string]any{"views": views})
+			raw, _ := json.Marshal(client.RebuildResult{Views: views})
 			body, _ := json.Marshal(client.QueryReply{OK: true, Position: views[len(views)-1].Position, Result: raw})
 			_ = req.Respond(body)
 		}()

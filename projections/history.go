@@ -10,10 +10,11 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
-// StreamOf is the log stream of an organization (the write side names it the same way).
-func StreamOf(orgID string) string { return "org-" + orgID }
+// StreamOf is the log stream of an organization.
+func StreamOf(orgID string) string { return edge.StreamOf(orgID) }
 
 type auditReq struct {
 	Consistency
@@ -118,19 +119,17 @@ func (q *Queries) audit(ctx context.Context, r auditReq) (uint64, any, error) {
 	if len(records) == 0 {
 		return 0, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
 	}
-	events := []eventstore.Record{}
-	res := map[string]any{}
+	res := client.AuditPage{Events: []client.Event{}}
 	for _, rec := range records {
 		if rec.Position <= r.AfterPosition || !f.Match(rec) {
 			continue
 		}
-		if len(events) == limit {
-			res["next_after_position"] = events[len(events)-1].Position
+		if len(res.Events) == limit {
+			res.NextAfterPosition = res.Events[len(res.Events)-1].Position
 			break
 		}
-		events = append(events, rec)
+		res.Events = append(res.Events, client.Event(rec))
 	}
-	res["events"] = events
 	return head, res, nil
 }
 
@@ -208,14 +207,14 @@ func (q *Queries) accessAt(ctx context.Context, r accessAtReq) (uint64, any, err
 			return pos, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
 		}
 		// The organization came later: nobody had access then.
-		return pos, map[string]any{"position": pos, "permissions": []string{}, "conditional": []string{}, "roles": []string{}}, nil
+		return pos, client.AccessAtResult{Position: pos, Permissions: []string{}, Conditional: []string{}, Roles: []string{}}, nil
 	}
 	allowed, conditional, err := o.Permissions(r.UserID, r.scope())
 	if err != nil {
 		if domain.CodeOf(err) == domain.CodeNotFound {
-			return pos, map[string]any{"position": pos, "permissions": []string{}, "conditional": []string{}, "roles": []string{}}, nil
+			return pos, client.AccessAtResult{Position: pos, Permissions: []string{}, Conditional: []string{}, Roles: []string{}}, nil
 		}
 		return 0, nil, err
 	}
-	return pos, map[string]any{"position": pos, "permissions": allowed, "conditional": conditional, "roles": o.MemberRolesAt(r.UserID, r.scope())}, nil
+	return pos, client.AccessAtResult{Position: pos, Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, r.scope())}, nil
 }

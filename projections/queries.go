@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -18,21 +17,22 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
 // Query names of API.md.
 const (
-	QCheck           = "Check"
-	QPermissions     = "Permissions"
-	QWhoCan          = "WhoCan"
-	QListMembers     = "ListMembers"
-	QListProjects    = "ListProjects"
-	QGetProject      = "GetProject"
-	QListInvitations = "ListInvitations"
-	QCatalog         = "Catalog"
-	QAudit           = "Audit"
-	QAccessAt        = "AccessAt"
-	QStatus          = "Status"
+	QCheck           = client.QCheck
+	QPermissions     = client.QPermissions
+	QWhoCan          = client.QWhoCan
+	QListMembers     = client.QListMembers
+	QListProjects    = client.QListProjects
+	QGetProject      = client.QGetProject
+	QListInvitations = client.QListInvitations
+	QCatalog         = client.QCatalog
+	QAudit           = client.QAudit
+	QAccessAt        = client.QAccessAt
+	QStatus          = client.QStatus
 )
 
 // QueryNames lists every query.
@@ -87,26 +87,9 @@ func NewQueries(cfg Config) (*Queries, error) {
 	return &Queries{cfg: cfg}, nil
 }
 
-// qerr is a refused query.
-type qerr struct{ code, msg string }
+func fail(code, format string, args ...any) error { return edge.Refuse(code, format, args...) }
 
-func (e *qerr) Error() string { return e.code + ": " + e.msg }
-
-func fail(code, format string, args ...any) error {
-	return &qerr{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
-func codeOf(err error) (string, string) {
-	var q *qerr
-	if errors.As(err, &q) {
-		return q.code, q.msg
-	}
-	var de *domain.Error
-	if errors.As(err, &de) {
-		return string(de.Code), de.Message
-	}
-	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
-}
+func codeOf(err error) (string, string) { return edge.CodeOf(err) }
 
 // errWouldBlock stops a query answered on the subscription's own goroutine before it waits
 // or reads the log; the query is then answered again on a goroutine of its own.
@@ -192,13 +175,8 @@ func (c Consistency) consistency() Consistency { return c }
 // runQuery decodes the request strictly and runs the answer.
 func runQuery[R request](ctx context.Context, q *Queries, body []byte, answer func(context.Context, R) (uint64, any, error)) (uint64, any, error) {
 	var req R
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return 0, nil, fail(client.CodeInvalid, "malformed JSON: %v", err)
-	}
-	if dec.More() {
-		return 0, nil, fail(client.CodeInvalid, "malformed JSON: trailing data after the object")
+	if err := edge.DecodeStrict(body, &req); err != nil {
+		return 0, nil, fail(client.CodeInvalid, "%v", err)
 	}
 	return answer(ctx, req)
 }
@@ -223,18 +201,7 @@ func (q *Queries) await(ctx context.Context, v *View, c Consistency) error {
 	return nil
 }
 
-func checkID(field, v string, required bool) error {
-	if v == "" {
-		if required {
-			return fail(client.CodeInvalid, "%s is required", field)
-		}
-		return nil
-	}
-	if !domain.ValidID(v) {
-		return fail(client.CodeInvalid, "%s %q must be 1-128 characters of A-Z a-z 0-9 _ -", field, v)
-	}
-	return nil
-}
+func checkID(field, v string, required bool) error { return edge.CheckID(field, v, required) }
 
 // scopeReq names an organization and an optional project and track.
 type scopeReq struct {
@@ -387,7 +354,7 @@ func (q *Queries) permissions(ctx context.Context, r permissionsReq) (uint64, an
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"permissions": allowed, "conditional": conditional, "roles": o.MemberRolesAt(r.UserID, r.scope())}, nil
+		return client.PermissionsResult{Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, r.scope())}, nil
 	})
 }
 
@@ -409,7 +376,7 @@ func (q *Queries) whoCan(ctx context.Context, r whoCanReq) (uint64, any, error) 
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"users": users}, nil
+		return client.WhoCanResult{Users: users}, nil
 	})
 }
 
@@ -508,11 +475,11 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq) (uint64, an
 			}
 			page = append(page, e)
 		}
-		res := map[string]any{"members": page}
-		if next != "" {
-			res["next_page_token"] = next
+		members := make([]client.Member, len(page))
+		for i, e := range page {
+			members[i] = e.Member
 		}
-		return res, nil
+		return client.MembersPage{Members: members, NextPageToken: next}, nil
 	})
 }
 
@@ -625,14 +592,7 @@ type listProjectsReq struct {
 }
 
 // ProjectEntry is one row of ListProjects.
-type ProjectEntry struct {
-	OrgID      string   `json:"org_id"`
-	ProjectID  string   `json:"project_id"`
-	Name       string   `json:"name"`
-	Status     string   `json:"status"`
-	Visibility string   `json:"visibility"`
-	Roles      []string `json:"roles"`
-}
+type ProjectEntry = client.ProjectEntry
 
 func (q *Queries) listProjects(ctx context.Context, r listProjectsReq) (uint64, any, error) {
 	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
@@ -657,7 +617,7 @@ func (q *Queries) listProjects(ctx context.Context, r listProjectsReq) (uint64, 
 	slices.SortFunc(out, func(a, b ProjectEntry) int {
 		return strings.Compare(a.OrgID+"\x00"+a.ProjectID, b.OrgID+"\x00"+b.ProjectID)
 	})
-	return pos, map[string]any{"projects": out}, nil
+	return pos, client.ProjectsList{Projects: out}, nil
 }
 
 type getProjectReq struct {
@@ -675,20 +635,20 @@ func (q *Queries) getProject(ctx context.Context, r getProjectReq) (uint64, any,
 		if !ok {
 			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", r.ProjectID, r.OrgID)
 		}
-		tracks := []map[string]any{}
+		tracks := []client.TrackEntry{}
 		for _, tid := range sortedKeysOf(p.Tracks) {
 			t := p.Tracks[tid]
-			tracks = append(tracks, map[string]any{"track_id": t.ID, "name": t.Name, "compute": t.Compute, "notebook_env": t.NotebookEnv, "members": len(t.Members)})
+			tracks = append(tracks, client.TrackEntry{TrackID: t.ID, Name: t.Name, Compute: t.Compute, NotebookEnv: t.NotebookEnv, Members: len(t.Members)})
 		}
-		partners := []map[string]any{}
+		partners := []client.PartnerEntry{}
 		for _, id := range sortedKeysOf(p.Partners) {
 			pa := p.Partners[id]
-			partners = append(partners, map[string]any{"partner_id": pa.ID, "name": pa.Name, "admin_email": pa.AdminEmail})
+			partners = append(partners, client.PartnerEntry{PartnerID: pa.ID, Name: pa.Name, AdminEmail: pa.AdminEmail})
 		}
-		res := map[string]any{"org_id": o.ID, "project_id": p.ID, "name": p.Name, "status": p.Status, "visibility": p.Visibility,
-			"created_by": p.CreatedBy, "owners": o.Owners(p), "tracks": tracks, "partners": partners, "members": len(p.Members)}
+		res := client.Project{OrgID: o.ID, ProjectID: p.ID, Name: p.Name, Status: p.Status, Visibility: p.Visibility,
+			CreatedBy: p.CreatedBy, Owners: o.Owners(p), Tracks: tracks, Partners: partners, Members: len(p.Members)}
 		if o.AdminsOwnProjects() {
-			res["admin_owners"] = o.OrgAdmins()
+			res.AdminOwners = o.OrgAdmins()
 		}
 		return res, nil
 	})
@@ -748,7 +708,13 @@ func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq) (ui
 		return 0, nil, err
 	}
 	slices.SortFunc(out, func(a, b InvitationEntry) int { return strings.Compare(a.OrgID+"\x00"+a.ID, b.OrgID+"\x00"+b.ID) })
-	return pos, map[string]any{"invitations": out}, nil
+	res := client.InvitationsList{Invitations: make([]client.Invitation, len(out))}
+	for i, e := range out {
+		res.Invitations[i] = client.Invitation{OrgID: e.OrgID, InvitationID: e.ID, ProjectID: e.ProjectID, TrackID: e.TrackID, Email: e.Email,
+			UserID: e.UserID, Name: e.Name, Roles: e.Roles, Grants: e.Grants, PartnerID: e.PartnerID, InvitedBy: e.InvitedBy,
+			Status: e.Status, ExpiresAt: e.ExpiresAt, AnsweredBy: e.AnsweredBy}
+	}
+	return pos, res, nil
 }
 
 // ---- Catalog ----
@@ -769,8 +735,19 @@ func (q *Queries) catalog(ctx context.Context, r catalogReq) (uint64, any, error
 		if conditions == nil {
 			conditions = []domain.Condition{}
 		}
-		return map[string]any{"preset": pre.ID, "label": pre.Label, "kind": o.Kind, "categories": nonNil(pre.Categories),
-			"permissions": perms, "roles": roles, "conditions": conditions}, nil
+		res := client.CatalogResult{Preset: pre.ID, Label: pre.Label, Kind: o.Kind, Categories: nonNil(pre.Categories),
+			Permissions: make([]client.Permission, len(perms)), Roles: make([]client.Role, len(roles)), Conditions: make([]client.Condition, len(conditions))}
+		for i, p := range perms {
+			res.Permissions[i] = client.Permission{ID: p.ID, Label: p.Label, Scope: p.Scope, View: p.View, GrantOnly: p.GrantOnly}
+		}
+		for i, r := range roles {
+			res.Roles[i] = client.Role{ID: r.ID, Label: r.Label, Description: r.Description, Scope: r.Scope, Category: r.Category,
+				Permissions: r.Permissions, OwnsProjects: r.OwnsProjects, Custom: r.Custom, ProjectID: r.ProjectID}
+		}
+		for i, c := range conditions {
+			res.Conditions[i] = client.Condition(c)
+		}
+		return res, nil
 	})
 }
 
@@ -783,12 +760,7 @@ type statusReq struct {
 }
 
 // ProjectionStatus is one view's progress.
-type ProjectionStatus struct {
-	Name     string `json:"name"`
-	Position uint64 `json:"position"`
-	Lag      uint64 `json:"lag"`
-	Digest   string `json:"digest,omitempty"`
-}
+type ProjectionStatus = client.ProjectionStatus
 
 func (q *Queries) status(ctx context.Context, r statusReq) (uint64, any, error) {
 	for _, v := range []*View{q.cfg.Members, q.cfg.Permissions} {
@@ -813,9 +785,10 @@ func (q *Queries) status(ctx context.Context, r statusReq) (uint64, any, error) 
 		}
 		views = append(views, st)
 	}
-	res := map[string]any{"head": head, "projections": views}
+	res := client.Status{Head: head, Projections: views}
 	if q.cfg.DeadLetters != nil {
-		res["dead_letters"] = q.cfg.DeadLetters()
+		dead := q.cfg.DeadLetters()
+		res.DeadLetters = &dead
 	}
 	return q.cfg.Members.Position(), res, nil
 }

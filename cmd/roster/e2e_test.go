@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 )
 
 type cliResult struct {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"roster/cmd/internal/daemon"
 	"roster/eventstore"
+	"roster/internal/daemon"
 )
 
 func startDaemon(t *testing.T) *daemon.Daemon {

@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"roster/client"
-	"roster/cmd/internal/daemon"
 	"roster/domain"
+	"roster/internal/daemon"
 	"roster/projections"
 )
 

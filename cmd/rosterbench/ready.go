@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"roster/cmd/internal/daemon"
 	"roster/eventstore"
+	"roster/internal/daemon"
 )
 
 // writeLog writes target events of generated organizations straight into a Badger log at dir

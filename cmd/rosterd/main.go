@@ -18,8 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"roster/cmd/internal/daemon"
 	"roster/internal/caller"
+	"roster/internal/daemon"
 	"roster/internal/natsconn"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"roster/client"
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 )
 
 // rig is a running rosterd (embedded NATS on a random loopback port, Badger in a temp dir) and a client.

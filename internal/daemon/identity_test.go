@@ -19,7 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 	"roster/domain"
 	"roster/internal/caller"
 )

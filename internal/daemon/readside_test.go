@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"roster/client"
-	"roster/cmd/internal/daemon"
+	"roster/internal/daemon"
 	"roster/internal/natstest"
 	"roster/projections"
 )

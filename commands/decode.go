@@ -1,0 +1,282 @@
+package commands
+
+import (
+	"roster/client"
+	"roster/domain"
+	"roster/internal/edge"
+)
+
+// decoders maps each public command to the function that decodes its wire request
+// (client's type) and converts it to the domain's command.
+var decoders = map[string]func([]byte) (domain.Command, error){
+	client.CmdCreateOrganization:       decodeCreateOrganization,
+	client.CmdAddOrgMember:             decodeAddOrgMember,
+	client.CmdChangeOrgRole:            decodeChangeOrgRole,
+	client.CmdRemoveOrgMember:          decodeRemoveOrgMember,
+	client.CmdCreateWorkgroup:          decodeCreateWorkgroup,
+	client.CmdAddWorkgroupMember:       decodeAddWorkgroupMember,
+	client.CmdRemoveWorkgroupMember:    decodeRemoveWorkgroupMember,
+	client.CmdCreateProject:            decodeCreateProject,
+	client.CmdRenameProject:            decodeRenameProject,
+	client.CmdSetProjectVisibility:     decodeSetProjectVisibility,
+	client.CmdTransferProjectOwnership: decodeTransferProjectOwnership,
+	client.CmdAddMember:                decodeAddMember,
+	client.CmdInviteMember:             decodeInviteMember,
+	client.CmdAcceptInvite:             decodeAcceptInvite,
+	client.CmdRejectInvite:             decodeRejectInvite,
+	client.CmdRevokeInvite:             decodeRevokeInvite,
+	client.CmdChangeRole:               decodeChangeRole,
+	client.CmdSetMemberGrants:          decodeSetMemberGrants,
+	client.CmdRemoveMember:             decodeRemoveMember,
+	client.CmdLeaveProject:             decodeLeaveProject,
+	client.CmdArchiveProject:           decodeArchiveProject,
+	client.CmdUnarchiveProject:         decodeUnarchiveProject,
+	client.CmdDeleteProject:            decodeDeleteProject,
+	client.CmdCreateTrack:              decodeCreateTrack,
+	client.CmdConfigureTrack:           decodeConfigureTrack,
+	client.CmdAddPartner:               decodeAddPartner,
+	client.CmdDefineRole:               decodeDefineRole,
+	client.CmdSetRolePermissions:       decodeSetRolePermissions,
+	client.CmdDeleteRole:               decodeDeleteRole,
+	client.CmdImportMembers:            decodeImportMembers,
+}
+
+func decodeCreateOrganization(body []byte) (domain.Command, error) {
+	var c client.CreateOrganization
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.CreateOrganization{Meta: domain.Meta(c.Meta), Name: c.Name, Kind: c.Kind, Preset: c.Preset, ActorEmail: c.ActorEmail, ActorName: c.ActorName}, nil
+}
+
+func decodeAddOrgMember(body []byte) (domain.Command, error) {
+	var c client.AddOrgMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.AddOrgMember{Meta: domain.Meta(c.Meta), UserID: c.UserID, Email: c.Email, Name: c.Name, Role: c.Role}, nil
+}
+
+func decodeChangeOrgRole(body []byte) (domain.Command, error) {
+	var c client.ChangeOrgRole
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.ChangeOrgRole{Meta: domain.Meta(c.Meta), UserID: c.UserID, Role: c.Role}, nil
+}
+
+func decodeRemoveOrgMember(body []byte) (domain.Command, error) {
+	var c client.RemoveOrgMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RemoveOrgMember{Meta: domain.Meta(c.Meta), UserID: c.UserID}, nil
+}
+
+func decodeCreateWorkgroup(body []byte) (domain.Command, error) {
+	var c client.CreateWorkgroup
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.CreateWorkgroup{Meta: domain.Meta(c.Meta), GroupID: c.GroupID, Name: c.Name}, nil
+}
+
+func decodeAddWorkgroupMember(body []byte) (domain.Command, error) {
+	var c client.AddWorkgroupMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.AddWorkgroupMember{Meta: domain.Meta(c.Meta), GroupID: c.GroupID, UserID: c.UserID}, nil
+}
+
+func decodeRemoveWorkgroupMember(body []byte) (domain.Command, error) {
+	var c client.RemoveWorkgroupMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RemoveWorkgroupMember{Meta: domain.Meta(c.Meta), GroupID: c.GroupID, UserID: c.UserID}, nil
+}
+
+func decodeCreateProject(body []byte) (domain.Command, error) {
+	var c client.CreateProject
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.CreateProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, Name: c.Name, Visibility: c.Visibility, Track: (*domain.TrackSpec)(c.Track)}, nil
+}
+
+func decodeRenameProject(body []byte) (domain.Command, error) {
+	var c client.RenameProject
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RenameProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, Name: c.Name}, nil
+}
+
+func decodeSetProjectVisibility(body []byte) (domain.Command, error) {
+	var c client.SetProjectVisibility
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.SetProjectVisibility{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, Visibility: c.Visibility}, nil
+}
+
+func decodeTransferProjectOwnership(body []byte) (domain.Command, error) {
+	var c client.TransferProjectOwnership
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.TransferProjectOwnership{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, NewOwner: c.NewOwner, PreviousOwnerRoles: c.PreviousOwnerRoles}, nil
+}
+
+func decodeAddMember(body []byte) (domain.Command, error) {
+	var c client.AddMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.AddMember{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, Email: c.Email, Name: c.Name}, nil
+}
+
+func decodeInviteMember(body []byte) (domain.Command, error) {
+	var c client.InviteMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.InviteMember{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Email: c.Email, UserID: c.UserID, Name: c.Name, Role: c.Role, Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, InvitationID: c.InvitationID}, nil
+}
+
+func decodeAcceptInvite(body []byte) (domain.Command, error) {
+	var c client.AcceptInvite
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.AcceptInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName}, nil
+}
+
+func decodeRejectInvite(body []byte) (domain.Command, error) {
+	var c client.RejectInvite
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RejectInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName}, nil
+}
+
+func decodeRevokeInvite(body []byte) (domain.Command, error) {
+	var c client.RevokeInvite
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RevokeInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID}, nil
+}
+
+func decodeChangeRole(body []byte) (domain.Command, error) {
+	var c client.ChangeRole
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.ChangeRole{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles}, nil
+}
+
+func decodeSetMemberGrants(body []byte) (domain.Command, error) {
+	var c client.SetMemberGrants
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.SetMemberGrants{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Grants: c.Grants}, nil
+}
+
+func decodeRemoveMember(body []byte) (domain.Command, error) {
+	var c client.RemoveMember
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RemoveMember{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef)}, nil
+}
+
+func decodeLeaveProject(body []byte) (domain.Command, error) {
+	var c client.LeaveProject
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.LeaveProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID}, nil
+}
+
+func decodeArchiveProject(body []byte) (domain.Command, error) {
+	var c client.ArchiveProject
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.ArchiveProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID}, nil
+}
+
+func decodeUnarchiveProject(body []byte) (domain.Command, error) {
+	var c client.UnarchiveProject
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.UnarchiveProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID}, nil
+}
+
+func decodeDeleteProject(body []byte) (domain.Command, error) {
+	var c client.DeleteProject
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.DeleteProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID}, nil
+}
+
+func decodeCreateTrack(body []byte) (domain.Command, error) {
+	var c client.CreateTrack
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.CreateTrack{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Name: c.Name, Compute: c.Compute, NotebookEnv: c.NotebookEnv}, nil
+}
+
+func decodeConfigureTrack(body []byte) (domain.Command, error) {
+	var c client.ConfigureTrack
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.ConfigureTrack{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Name: c.Name, Compute: c.Compute, NotebookEnv: c.NotebookEnv}, nil
+}
+
+func decodeAddPartner(body []byte) (domain.Command, error) {
+	var c client.AddPartner
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.AddPartner{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, PartnerID: c.PartnerID, Name: c.Name, AdminEmail: c.AdminEmail, InvitationID: c.InvitationID}, nil
+}
+
+func decodeDefineRole(body []byte) (domain.Command, error) {
+	var c client.DefineRole
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.DefineRole{Meta: domain.Meta(c.Meta), Role: c.Role, Label: c.Label, Description: c.Description, Scope: c.Scope, Category: c.Category, ProjectID: c.ProjectID}, nil
+}
+
+func decodeSetRolePermissions(body []byte) (domain.Command, error) {
+	var c client.SetRolePermissions
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.SetRolePermissions{Meta: domain.Meta(c.Meta), Role: c.Role, Permissions: c.Permissions, ProjectID: c.ProjectID}, nil
+}
+
+func decodeDeleteRole(body []byte) (domain.Command, error) {
+	var c client.DeleteRole
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.DeleteRole{Meta: domain.Meta(c.Meta), Role: c.Role, ProjectID: c.ProjectID}, nil
+}
+
+func decodeImportMembers(body []byte) (domain.Command, error) {
+	var c client.ImportMembers
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.ImportMembers{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, CSV: c.CSV}, nil
+}

@@ -1,0 +1,119 @@
+// Package edge holds what the command and query endpoints share: the stream naming, the
+// refusal type and its mapping to the wire's codes, the strict JSON decoder, the id check
+// and the reply helper.
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// StreamOf is the log stream of an organization.
+func StreamOf(orgID string) string { return "org-" + orgID }
+
+// Refusal is a request refused at the edge, with its wire code.
+type Refusal struct {
+	Code    string
+	Message string
+}
+
+func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
+
+// Refuse builds a refusal.
+func Refuse(code, format string, args ...any) *Refusal {
+	return &Refusal{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WireCode maps a domain code to the wire's code.
+func WireCode(c domain.Code) string {
+	switch c {
+	case domain.CodeInvalid:
+		return client.CodeInvalid
+	case domain.CodeNotFound:
+		return client.CodeNotFound
+	case domain.CodeForbidden:
+		return client.CodeForbidden
+	case domain.CodeConflict:
+		return client.CodeConflict
+	case domain.CodePreconditionFailed:
+		return client.CodePreconditionFailed
+	}
+	return client.CodeUnavailable
+}
+
+// CodeOf maps any error to a wire code and message: refusals and domain errors keep
+// theirs; a cancelled or stopping request and any other error are unavailable.
+func CodeOf(err error) (string, string) {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Code, r.Message
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return WireCode(de.Code), de.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, eventstore.ErrClosed) {
+		return client.CodeUnavailable, "the service is busy or stopping; retry: " + err.Error()
+	}
+	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
+}
+
+// DecodeStrict decodes one JSON object and refuses unknown fields and trailing data.
+func DecodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("empty body; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("malformed JSON: trailing data after the object")
+	}
+	return nil
+}
+
+// CheckID refuses an id that is missing (when required) or not a valid id.
+func CheckID(field, v string, required bool) error {
+	if v == "" {
+		if required {
+			return Refuse(client.CodeInvalid, "%s is required", field)
+		}
+		return nil
+	}
+	if !domain.ValidID(v) {
+		return Refuse(client.CodeInvalid, "%s", BadID(field, v))
+	}
+	return nil
+}
+
+// BadID is the message refusing an invalid id.
+func BadID(field, v string) string {
+	return fmt.Sprintf("%s %q must be 1-128 characters of A-Z a-z 0-9 _ -", field, v)
+}
+
+// ErrorBody is the reply body and code of an error.
+func ErrorBody(err error) ([]byte, string) {
+	code, msg := CodeOf(err)
+	return client.ErrorReply(code, msg), code
+}
+
+// Respond sends a reply body, as a micro error when code is set.
+func Respond(req micro.Request, body []byte, code string) {
+	if code == "" {
+		_ = req.Respond(body)
+		return
+	}
+	_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, body)
+}

@@ -169,6 +169,11 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 	if hooks.tune != nil {
 		bo = hooks.tune(bo)
 	}
+	if !opts.InMemory {
+		if err := CheckTables(dir); err != nil {
+			return nil, &StoreError{Op: "open", Err: fmt.Errorf("badger at %q: %w", dir, err)}
+		}
+	}
 	db, err := openBadgerDB(bo)
 	if err != nil {
 		return nil, &StoreError{Op: "open", Err: fmt.Errorf("badger at %q: %w", dir, err)}

@@ -269,3 +269,26 @@ func TestRecoverFromStream(t *testing.T) {
 		t.Fatalf("recover from a stream with a gap: %v", err)
 	}
 }
+
+// CheckTables passes intact tables and reports a truncated one as an error,
+// where badger.Open would panic on a goroutine of its own.
+func TestCheckTablesTruncated(t *testing.T) {
+	dir := t.TempDir()
+	s := openBadgerAt(t, dir)
+	appendRecords(t, s, 200)
+	_ = s.Close()
+	if err := CheckTables(dir); err != nil {
+		t.Fatalf("intact tables: %v", err)
+	}
+	ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	fi, err := os.Stat(ssts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(ssts[0], fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTables(dir); !errors.Is(err, ErrCorruptLog) {
+		t.Fatalf("truncated table: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", 0, "how long invitations stay pending (default 168h)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
+	recoverLog := fs.Bool("recover-from-stream", false, "before starting, rebuild the event log from the JetStream stream ROSTER_EVENTS (the old log is moved aside; see docs/INTEGRITY.md)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,6 +44,11 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *recoverLog {
+		if _, err := daemon.RecoverLog(ctx, cfg); err != nil {
+			return err
+		}
+	}
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		return err

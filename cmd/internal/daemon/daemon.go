@@ -191,6 +191,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		if _, err := eventstore.EnsureStream(ctx, js, relayCfg); err != nil {
 			return nil, err
 		}
+		if err := d.checkStore(ctx, js, eventstore.DefaultStreamName, presets); err != nil {
+			return nil, err
+		}
 		d.Relay = eventstore.NewRelay(d.Store, js, relayCfg)
 		d.goRun(func() {
 			if err := d.Relay.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -201,10 +204,16 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 
 	var dead projections.DeadLetterCounter
 	if d.reads() {
+		if d.Store == nil { // with the log, checkStore prepared the views
+			if _, err := d.prepareViews(presets); err != nil {
+				return nil, err
+			}
+		}
 		if err := d.startViews(ctx, runCtx, presets, js, &dead); err != nil {
 			return nil, err
 		}
 	}
+	d.startHousekeeping(runCtx)
 
 	d.Service, err = micro.AddService(d.NC, micro.Config{Name: client.ServiceName, Version: Version,
 		Description: "Roster: organizations, projects, tracks, roles and permissions (event-sourced)"})

@@ -871,6 +871,9 @@ func (s *BadgerStore) WaitFor(ctx context.Context, pos uint64) error {
 // Close stops the committer (queued appends get ErrClosed), waits for the
 // batch in progress, and closes Badger.
 func (s *BadgerStore) Close() error {
+	if s == nil { // a failed OpenBadger assigned to a Store variable
+		return nil
+	}
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done

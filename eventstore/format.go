@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/y"
 )
 
 // FormatVersion is the log's stored format, kept under the key "f".
@@ -134,7 +134,9 @@ func openBadgerDB(opts badger.Options) (db *badger.DB, err error) {
 		}
 	}()
 	db, err = badger.Open(opts)
-	if err != nil && isChecksumErr(err) {
+	if err != nil && !errors.Is(err, os.ErrPermission) && !strings.Contains(err.Error(), "directory lock") {
+		// Not a lock held by another process nor a permission: the files
+		// themselves are wrong (Badger's errors are not typed).
 		err = fmt.Errorf("%w: %w", ErrCorruptLog, err)
 	}
 	return db, err
@@ -143,19 +145,6 @@ func openBadgerDB(opts badger.Options) (db *badger.DB, err error) {
 // OpenBadgerDir opens a Badger directory other than the log (the views) with
 // the same protection: a panic on open is an error, never a crash.
 func OpenBadgerDir(opts badger.Options) (*badger.DB, error) { return openBadgerDB(opts) }
-
-func isChecksumErr(err error) bool {
-	return err != nil && (errors.Is(err, y.ErrChecksumMismatch) || containsAny(err.Error(), "checksum", "CRC", "corrupt"))
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
 
 // VerifyChecksums checks the checksum of every block of every table of the
 // log (it reads them all).
@@ -241,7 +230,7 @@ func (s *BadgerStore) RunGC(ctx context.Context, interval time.Duration) {
 func verifyDBChecksums(db *badger.DB) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("a table block failed its checksum (badger: %v)", p)
+			err = fmt.Errorf("a table block failed its checksum (Badger crashed while reporting which: %v)", p)
 		}
 	}()
 	return db.VerifyChecksum()

@@ -186,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.writes() {
 		d.Store, err = eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
 		if err != nil {
-			return nil, err
+			return nil, d.logOpenError(err)
 		}
 		if _, err := eventstore.EnsureStream(ctx, js, relayCfg); err != nil {
 			return nil, err

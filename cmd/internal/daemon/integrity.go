@@ -64,6 +64,9 @@ func (d *Daemon) prepareViews(presets domain.Presets) (map[string]uint64, error)
 	if err == nil {
 		return cps, nil
 	}
+	if !errors.Is(err, eventstore.ErrCorruptLog) {
+		return nil, fmt.Errorf("views store at %s: %w", dir, err) // e.g. locked by another process: not damage
+	}
 	aside := fmt.Sprintf("%s.damaged-%d", dir, time.Now().UnixNano())
 	log.Error("views store is damaged: moving it aside; the views are rebuilt from the log", "err", err, "moved_to", aside)
 	if rerr := os.Rename(dir, aside); rerr != nil {
@@ -109,6 +112,9 @@ func (d *Daemon) checkStore(ctx context.Context, js jetstream.JetStream, streamN
 		return &IntegrityError{Problem: fmt.Sprintf("the log's hash chain fails at position %d: %s", rep.BadPosition, rep.Reason), Fix: fixRecover}
 	}
 	head := rep.Last
+	if err := d.checkStream(ctx, js, streamName, bs, head); err != nil {
+		return err
+	}
 	if d.reads() {
 		cps, err := d.prepareViews(presets)
 		if err != nil {
@@ -124,6 +130,12 @@ func (d *Daemon) checkStore(ctx context.Context, js jetstream.JetStream, streamN
 			}
 		}
 	}
+	return nil
+}
+
+// checkStream compares the stream with the log: not ahead of it, and its last
+// message is the log's record at that position.
+func (d *Daemon) checkStream(ctx context.Context, js jetstream.JetStream, streamName string, bs *eventstore.BadgerStore, head uint64) error {
 	st, err := js.Stream(ctx, streamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil // the relay creates it and copies the log
@@ -140,6 +152,11 @@ func (d *Daemon) checkStore(ctx context.Context, js jetstream.JetStream, streamN
 	case last > head && head == 0:
 		return &IntegrityError{Problem: fmt.Sprintf("the log is empty while the stream %s holds %d events: the log was lost", streamName, last), Fix: fixRecover}
 	case last > head:
+		if problem := foreignAfterHead(ctx, st, bs, head); problem != "" {
+			return &IntegrityError{Problem: fmt.Sprintf("the stream %s is at sequence %d, ahead of the log head %d, and %s", streamName, last, head, problem),
+				Fix: "the log is intact and the stream is not its copy: remove the messages after " + fmt.Sprint(head) +
+					" from the stream (or delete the stream: the relay refills it from the log), and move the views directory aside if they applied them"}
+		}
 		return &IntegrityError{Problem: fmt.Sprintf("the stream %s is at sequence %d, ahead of the log head %d: the log lost events", streamName, last, head), Fix: fixRecover}
 	case last == 0:
 		return nil
@@ -168,6 +185,15 @@ func (d *Daemon) checkStore(ctx context.Context, js jetstream.JetStream, streamN
 	return nil
 }
 
+// logOpenError turns a log that Badger cannot open because it is damaged
+// into an *IntegrityError naming the fix.
+func (d *Daemon) logOpenError(err error) error {
+	if errors.Is(err, eventstore.ErrCorruptLog) {
+		return &IntegrityError{Problem: fmt.Sprintf("the log at %s cannot be opened: %v", d.logDir(), err), Fix: fixRecover}
+	}
+	return err
+}
+
 // startHousekeeping runs Badger's value-log GC on the log and the views until ctx ends.
 func (d *Daemon) startHousekeeping(ctx context.Context) {
 	log := d.cfg.Logger.With("component", "gc")
@@ -175,7 +201,9 @@ func (d *Daemon) startHousekeeping(ctx context.Context) {
 		d.goRun(func() { bs.RunGC(ctx, eventstore.DefaultGCInterval) })
 	}
 	if d.viewsDB != nil {
-		d.goRun(func() { eventstore.RunValueLogGC(ctx, d.viewsDB, eventstore.DefaultGCInterval, log.With("db", "views")) })
+		d.goRun(func() {
+			eventstore.RunValueLogGC(ctx, d.viewsDB, eventstore.DefaultGCInterval, log.With("db", "views"))
+		})
 	}
 }
 
@@ -234,4 +262,33 @@ func RecoverLog(ctx context.Context, cfg Config) (eventstore.Report, error) {
 	}
 	log.Info("log recovered from the stream", "head", rep.Last, "head_hash", rep.LastHash)
 	return rep, nil
+}
+
+// foreignAfterHead checks whether the stream's message after the log head
+// links into the log's hash chain; if not it says why ("" when it links: the
+// log lost events the stream holds).
+func foreignAfterHead(ctx context.Context, st jetstream.Stream, bs *eventstore.BadgerStore, head uint64) string {
+	msg, err := st.GetMsg(ctx, head+1)
+	if err != nil {
+		return ""
+	}
+	var env eventstore.Record
+	if err := json.Unmarshal(msg.Data, &env); err != nil {
+		return fmt.Sprintf("its message %d is not an event envelope", head+1)
+	}
+	prev := eventstore.GenesisHash
+	if head > 0 {
+		recs, err := bs.Read(ctx, head, 1)
+		if err != nil || len(recs) != 1 {
+			return ""
+		}
+		prev = recs[0].Hash
+	}
+	if env.PrevHash != prev {
+		return fmt.Sprintf("its message %d does not link to the log's last hash (prev_hash %q): it is forged or foreign", head+1, env.PrevHash)
+	}
+	if h, err := eventstore.HashRecord(env, prev); err != nil || h != env.Hash {
+		return fmt.Sprintf("its message %d does not match its own hash: it is forged or altered", head+1)
+	}
+	return ""
 }

@@ -157,14 +157,32 @@ type importer struct {
 	s       Store
 	v       *ChainVerifier
 	pending []Record
+	// legacy accepts records without hashes (envelopes the relay published
+	// before the log had a chain) as a prefix: their hashes are computed
+	// here. Once a hashed record is seen, a record without is refused.
+	legacy   bool
+	hashed   bool
+	prevHash string
+	Legacy   uint64 // records accepted without hashes
 }
 
 func newImporter(s Store) *importer { return &importer{s: s, v: NewChainVerifier(1, "")} }
 
 func (im *importer) add(ctx context.Context, r Record) error {
+	if r.Hash == "" && r.PrevHash == "" && im.legacy && !im.hashed {
+		if im.prevHash == "" {
+			im.prevHash = GenesisHash
+		}
+		r.PrevHash = im.prevHash
+		r.Hash, _ = HashRecord(r, r.PrevHash)
+		im.Legacy++
+	} else if r.Hash != "" {
+		im.hashed = true
+	}
 	if err := im.v.Add(r); err != nil {
 		return err
 	}
+	im.prevHash = r.Hash
 	if n := len(im.pending); n > 0 {
 		last := im.pending[n-1]
 		if last.Stream != r.Stream || last.CommandID != r.CommandID || r.CommandID == "" {

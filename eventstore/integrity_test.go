@@ -14,6 +14,8 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"roster/internal/natstest"
 )
 
@@ -311,4 +313,46 @@ func TestValueLogGCBoundedAndStops(t *testing.T) {
 	}()
 	cancel()
 	<-done // returns once ctx ends; a hang fails the test by its deadline
+}
+
+// A stream whose first envelopes were published before the chain (no hashes)
+// is recovered: their hashes are computed; a hashless envelope after a hashed
+// one is refused.
+func TestRecoverLegacyEnvelopes(t *testing.T) {
+	_, nc := natstest.StartForTest(t)
+	js := newJS(t, nc)
+	ctx := testCtx(t)
+	if _, err := EnsureStream(ctx, js, RelayConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	src := NewMemory()
+	appendRecords(t, src, 12)
+	recs := mustRead(t, src, 1, 0)
+	publish := func(r Record) {
+		t.Helper()
+		raw, _ := json.Marshal(r)
+		if _, err := js.Publish(ctx, Subject(r), raw, jetstream.WithMsgID(r.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range recs {
+		if i < 8 { // the relay of the old code published these
+			r.Hash, r.PrevHash = "", ""
+		}
+		publish(r)
+	}
+	dir := filepath.Join(t.TempDir(), "log")
+	rep, err := RecoverFromStream(ctx, js, RelayConfig{}, dir, BadgerOptions{})
+	if err != nil || rep.Last != 12 {
+		t.Fatalf("recover: %+v %v", rep, err)
+	}
+	assertRecords(t, mustRead(t, openBadgerAt(t, dir), 1, 0), recs)
+
+	bad := recs[11]
+	next := newEvent(t, "Late", nil)
+	next.Position, next.Stream, next.Version, next.Time = 13, bad.Stream, bad.Version+1, bad.Time
+	publish(next) // no hashes after hashed envelopes
+	if _, err := RecoverFromStream(ctx, js, RelayConfig{}, filepath.Join(t.TempDir(), "log"), BadgerOptions{}); !errors.Is(err, ErrStreamInvalid) {
+		t.Fatalf("hashless envelope after the chain: %v", err)
+	}
 }

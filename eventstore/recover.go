@@ -29,6 +29,11 @@ const recoverFetchWait = 30 * time.Second
 // (the partial dir is left for inspection: delete it before trying again). It
 // returns the report of the recovered chain.
 //
+// Envelopes published before the log had a hash chain (no hash, no
+// prev_hash) are accepted as a prefix of the stream: their hashes are
+// computed as they are imported. After the first hashed envelope, every one
+// must carry its hashes.
+//
 // Command replies are not in the stream: after recovery a repeated command id
 // is still recognised (its events carry it) but its reply is empty.
 func RecoverFromStream(ctx context.Context, js jetstream.JetStream, cfg RelayConfig, dir string, opts BadgerOptions) (Report, error) {
@@ -62,6 +67,7 @@ func RecoverFromStream(ctx context.Context, js jetstream.JetStream, cfg RelayCon
 		return Report{}, fmt.Errorf("recover: consumer: %w", err)
 	}
 	imp := newImporter(s)
+	imp.legacy = true
 	for seq := uint64(1); seq <= state.LastSeq; seq++ {
 		fctx, cancel := context.WithTimeout(ctx, recoverFetchWait)
 		msg, err := cons.Next(jetstream.FetchContext(fctx))

@@ -276,6 +276,18 @@ func foreignAfterHead(ctx context.Context, st jetstream.Stream, bs *eventstore.B
 	if err := json.Unmarshal(msg.Data, &env); err != nil {
 		return fmt.Sprintf("its message %d is not an event envelope", head+1)
 	}
+	if env.Hash == "" && env.PrevHash == "" {
+		// Published before the chain existed, unless the message at the log
+		// head already carries hashes: then the relay that wrote the stream
+		// had the chain, and this one did not come from it.
+		if at, err := st.GetMsg(ctx, head); err == nil {
+			var before eventstore.Record
+			if json.Unmarshal(at.Data, &before) == nil && before.Hash != "" {
+				return fmt.Sprintf("its message %d has no hash after hashed ones: it is forged or foreign", head+1)
+			}
+		}
+		return "" // the recovery checks ids, positions and versions of pre-chain envelopes
+	}
 	prev := eventstore.GenesisHash
 	if head > 0 {
 		recs, err := bs.Read(ctx, head, 1)

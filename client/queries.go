@@ -325,6 +325,10 @@ type Event struct {
 	CommandID     string          `json:"command_id,omitempty"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Data          json.RawMessage `json:"data"`
+	// PrevHash and Hash link the event into the log's hash chain (docs/INTEGRITY.md), so an
+	// Audit reply can be checked offline.
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // AuditPage is the result of Audit; NextAfterPosition is set when more events match.

@@ -1,7 +1,9 @@
 package eventstore
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -10,13 +12,29 @@ import (
 // codecVersion starts every stored record. Records are stored in a compact binary form
 // (reading the log is the hot path of rebuilds, restarts and time travel); their JSON
 // form is the wire envelope, made when they are published or returned.
-const codecVersion = 1
+//
+// Version 1 (before the hash chain) is still read: a log of that format is
+// migrated on open (format.go). Version 2 adds PrevHash and Hash (32 bytes each)
+// after the strings, behind a byte saying whether they are present.
+const (
+	codecV1      = 1
+	codecVersion = 2
+)
 
 var errCorrupt = errors.New("corrupt stored record")
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// appendHash appends a hex hash as 32 raw bytes (zeros if it is not one).
+func appendHash(b []byte, h string) []byte {
+	var raw [sha256.Size]byte
+	if d, err := hex.DecodeString(h); err == nil && len(d) == sha256.Size {
+		copy(raw[:], d)
+	}
+	return append(b, raw[:]...)
 }
 
 // encodeRecord gives a record's stored form.
@@ -29,15 +47,23 @@ func encodeRecord(r Record) []byte {
 	for _, s := range []string{r.ID, r.Stream, r.Type, r.OrgID, r.Actor, r.CommandID, r.CorrelationID} {
 		b = appendString(b, s)
 	}
+	if r.Hash == "" && r.PrevHash == "" {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = appendHash(b, r.PrevHash)
+		b = appendHash(b, r.Hash)
+	}
 	b = binary.AppendUvarint(b, uint64(len(r.Data)))
 	return append(b, r.Data...)
 }
 
 // decodeRecord reads a stored record; it copies, so b may be reused afterwards.
 func decodeRecord(b []byte, r *Record) error {
-	if len(b) == 0 || b[0] != codecVersion {
+	if len(b) == 0 || (b[0] != codecVersion && b[0] != codecV1) {
 		return fmt.Errorf("%w: unknown format", errCorrupt)
 	}
+	ver := b[0]
 	b = b[1:]
 	next := func() (uint64, bool) {
 		v, n := binary.Uvarint(b)
@@ -74,6 +100,24 @@ func decodeRecord(b []byte, r *Record) error {
 			return errCorrupt
 		}
 	}
+	r.PrevHash, r.Hash = "", ""
+	if ver == codecVersion {
+		if len(b) < 1 {
+			return errCorrupt
+		}
+		has := b[0]
+		b = b[1:]
+		if has > 1 || (has == 1 && len(b) < 2*sha256.Size) {
+			return errCorrupt
+		}
+		if has == 0 {
+			goto data
+		}
+		r.PrevHash = hex.EncodeToString(b[:sha256.Size])
+		r.Hash = hex.EncodeToString(b[sha256.Size : 2*sha256.Size])
+		b = b[2*sha256.Size:]
+	}
+data:
 	l, ok := next()
 	if !ok || l != uint64(len(b)) {
 		return errCorrupt

@@ -19,5 +19,10 @@
 // log position. It resumes from the stream's last sequence, which refills a
 // stream that lost writes.
 //
+// Every record carries the hash of its predecessor and its own (chain.go);
+// the log records its format version and migrates older ones on open
+// (format.go); backup, restore and recovery from the stream check the chain
+// (backup.go, recover.go). See docs/INTEGRITY.md.
+//
 // The package does not know what an event means: Data is opaque JSON.
 package eventstore

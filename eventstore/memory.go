@@ -68,10 +68,11 @@ func (m *MemoryStore) Append(ctx context.Context, req AppendRequest) (AppendResu
 	}
 	head := uint64(len(m.records))
 	var lastTime time.Time
+	var lastHash string
 	if head > 0 {
-		lastTime = m.records[head-1].Time
+		lastTime, lastHash = m.records[head-1].Time, m.records[head-1].Hash
 	}
-	stored := sequence(req, head, current, lastTime)
+	stored := sequence(req, head, current, lastTime, lastHash)
 	reply, err := callReply(req, stored)
 	if err != nil {
 		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}

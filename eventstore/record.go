@@ -24,6 +24,10 @@ type Record struct {
 	CommandID     string          `json:"command_id,omitempty"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Data          json.RawMessage `json:"data"`
+	// PrevHash and Hash link the record into the log's hash chain (chain.go);
+	// set by the store.
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // AppendRequest is one call to Store.Append.
@@ -156,10 +160,14 @@ func validateRequest(req AppendRequest) error {
 	return nil
 }
 
-// sequence fills positions, versions, stream and times of req's events as
-// they would be stored after head (whose record has time lastTime) on a
-// stream at version current. It copies the events; req is not changed.
-func sequence(req AppendRequest, head, current uint64, lastTime time.Time) []Record {
+// sequence fills positions, versions, stream, times and hashes of req's
+// events as they would be stored after head (whose record has time lastTime
+// and hash lastHash, "" for an empty log) on a stream at version current. It
+// copies the events; req is not changed.
+func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastHash string) []Record {
+	if lastHash == "" {
+		lastHash = GenesisHash
+	}
 	out := make([]Record, len(req.Events))
 	for i, ev := range req.Events {
 		ev.Stream = req.Stream
@@ -171,6 +179,9 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time) []Rec
 		}
 		lastTime = ev.Time
 		ev.Data = normalizeData(ev.Data)
+		ev.PrevHash = lastHash
+		ev.Hash, _ = HashRecord(ev, lastHash) // lastHash is always valid hex here
+		lastHash = ev.Hash
 		out[i] = ev
 	}
 	return out

@@ -342,5 +342,14 @@ func (r *Relay) resync(ctx context.Context) (last uint64, lastID string, err err
 		return 0, "", fmt.Errorf("%w: stream %s sequence %d has id %q, log position %d has id %q",
 			errStreamDiverged, r.cfg.Stream, last, got, last, recs[0].ID)
 	}
+	// The same id with other content (an envelope rewritten under the real
+	// id) shows in the hash; envelopes published before the chain have none.
+	var env struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(msg.Data, &env); err == nil && env.Hash != "" && env.Hash != recs[0].Hash {
+		return 0, "", fmt.Errorf("%w: stream %s sequence %d has hash %s, log position %d has hash %s",
+			errStreamDiverged, r.cfg.Stream, last, short(env.Hash), last, short(recs[0].Hash))
+	}
 	return last, recs[0].ID, nil
 }

@@ -55,6 +55,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", 0, "how long invitations stay pending (default 168h)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
+	fs.BoolVar(&cfg.RecoverFromStream, "recover-from-stream", false, "before starting, rebuild the event log from the JetStream stream ROSTER_EVENTS (the old log is moved aside; see docs/INTEGRITY.md)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -96,6 +97,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.RecoverFromStream {
+		if _, err := daemon.RecoverLog(ctx, cfg); err != nil {
+			return err
+		}
+	}
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -66,8 +66,11 @@ type Config struct {
 	FlushEvery time.Duration
 	// Replicas of the JetStream streams (3 in a cluster).
 	Replicas int
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// RecoverFromStream asks the caller (rosterd) to rebuild the log from ROSTER_EVENTS with
+	// RecoverLog before Start; Start itself ignores it.
+	RecoverFromStream bool
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // Defaults fills unset fields.
@@ -221,9 +224,12 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.writes() {
 		d.Store, err = eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
 		if err != nil {
-			return nil, err
+			return nil, d.logOpenError(err)
 		}
 		if _, err := eventstore.EnsureStream(ctx, js, relayCfg); err != nil {
+			return nil, err
+		}
+		if err := d.checkStore(ctx, js, eventstore.DefaultStreamName, presets); err != nil {
 			return nil, err
 		}
 		d.Relay = eventstore.NewRelay(d.Store, js, relayCfg)
@@ -236,10 +242,16 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 
 	var dead projections.DeadLetterCounter
 	if d.reads() {
+		if d.Store == nil { // with the log, checkStore prepared the views
+			if _, err := d.prepareViews(presets); err != nil {
+				return nil, err
+			}
+		}
 		if err := d.startViews(ctx, runCtx, presets, js, &dead); err != nil {
 			return nil, err
 		}
 	}
+	d.startHousekeeping(runCtx)
 
 	d.Service, err = micro.AddService(d.NC, micro.Config{Name: client.ServiceName, Version: Version,
 		Description: "Roster: organizations, projects, tracks, roles and permissions (event-sourced)"})

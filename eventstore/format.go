@@ -1,0 +1,237 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// FormatVersion is the log's stored format, kept under the key "f".
+//
+//	1  records in codec 1, no hash chain (no "f" key)
+//	2  records in codec 2, with PrevHash and Hash (the hash chain)
+//
+// A log of an older format is migrated when it is opened; a log of a newer
+// format is refused (ErrUnknownFormat). A change of the format must add a
+// version here, a migration in migrate, and a fixture under testdata.
+const FormatVersion = 2
+
+const prefixFormat = 'f'
+
+func formatKey() []byte { return []byte{prefixFormat} }
+
+var (
+	// ErrUnknownFormat reports a log written by a newer Roster.
+	ErrUnknownFormat = errors.New("unknown log format")
+	// ErrCorruptLog reports a log that cannot be read as written: a checksum
+	// mismatch in a table or the value log, a record that does not decode, a
+	// missing position. The damaged data is never served.
+	ErrCorruptLog = errors.New("log is corrupt")
+)
+
+// migrateChunk is how many records one migration transaction rewrites.
+const migrateChunk = 512
+
+// migrate brings the log to FormatVersion. The v1 -> v2 migration rewrites
+// every record with its PrevHash and Hash, in order, a chunk per transaction,
+// and writes the format key last: a migration cut short runs again on the next
+// open (records already rewritten decode and hash the same).
+func migrate(db *badger.DB, log *slog.Logger) error {
+	var ver uint64
+	err := db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey())
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			ver = 1
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: format key has %d bytes", ErrCorruptLog, len(v))
+			}
+			ver = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read format: %w", err)
+	}
+	switch {
+	case ver == FormatVersion:
+		return nil
+	case ver > FormatVersion:
+		return fmt.Errorf("%w: the log has format %d, this Roster reads up to %d", ErrUnknownFormat, ver, FormatVersion)
+	}
+	start := time.Now()
+	prev := GenesisHash
+	var next, n uint64 = 1, 0
+	for {
+		var batch []Record
+		err := db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}})
+			defer it.Close()
+			for it.Seek(eventKey(next)); it.Valid() && len(batch) < migrateChunk; it.Next() {
+				pos := binary.BigEndian.Uint64(it.Item().Key()[1:])
+				if pos != next+uint64(len(batch)) {
+					return fmt.Errorf("%w: position %d where %d was expected", ErrCorruptLog, pos, next+uint64(len(batch)))
+				}
+				var r Record
+				if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+					return fmt.Errorf("%w: decode record %d: %w", ErrCorruptLog, pos, err)
+				}
+				batch = append(batch, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("migrate from format %d: %w", ver, err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		wb := db.NewWriteBatch()
+		for i := range batch {
+			r := &batch[i]
+			r.PrevHash = prev
+			r.Hash, _ = HashRecord(*r, prev)
+			prev = r.Hash
+			if err := wb.Set(eventKey(r.Position), encodeRecord(*r)); err != nil {
+				wb.Cancel()
+				return fmt.Errorf("migrate record %d: %w", r.Position, err)
+			}
+		}
+		if err := wb.Flush(); err != nil {
+			return fmt.Errorf("migrate records %d..: %w", next, err)
+		}
+		next += uint64(len(batch))
+		n += uint64(len(batch))
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey(), u64(FormatVersion)) }); err != nil {
+		return fmt.Errorf("write format: %w", err)
+	}
+	if err := db.Sync(); err != nil {
+		return fmt.Errorf("sync after migration: %w", err)
+	}
+	log.Info("eventstore: log migrated", "from_format", ver, "to_format", FormatVersion, "records", n, "took", time.Since(start))
+	return nil
+}
+
+// openBadgerDB opens Badger, turning a panic on a damaged directory into an
+// error wrapping ErrCorruptLog.
+func openBadgerDB(opts badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("%w: badger panicked on open: %v", ErrCorruptLog, p)
+		}
+	}()
+	db, err = badger.Open(opts)
+	if err != nil && !errors.Is(err, os.ErrPermission) && !strings.Contains(err.Error(), "directory lock") {
+		// Not a lock held by another process nor a permission: the files
+		// themselves are wrong (Badger's errors are not typed).
+		err = fmt.Errorf("%w: %w", ErrCorruptLog, err)
+	}
+	return db, err
+}
+
+// OpenBadgerDir opens a Badger directory other than the log (the views) with
+// the same protection: a panic on open is an error, never a crash.
+func OpenBadgerDir(opts badger.Options) (*badger.DB, error) { return openBadgerDB(opts) }
+
+// VerifyChecksums checks the checksum of every block of every table of the
+// log (it reads them all).
+func (s *BadgerStore) VerifyChecksums() error {
+	release, err := s.readGuard()
+	if err != nil {
+		return &StoreError{Op: "verify checksums", Err: err}
+	}
+	defer release()
+	if err := verifyDBChecksums(s.db); err != nil {
+		return &StoreError{Op: "verify checksums", Err: fmt.Errorf("%w: %w", ErrCorruptLog, err)}
+	}
+	return nil
+}
+
+// Verify checks the log's hash chain from position from to the head (see
+// VerifyStore).
+func (s *BadgerStore) Verify(ctx context.Context, from uint64) (Report, error) {
+	return VerifyStore(ctx, s, from)
+}
+
+// GC limits.
+const (
+	// DefaultGCInterval is how often RunValueLogGC runs a pass by default.
+	DefaultGCInterval = 10 * time.Minute
+	// gcDiscardRatio: a value-log file is rewritten when at least half of it is garbage.
+	gcDiscardRatio = 0.5
+	// MaxGCRewritesPerPass bounds one pass: at most this many value-log files are rewritten.
+	MaxGCRewritesPerPass = 16
+)
+
+// RunValueLogGC runs Badger's value-log GC on db every interval (<= 0:
+// DefaultGCInterval) until ctx ends: one pass at a time, each rewriting at most
+// MaxGCRewritesPerPass files, stopping early when ctx ends. The log and the
+// views both use it.
+func RunValueLogGC(ctx context.Context, db *badger.DB, interval time.Duration, log *slog.Logger) {
+	if interval <= 0 {
+		interval = DefaultGCInterval
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := ValueLogGCPass(ctx, db); err != nil {
+			log.Warn("value-log GC failed", "err", err)
+		} else if n > 0 {
+			log.Info("value-log GC", "files_rewritten", n)
+		}
+	}
+}
+
+// ValueLogGCPass runs one bounded GC pass and returns how many files it rewrote.
+func ValueLogGCPass(ctx context.Context, db *badger.DB) (int, error) {
+	n := 0
+	for n < MaxGCRewritesPerPass && ctx.Err() == nil {
+		err := db.RunValueLogGC(gcDiscardRatio)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("value-log GC: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// RunGC runs RunValueLogGC on the log's Badger until ctx ends.
+func (s *BadgerStore) RunGC(ctx context.Context, interval time.Duration) {
+	RunValueLogGC(ctx, s.db, interval, s.log)
+}
+
+// verifyDBChecksums runs Badger's VerifyChecksum, turning its panic on a bad
+// block (Badger 4.9 dereferences the nil block while wrapping the error) into
+// an error.
+func verifyDBChecksums(db *badger.DB) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("a table block failed its checksum (Badger crashed while reporting which: %v)", p)
+		}
+	}()
+	return db.VerifyChecksum()
+}

@@ -1,0 +1,49 @@
+package eventstore
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/table"
+	"github.com/dgraph-io/ristretto/v2/z"
+)
+
+// CheckTables opens the index of every .sst table in a Badger directory on the
+// caller's goroutine and reports the first that cannot be opened (truncated,
+// garbled index) as an error wrapping ErrCorruptLog. badger.Open opens tables
+// on goroutines of its own, where such a table is a panic that takes the
+// process down; this check runs first so that a damaged directory is an error.
+// It reads the files only.
+func CheckTables(dir string) error {
+	ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil {
+		return fmt.Errorf("list tables in %s: %w", dir, err)
+	}
+	for _, f := range ssts {
+		if err := checkTable(f); err != nil {
+			return fmt.Errorf("%w: table %s: %w", ErrCorruptLog, filepath.Base(f), err)
+		}
+	}
+	return nil
+}
+
+func checkTable(fname string) (err error) {
+	mf, err := z.OpenMmapFile(fname, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("unreadable (%v)", p)
+		}
+		_ = mf.Close(-1)
+	}()
+	// Opening reads the index and the first and last blocks (checksummed).
+	// Both of Roster's Badger dirs use Badger's default options: Snappy
+	// compression and 4 KB blocks.
+	_, err = table.OpenTable(mf, table.Options{ReadOnly: true, ChkMode: options.OnBlockRead, BlockSize: 4 << 10,
+		Compression: options.Snappy, BloomFalsePositive: 0.01})
+	return err
+}

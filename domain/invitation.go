@@ -100,6 +100,9 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 	if err := d.mayGive(p, roles); err != nil {
 		return nil, err
 	}
+	if err := d.mayChangeRoles(p, roles, nil); err != nil {
+		return nil, err
+	}
 	ev.Roles, ev.Grants, ev.PartnerID = roles, grants, partner
 	switch {
 	case o.Kind == KindIndividual:

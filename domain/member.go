@@ -61,6 +61,9 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	if err := d.mayGive(p, roles); err != nil {
 		return nil, err
 	}
+	if err := d.mayChangeRoles(p, roles, nil); err != nil {
+		return nil, err
+	}
 	ev := &MemberAdded{Target: c.target(), Principal: c.principal(), Roles: roles, Grants: grants, PartnerID: partner}
 	if c.GroupID != "" {
 		g, ok := o.Workgroups[c.GroupID]
@@ -118,6 +121,10 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if err := d.mayGive(p, roles); err != nil {
 		return Outcome{}, err
 	}
+	added, removed := rolesDiff(m.Roles, roles)
+	if err := d.mayChangeRoles(p, added, removed); err != nil {
+		return Outcome{}, err
+	}
 	if slices.Equal(roles, m.Roles) {
 		return Outcome{}, conflictf("%s already has roles %s", describePrincipal(m.Principal), strings.Join(roles, ", "))
 	}
@@ -151,6 +158,9 @@ func (d *decider) removeMember(c *RemoveMember) (Outcome, error) {
 	}
 	m, err := d.existingMember(p, c.MemberRef)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.mayChangeRoles(p, nil, m.Roles); err != nil {
 		return Outcome{}, err
 	}
 	evs := []Event{&MemberRemoved{Target: c.target(), Principal: m.Principal, Reason: "removed"}}

@@ -123,6 +123,15 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 		}
 		ev.UserID = member.UserID
 	}
+	invitee := ev.UserID
+	if invitee == "" {
+		if m := o.memberByEmail(email); m != nil {
+			invitee = m.UserID
+		}
+	}
+	if err := o.mayHold(invitee, roles); err != nil {
+		return nil, err
+	}
 	if ev.UserID != "" {
 		if _, ok := p.members(c.TrackID)[Principal{UserID: ev.UserID}.Key()]; ok {
 			return nil, conflictf("user %s is already a member of %s", ev.UserID, describeScope(o.ID, Scope{ProjectID: c.ProjectID, TrackID: c.TrackID}))
@@ -220,6 +229,9 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 	} else {
 		evs = append(evs, &MemberAdded{Target: target, Principal: Principal{UserID: d.actor}, Email: email, Name: name,
 			Roles: slices.Clone(inv.Roles), Grants: slices.Clone(inv.Grants), PartnerID: inv.PartnerID, Guest: !member, InvitationID: inv.ID})
+	}
+	if err := d.checkProjectRoleLimits(evs, []string{d.actor}, nil); err != nil {
+		return Outcome{}, err
 	}
 	return Outcome{Events: evs}, nil
 }

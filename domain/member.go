@@ -84,6 +84,9 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	if _, ok := p.members(c.TrackID)[c.principal().Key()]; ok {
 		return nil, conflictf("%s is already a member of %s; use ChangeRole", describePrincipal(c.principal()), describeScope(o.ID, c.scope()))
 	}
+	if err := d.checkProjectRoleLimits([]Event{ev}, nonEmpty(c.UserID), nonEmpty(c.GroupID)); err != nil {
+		return nil, err
+	}
 	return []Event{ev}, nil
 }
 
@@ -129,6 +132,9 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 		return Outcome{}, conflictf("%s already has roles %s", describePrincipal(m.Principal), strings.Join(roles, ", "))
 	}
 	evs := []Event{&RoleChanged{Target: c.target(), Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)}}
+	if err := d.checkProjectRoleLimits(evs, nonEmpty(m.UserID), nonEmpty(m.GroupID)); err != nil {
+		return Outcome{}, err
+	}
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err
 	}

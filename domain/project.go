@@ -220,6 +220,9 @@ func (d *decider) transferOwnership(c *TransferProjectOwnership) (Outcome, error
 			evs = append(evs, &RoleChanged{Target: target, Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)})
 		}
 	}
+	if err := d.checkProjectRoleLimits(evs, []string{c.NewOwner}, nil); err != nil {
+		return Outcome{}, err
+	}
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err
 	}

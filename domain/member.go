@@ -43,6 +43,12 @@ func (d *decider) addMember(c *AddMember) (Outcome, error) {
 
 func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	o := d.o
+	if mine := d.actorPartner(p); mine != "" {
+		// Dataloop: a labeling company's annotation manager "can add users from their organization
+		// to this project … Enter the Email ID of the new user": the company's users come by e-mail
+		// invitation; AddMember names organization members and workgroups of the owning organization.
+		return nil, forbiddenf("%s belongs to labeling company %s and adds users from that company only, by e-mail invitation (InviteMember with email)", d.actor, mine)
+	}
 	roles, err := d.resolveRoles(c.Roles, scopeOfTarget(c.TrackID), c.ProjectID)
 	if err != nil {
 		return nil, err

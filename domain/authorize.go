@@ -126,3 +126,46 @@ func (d *decider) partnerFor(p *Project, requested string, roles []string) (stri
 	}
 	return mine, nil
 }
+
+// mayChangeRoles checks the roles a command gives (added) or takes away (removed) whose preset
+// entry names given_with: the actor must hold that permission at the project, whatever the
+// command's own permission (Allonia: the Track Leader "Is added by Project Manager", so a Track
+// Leader, who manages roles in a track, neither makes nor unmakes another Track Leader).
+func (d *decider) mayChangeRoles(p *Project, added, removed []string) error {
+	check := func(ids []string, verb string) error {
+		for _, id := range ids {
+			r, ok := d.o.Role(id)
+			if !ok || r.GivenWith == "" {
+				continue
+			}
+			perm, ok := d.o.preset.permByID[r.GivenWith]
+			if !ok {
+				continue
+			}
+			s := Scope{ProjectID: p.ID}
+			if d.o.decide(d.actor, perm, s, p, nil, true).Decision != Allowed {
+				return forbiddenf("%s may not %s the %s role on project %s: it needs %q (%s) at %s", d.actor, verb, r.Label, p.ID, perm.Label, perm.ID, describeScope(d.o.ID, s))
+			}
+		}
+		return nil
+	}
+	if err := check(added, "give"); err != nil {
+		return err
+	}
+	return check(removed, "take away")
+}
+
+// rolesDiff returns the roles in next not in prev (added) and in prev not in next (removed).
+func rolesDiff(prev, next []string) (added, removed []string) {
+	for _, r := range next {
+		if !slices.Contains(prev, r) {
+			added = append(added, r)
+		}
+	}
+	for _, r := range prev {
+		if !slices.Contains(next, r) {
+			removed = append(removed, r)
+		}
+	}
+	return added, removed
+}

@@ -52,7 +52,8 @@ func (o *Org) Violations() []string {
 }
 
 // violations lists what breaks SPEC §2.2 in a state: no admin left, or a project (not
-// deleted) without an owner where the preset's admins do not own every project.
+// deleted) without an owner where the preset's admins do not own every project or the preset
+// has a single owner per project.
 func (o *Org) violations() []string {
 	return o.violationsIn(touched{all: true})
 }
@@ -72,7 +73,10 @@ func (o *Org) violationsIn(t touched) []string {
 			out = append(out, fmt.Sprintf("organization %s would have no %s left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
 		}
 	}
-	if o.preset.OwnerRole == "" || o.adminsOwnProjects() {
+	// Where admins own every project the last-owner rule is off, except in single-owner presets
+	// (ICA: "select the new project owner"): there a project has its one owner, changed only by
+	// TransferProjectOwnership.
+	if o.preset.OwnerRole == "" || (o.adminsOwnProjects() && !o.preset.SingleOwner) {
 		return out
 	}
 	ids := t.projects
@@ -94,6 +98,10 @@ func (o *Org) violationsIn(t touched) []string {
 		// Archived projects count too: only an owner may unarchive, so an ownerless archived
 		// project could never come back (or would come back with no owner).
 		if ok && p.Status != StatusDeleted && !o.hasOwner(p) {
+			if o.preset.SingleOwner {
+				out = append(out, fmt.Sprintf("project %s would have no %s left; a %s project has one owner: change it with TransferProjectOwnership", id, o.preset.OwnerRole, o.preset.Label))
+				continue
+			}
 			out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
 		}
 	}

@@ -97,7 +97,15 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mine := d.actorPartner(p); mine != "" {
+		if err := d.companyInvitee(mine, c.UserID, email); err != nil {
+			return nil, err
+		}
+	}
 	if err := d.mayGive(p, roles); err != nil {
+		return nil, err
+	}
+	if err := d.mayChangeRoles(p, roles, nil); err != nil {
 		return nil, err
 	}
 	ev.Roles, ev.Grants, ev.PartnerID = roles, grants, partner
@@ -120,12 +128,34 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 		}
 		ev.UserID = member.UserID
 	}
+	invitee := ev.UserID
+	if invitee == "" {
+		if m := o.memberByEmail(email); m != nil {
+			invitee = m.UserID
+		}
+	}
+	if err := o.mayHold(invitee, roles); err != nil {
+		return nil, err
+	}
 	if ev.UserID != "" {
 		if _, ok := p.members(c.TrackID)[Principal{UserID: ev.UserID}.Key()]; ok {
 			return nil, conflictf("user %s is already a member of %s", ev.UserID, describeScope(o.ID, Scope{ProjectID: c.ProjectID, TrackID: c.TrackID}))
 		}
 	}
 	return ev, d.noPendingDuplicate(ev)
+}
+
+// companyInvitee checks an invitation a labeling company's member makes names a user of that
+// company: by e-mail, and not a member of the owning organization (Dataloop: "users … selected
+// from their organization").
+func (d *decider) companyInvitee(partner, userID, email string) error {
+	if userID != "" {
+		return forbiddenf("%s belongs to labeling company %s and invites users of that company by e-mail, not by user id", d.actor, partner)
+	}
+	if m := d.o.memberByEmail(email); m != nil {
+		return forbiddenf("%s is a member of organization %s, not of labeling company %s; only the project's team adds the organization's members", email, d.o.ID, partner)
+	}
+	return nil
 }
 
 func (o *Org) memberByEmail(email string) *OrgMember {
@@ -198,6 +228,15 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 	if !member && o.Kind == KindTeam && !o.preset.OutsideGuests {
 		return Outcome{}, preconditionf("user %s is no longer a member of organization %s", d.actor, o.ID)
 	}
+	if by := p.Members[Principal{UserID: inv.InvitedBy}.Key()]; member && inv.PartnerID != "" && by != nil && by.PartnerID == inv.PartnerID {
+		// An invitation a labeling company made into itself (the company's own users, by e-mail).
+		return Outcome{}, preconditionf("user %s is a member of organization %s; labeling company %s adds only its own users", d.actor, o.ID, inv.PartnerID)
+	}
+	if o.Kind == KindIndividual && p.Visibility != Public {
+		// Neptune: "If the project is created in an individual organization, you can only invite
+		// users to a public project … You cannot add users to a private project."
+		return Outcome{}, preconditionf("project %s is private; in individual organization %s only public projects take collaborators", p.ID, o.ID)
+	}
 	if om != nil {
 		email, name = firstNonEmpty(om.Email, email), firstNonEmpty(om.Name, name)
 	}
@@ -217,6 +256,9 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 	} else {
 		evs = append(evs, &MemberAdded{Target: target, Principal: Principal{UserID: d.actor}, Email: email, Name: name,
 			Roles: slices.Clone(inv.Roles), Grants: slices.Clone(inv.Grants), PartnerID: inv.PartnerID, Guest: !member, InvitationID: inv.ID})
+	}
+	if err := d.checkProjectRoleLimits(evs, []string{d.actor}, nil); err != nil {
+		return Outcome{}, err
 	}
 	return Outcome{Events: evs}, nil
 }

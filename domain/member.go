@@ -43,6 +43,12 @@ func (d *decider) addMember(c *AddMember) (Outcome, error) {
 
 func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	o := d.o
+	if mine := d.actorPartner(p); mine != "" {
+		// Dataloop: a labeling company's annotation manager "can add users from their organization
+		// to this project … Enter the Email ID of the new user": the company's users come by e-mail
+		// invitation; AddMember names organization members and workgroups of the owning organization.
+		return nil, forbiddenf("%s belongs to labeling company %s and adds users from that company only, by e-mail invitation (InviteMember with email)", d.actor, mine)
+	}
 	roles, err := d.resolveRoles(c.Roles, scopeOfTarget(c.TrackID), c.ProjectID)
 	if err != nil {
 		return nil, err
@@ -59,6 +65,9 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 		return nil, err
 	}
 	if err := d.mayGive(p, roles); err != nil {
+		return nil, err
+	}
+	if err := d.mayChangeRoles(p, roles, nil); err != nil {
 		return nil, err
 	}
 	ev := &MemberAdded{Target: c.target(), Principal: c.principal(), Roles: roles, Grants: grants, PartnerID: partner}
@@ -80,6 +89,9 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	}
 	if _, ok := p.members(c.TrackID)[c.principal().Key()]; ok {
 		return nil, conflictf("%s is already a member of %s; use ChangeRole", describePrincipal(c.principal()), describeScope(o.ID, c.scope()))
+	}
+	if err := d.checkProjectRoleLimits([]Event{ev}, nonEmpty(c.UserID), nonEmpty(c.GroupID)); err != nil {
+		return nil, err
 	}
 	return []Event{ev}, nil
 }
@@ -118,10 +130,17 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if err := d.mayGive(p, roles); err != nil {
 		return Outcome{}, err
 	}
+	added, removed := rolesDiff(m.Roles, roles)
+	if err := d.mayChangeRoles(p, added, removed); err != nil {
+		return Outcome{}, err
+	}
 	if slices.Equal(roles, m.Roles) {
 		return Outcome{}, conflictf("%s already has roles %s", describePrincipal(m.Principal), strings.Join(roles, ", "))
 	}
 	evs := []Event{&RoleChanged{Target: c.target(), Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)}}
+	if err := d.checkProjectRoleLimits(evs, nonEmpty(m.UserID), nonEmpty(m.GroupID)); err != nil {
+		return Outcome{}, err
+	}
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err
 	}
@@ -151,6 +170,9 @@ func (d *decider) removeMember(c *RemoveMember) (Outcome, error) {
 	}
 	m, err := d.existingMember(p, c.MemberRef)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.mayChangeRoles(p, nil, m.Roles); err != nil {
 		return Outcome{}, err
 	}
 	evs := []Event{&MemberRemoved{Target: c.target(), Principal: m.Principal, Reason: "removed"}}

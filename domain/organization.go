@@ -88,6 +88,9 @@ func (d *decider) changeOrgRole(c *ChangeOrgRole) (Outcome, error) {
 		return Outcome{}, conflictf("user %s already has organization role %s", c.UserID, role)
 	}
 	evs := []Event{&OrgRoleChanged{UserID: c.UserID, Role: role, PreviousRole: m.Role}}
+	if err := d.checkProjectRoleLimits(evs, []string{c.UserID}, nil); err != nil {
+		return Outcome{}, err
+	}
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err
 	}

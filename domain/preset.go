@@ -72,6 +72,13 @@ type Role struct {
 	// ProjectID is the project a custom role belongs to (defined there by its team manager);
 	// empty for organization-wide roles.
 	ProjectID string `yaml:"-" json:"project_id,omitempty"`
+	// ProjectRoles, on an organization role, lists the only project and track roles its holders
+	// may be given (Dataloop ORG-Workers are "added as annotators"); empty: any.
+	ProjectRoles []string `yaml:"project_roles" json:"-"`
+	// GivenWith names the permission an actor must hold at the project to give this role or take
+	// it away (Allonia: the Track Leader "Is added by Project Manager"); empty: the command's own
+	// permission is enough.
+	GivenWith string `yaml:"given_with" json:"-"`
 }
 
 // Preset is one platform's membership model, loaded from presets/<id>.yaml.
@@ -111,6 +118,10 @@ type Preset struct {
 	OpenPermissions bool `yaml:"open_permissions"`
 	// CustomRoles allows DefineRole, SetRolePermissions and DeleteRole.
 	CustomRoles bool `yaml:"custom_roles"`
+	// ListProjects names the permission that shows a user the organization's projects they are
+	// not a member of (Aunsight AU-ORG:view-any-project); empty: a user sees the projects they
+	// are a member of (see Org.MayListProject).
+	ListProjects string `yaml:"list_projects"`
 
 	Permissions []Permission `yaml:"permissions"`
 	Roles       []Role       `yaml:"roles"`
@@ -250,6 +261,26 @@ func (p *Preset) init() error {
 	}
 	if p.OrgAdminRole == "" {
 		errs = append(errs, errors.New("org_admin_role is required"))
+	}
+	for _, r := range p.Roles {
+		if len(r.ProjectRoles) > 0 && r.Scope != ScopeOrg {
+			errs = append(errs, fmt.Errorf("role %s: project_roles is for organization roles", r.ID))
+		}
+		for _, pr := range r.ProjectRoles {
+			if q, ok := p.roleByID[pr]; !ok || q.Scope == ScopeOrg {
+				errs = append(errs, fmt.Errorf("role %s: project_roles: %q is not a project or track role", r.ID, pr))
+			}
+		}
+		if r.GivenWith != "" {
+			if _, ok := p.permByID[r.GivenWith]; !ok {
+				errs = append(errs, fmt.Errorf("role %s: given_with: unknown permission %q", r.ID, r.GivenWith))
+			}
+		}
+	}
+	if p.ListProjects != "" {
+		if perm, ok := p.permByID[p.ListProjects]; !ok || perm.Scope == ScopeTrack {
+			errs = append(errs, fmt.Errorf("list_projects: %q is not an organization or project permission", p.ListProjects))
+		}
 	}
 	checkRole("org_admin_role", p.OrgAdminRole, ScopeOrg)
 	checkRole("org_member_role", p.OrgMemberRole, ScopeOrg)

@@ -119,7 +119,39 @@ func (d *decider) setProjectVisibility(c *SetProjectVisibility) (Outcome, error)
 	if p.Visibility == c.Visibility {
 		return Outcome{}, conflictf("project %s is already %s", c.ProjectID, c.Visibility)
 	}
-	return one(&ProjectVisibilitySet{ProjectID: c.ProjectID, Visibility: c.Visibility}), nil
+	evs := []Event{&ProjectVisibilitySet{ProjectID: c.ProjectID, Visibility: c.Visibility}}
+	if d.o.Kind == KindIndividual && c.Visibility == Private {
+		// Neptune: "in case of individual organizations, you can invite collaborators to public
+		// projects only". A project with collaborators stays public until they are removed (or
+		// leave); its pending invitations are revoked, since a private project takes nobody.
+		if who := d.o.collaborators(p); len(who) > 0 {
+			return Outcome{}, preconditionf("project %s of individual organization %s has collaborators (%s); only public projects have them there: remove them first (RemoveMember)", p.ID, d.o.ID, strings.Join(who, ", "))
+		}
+		for _, id := range sortedKeys(d.o.Invitations) {
+			if inv := d.o.Invitations[id]; inv.ProjectID == p.ID && inv.Status == InvitePending {
+				evs = append(evs, &InvitationRevoked{InvitationID: id, ProjectID: inv.ProjectID, TrackID: inv.TrackID, Reason: "project_private"})
+			}
+		}
+	}
+	return Outcome{Events: evs}, nil
+}
+
+// collaborators lists, sorted, the project's members (project and tracks) who are not members of
+// the organization: in an individual organization, the people its owner invited.
+func (o *Org) collaborators(p *Project) []string {
+	seen := map[string]bool{}
+	add := func(mm map[string]*Membership) {
+		for _, m := range mm {
+			if m.GroupID != "" || o.Members[m.UserID] == nil {
+				seen[describePrincipal(m.Principal)] = true
+			}
+		}
+	}
+	add(p.Members)
+	for _, t := range p.Tracks {
+		add(t.Members)
+	}
+	return sortedKeys(seen)
 }
 
 // projectCommand checks a project-level command's target and actor; archived projects
@@ -219,6 +251,9 @@ func (d *decider) transferOwnership(c *TransferProjectOwnership) (Outcome, error
 		} else {
 			evs = append(evs, &RoleChanged{Target: target, Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)})
 		}
+	}
+	if err := d.checkProjectRoleLimits(evs, []string{c.NewOwner}, nil); err != nil {
+		return Outcome{}, err
 	}
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err

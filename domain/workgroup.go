@@ -44,7 +44,11 @@ func (d *decider) addWorkgroupMember(c *AddWorkgroupMember) (Outcome, error) {
 	if g.Members[c.UserID] {
 		return Outcome{}, conflictf("user %s is already in workgroup %s", c.UserID, c.GroupID)
 	}
-	return one(&WorkgroupMemberAdded{GroupID: c.GroupID, UserID: c.UserID}), nil
+	evs := []Event{&WorkgroupMemberAdded{GroupID: c.GroupID, UserID: c.UserID}}
+	if err := d.checkProjectRoleLimits(evs, []string{c.UserID}, nil); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Events: evs}, nil
 }
 
 func (d *decider) removeWorkgroupMember(c *RemoveWorkgroupMember) (Outcome, error) {

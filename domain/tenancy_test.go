@@ -82,7 +82,9 @@ func TestTenancyOtherAccountSeesNotFoundLikeAnUnknownOrganization(t *testing.T) 
 }
 
 func TestTenancyOwnerGrantedOperatorAndInsecureModeReach(t *testing.T) {
-	add := func() Command { return &AddOrgMember{Meta: by("ana"), UserID: "zed", Email: emailOf("zed"), Name: "zed"} }
+	add := func() Command {
+		return &AddOrgMember{Meta: by("ana"), UserID: "zed", Email: emailOf("zed"), Name: "zed"}
+	}
 	history := append(ownedBy("APP_A", neptuneTeam()), &OrganizationAccessGranted{Account: "APP_B"})
 	given(t, history).as("APP_A", false).when(add()).thenTypes(EvOrgMemberAdded)
 	given(t, history).as("APP_B", false).when(add()).thenTypes(EvOrgMemberAdded)

@@ -155,6 +155,8 @@ type AcceptInvite struct {
 	InvitationID string `json:"invitation_id"`
 	ActorEmail   string `json:"actor_email,omitempty"`
 	ActorName    string `json:"actor_name,omitempty"`
+	// Token is the e-mail invitation's secret, returned once to the inviter (see tenancy.go).
+	Token string `json:"token,omitempty"`
 }
 
 // RejectInvite is the invitee refusing an invitation.
@@ -163,6 +165,8 @@ type RejectInvite struct {
 	InvitationID string `json:"invitation_id"`
 	ActorEmail   string `json:"actor_email,omitempty"`
 	ActorName    string `json:"actor_name,omitempty"`
+	// Token is the e-mail invitation's secret, returned once to the inviter (see tenancy.go).
+	Token string `json:"token,omitempty"`
 }
 
 // RevokeInvite withdraws a pending invitation.
@@ -381,6 +385,10 @@ func NewCommand(name string) (Command, bool) {
 		return &DeleteRole{}, true
 	case CmdImportMembers:
 		return &ImportMembers{}, true
+	case CmdGrantOrganizationAccess:
+		return &GrantOrganizationAccess{}, true
+	case CmdRevokeOrganizationAccess:
+		return &RevokeOrganizationAccess{}, true
 	}
 	return nil, false
 }

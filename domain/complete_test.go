@@ -22,6 +22,10 @@ func TestCommandsComplete(t *testing.T) {
 		CmdRejectInvite:       "only the invitation's invitee may answer it (SPEC §2.12), whatever their roles",
 		CmdExpireInvites:      "issued by Roster itself (SystemActor), never by a user",
 		CmdLeaveProject:       "a member may always take themselves off a project",
+		CmdGrantOrganizationAccess: "an account-level rule (SPEC §7): the owning account or an operator, and an actor holding " +
+			"the preset's org_admin_role; a granted account never grants, whatever its users' roles",
+		CmdRevokeOrganizationAccess: "an account-level rule (SPEC §7): the owning account or an operator, and an actor holding " +
+			"the preset's org_admin_role; a granted account never revokes, whatever its users' roles",
 	}
 
 	// featureOf names, for the commands of an optional feature, whether a preset has it; a preset

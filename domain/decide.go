@@ -13,12 +13,23 @@ const SystemActor = "roster"
 // DefaultInviteTTL is how long an invitation stays pending (SPEC §2.12).
 const DefaultInviteTTL = 7 * 24 * time.Hour
 
-// Env is what a decision may use from outside: the time and an id generator.
+// Env is what a decision may use from outside: the time, generators, and who is asking.
 type Env struct {
 	Now       time.Time
 	InviteTTL time.Duration
 	// NewID generates ids for invitations created inside a command (imports, partners).
 	NewID func() string
+
+	// Account is the NATS account of the authenticated caller, filled by the edge from the
+	// server-stamped request info, never from the payload. Empty means insecure mode: no
+	// tenancy, every organization reachable, exactly as before accounts existed.
+	Account string
+	// Operator marks an operator account: it reaches every organization (SPEC §7).
+	Operator bool
+	// NewToken generates the secret of an e-mail invitation; nil issues no token.
+	NewToken func() string
+	// RequireInviteToken (secured mode) makes answering an e-mail invitation require its token.
+	RequireInviteToken bool
 }
 
 // Outcome is what an accepted command records and answers.
@@ -41,7 +52,9 @@ func Decide(o *Org, cmd Command, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	// CreateOrganization is the one command decided on an organization that does not exist yet.
-	if _, creates := cmd.(*CreateOrganization); !creates && !o.Exists() {
+	// An organization the caller's account may not reach answers exactly as one that does not
+	// exist (SPEC §7: no existence leak).
+	if _, creates := cmd.(*CreateOrganization); !creates && (!o.Exists() || !o.AccessibleBy(env.Account, env.Operator)) {
 		return Outcome{}, notFoundf("organization %s not found", m.OrgID)
 	}
 	h, ok := handlerOf(name)
@@ -148,6 +161,11 @@ func handlerOf(name string) (handler, bool) {
 	// import.go
 	case CmdImportMembers:
 		return on((*decider).importMembers), true
+	// tenancy.go
+	case CmdGrantOrganizationAccess:
+		return on((*decider).grantAccess), true
+	case CmdRevokeOrganizationAccess:
+		return on((*decider).revokeAccess), true
 	}
 	return nil, false
 }

@@ -40,6 +40,9 @@ type OrganizationCreated struct {
 	AdminEmail string `json:"admin_email,omitempty"`
 	AdminName  string `json:"admin_name,omitempty"`
 	AdminRole  string `json:"admin_role"`
+	// Account is the NATS account that created the organization and owns it (SPEC §7); empty
+	// when it was created without authentication (insecure mode).
+	Account string `json:"account,omitempty"`
 }
 
 // OrgMemberAdded puts a user in the organization with an organization role.
@@ -184,6 +187,9 @@ type InvitationCreated struct {
 	PartnerID    string    `json:"partner_id,omitempty"`
 	InvitedBy    string    `json:"invited_by"`
 	ExpiresAt    time.Time `json:"expires_at"`
+	// TokenSHA256 is the hex SHA-256 of the invitation's secret token; the token itself is
+	// never stored (see tenancy.go).
+	TokenSHA256 string `json:"token_sha256,omitempty"`
 }
 
 // InvitationAccepted records the invitee's acceptance; the membership events follow it.
@@ -341,6 +347,10 @@ func newEvent(typ string) (Event, bool) {
 		return &RolePermissionsSet{}, true
 	case EvRoleDeleted:
 		return &RoleDeleted{}, true
+	case EvOrganizationAccessGranted:
+		return &OrganizationAccessGranted{}, true
+	case EvOrganizationAccessRevoked:
+		return &OrganizationAccessRevoked{}, true
 	}
 	return nil, false
 }

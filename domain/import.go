@@ -39,13 +39,14 @@ func (d *decider) importMembers(c *ImportMembers) (Outcome, error) {
 			}
 			var ev *InvitationCreated
 			if ev, rerr = sd.invitation(inv); rerr == nil {
+				res.InvitationToken = sd.issueToken(ev)
 				rowEvs = []Event{ev}
 				res.InvitationID = ev.InvitationID
 			}
 		}
 		if rerr != nil {
 			res.Error, res.Code = rerr.Error(), string(CodeOf(rerr))
-			res.InvitationID = ""
+			res.InvitationID, res.InvitationToken = "", ""
 		} else {
 			res.OK = true
 			for _, ev := range rowEvs {

@@ -21,7 +21,7 @@ func (d *decider) inviteMember(c *InviteMember) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Events: []Event{ev}, Result: InviteMemberResult{InvitationID: ev.InvitationID}}, nil
+	return Outcome{Events: []Event{ev}, Result: InviteMemberResult{InvitationID: ev.InvitationID, InvitationToken: d.issueToken(ev)}}, nil
 }
 
 func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
@@ -181,7 +181,7 @@ func (d *decider) noPendingDuplicate(ev *InvitationCreated) error {
 }
 
 // invitee checks the actor is the invitation's invitee (SPEC §2.12) and it is still open.
-func (d *decider) invitee(id, actorEmail string) (*Invitation, error) {
+func (d *decider) invitee(id, actorEmail, token string) (*Invitation, error) {
 	if err := checkIDs(map[string]string{"invitation_id": id}, nil); err != nil {
 		return nil, err
 	}
@@ -195,6 +195,9 @@ func (d *decider) invitee(id, actorEmail string) (*Invitation, error) {
 	case inv.UserID == "" && !strings.EqualFold(strings.TrimSpace(actorEmail), inv.Email):
 		return nil, forbiddenf("invitation %s is for another e-mail address; answer it with actor_email set to the invited address", id)
 	}
+	if err := d.checkInviteToken(inv, token); err != nil {
+		return nil, err
+	}
 	if inv.Status != InvitePending {
 		return nil, preconditionf("invitation %s is %s, not pending", id, inv.Status)
 	}
@@ -205,7 +208,7 @@ func (d *decider) invitee(id, actorEmail string) (*Invitation, error) {
 }
 
 func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
-	inv, err := d.invitee(c.InvitationID, c.ActorEmail)
+	inv, err := d.invitee(c.InvitationID, c.ActorEmail, c.Token)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -264,7 +267,7 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 }
 
 func (d *decider) rejectInvite(c *RejectInvite) (Outcome, error) {
-	inv, err := d.invitee(c.InvitationID, c.ActorEmail)
+	inv, err := d.invitee(c.InvitationID, c.ActorEmail, c.Token)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -33,6 +33,9 @@ const (
 	CmdSetRolePermissions       = "SetRolePermissions"
 	CmdDeleteRole               = "DeleteRole"
 	CmdImportMembers            = "ImportMembers"
+	// Tenancy (tenancy.go).
+	CmdGrantOrganizationAccess  = "GrantOrganizationAccess"
+	CmdRevokeOrganizationAccess = "RevokeOrganizationAccess"
 )
 
 // CommandNames lists every command the domain decides, in a stable order.
@@ -46,6 +49,7 @@ func CommandNames() []string {
 		CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject,
 		CmdCreateTrack, CmdConfigureTrack, CmdAddPartner,
 		CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers,
+		CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess,
 	}
 }
 
@@ -88,4 +92,7 @@ const (
 	EvRoleDefined            = "RoleDefined"
 	EvRolePermissionsSet     = "RolePermissionsSet"
 	EvRoleDeleted            = "RoleDeleted"
+	// Tenancy (tenancy.go).
+	EvOrganizationAccessGranted = "OrganizationAccessGranted"
+	EvOrganizationAccessRevoked = "OrganizationAccessRevoked"
 )

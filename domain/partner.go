@@ -37,10 +37,9 @@ func (d *decider) addPartner(c *AddPartner) (Outcome, error) {
 		return Outcome{}, conflictf("invitation %s already exists", c.InvitationID)
 	}
 	name := firstNonEmpty(c.Name, c.PartnerID)
-	evs := []Event{
-		&PartnerAdded{ProjectID: p.ID, PartnerID: c.PartnerID, Name: name, AdminEmail: c.AdminEmail},
-		&InvitationCreated{InvitationID: c.InvitationID, ProjectID: p.ID, Email: c.AdminEmail, Roles: []string{pre.PartnerAdminRole},
-			PartnerID: c.PartnerID, InvitedBy: d.actor, ExpiresAt: d.env.Now.Add(d.env.InviteTTL)},
-	}
-	return Outcome{Events: evs, Result: AddPartnerResult{PartnerID: c.PartnerID, InvitationID: c.InvitationID}}, nil
+	inv := &InvitationCreated{InvitationID: c.InvitationID, ProjectID: p.ID, Email: c.AdminEmail, Roles: []string{pre.PartnerAdminRole},
+		PartnerID: c.PartnerID, InvitedBy: d.actor, ExpiresAt: d.env.Now.Add(d.env.InviteTTL)}
+	token := d.issueToken(inv)
+	evs := []Event{&PartnerAdded{ProjectID: p.ID, PartnerID: c.PartnerID, Name: name, AdminEmail: c.AdminEmail}, inv}
+	return Outcome{Events: evs, Result: AddPartnerResult{PartnerID: c.PartnerID, InvitationID: c.InvitationID, InvitationToken: token}}, nil
 }

@@ -33,6 +33,8 @@ type CreateProjectResult struct {
 // InviteMemberResult answers InviteMember with the invitation's id (generated when the command gave none).
 type InviteMemberResult struct {
 	InvitationID string `json:"invitation_id"`
+	// InvitationToken is the e-mail invitation's secret, returned only here, once.
+	InvitationToken string `json:"invitation_token,omitempty"`
 }
 
 // CreateTrackResult answers CreateTrack.
@@ -43,7 +45,9 @@ type CreateTrackResult struct {
 // AddPartnerResult answers AddPartner with the partner and the invitation sent to its admin.
 type AddPartnerResult struct {
 	InvitationID string `json:"invitation_id"`
-	PartnerID    string `json:"partner_id"`
+	// InvitationToken is the secret of the admin's invitation, returned only here, once.
+	InvitationToken string `json:"invitation_token,omitempty"`
+	PartnerID       string `json:"partner_id"`
 }
 
 // DefineRoleResult answers DefineRole; ProjectID is set when the role belongs to a project.
@@ -65,6 +69,8 @@ type ImportRow struct {
 	Code  string `json:"code,omitempty"`
 	// InvitationID is set for rows invited by e-mail.
 	InvitationID string `json:"invitation_id,omitempty"`
+	// InvitationToken is the secret of the row's e-mail invitation, returned only here, once.
+	InvitationToken string `json:"invitation_token,omitempty"`
 }
 
 func (NoResult) commandResult()                 {}

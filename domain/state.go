@@ -104,6 +104,8 @@ type Invitation struct {
 	Status     string    `json:"status"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	AnsweredBy string    `json:"answered_by,omitempty"`
+	// TokenSHA256 is the hex SHA-256 of the invitation's token (e-mail invitations).
+	TokenSHA256 string `json:"token_sha256,omitempty"`
 }
 
 // Org is one organization's whole state: the consistency boundary of every rule.
@@ -119,6 +121,10 @@ type Org struct {
 	Invitations map[string]*Invitation `json:"invitations"`
 	// CustomRoles are roles defined by DefineRole.
 	CustomRoles map[string]*Role `json:"custom_roles"`
+	// OwnerAccount is the NATS account that created the organization; Accounts are the
+	// accounts it granted access to, sorted (SPEC §7, tenancy.go).
+	OwnerAccount string   `json:"owner_account,omitempty"`
+	Accounts     []string `json:"accounts,omitempty"`
 
 	preset  *Preset
 	presets Presets
@@ -206,6 +212,7 @@ func Evolve(o *Org, ev Event) {
 		o.Invitations = map[string]*Invitation{}
 		o.CustomRoles = map[string]*Role{}
 		o.userGroups = map[string][]string{}
+		o.OwnerAccount = e.Account
 	case *OrgMemberAdded:
 		o.Members[e.UserID] = &OrgMember{UserID: e.UserID, Email: e.Email, Name: e.Name, Role: e.Role, InvitationID: e.InvitationID}
 	case *OrgRoleChanged:
@@ -280,7 +287,7 @@ func Evolve(o *Org, ev Event) {
 	case *InvitationCreated:
 		o.Invitations[e.InvitationID] = &Invitation{ID: e.InvitationID, ProjectID: e.ProjectID, TrackID: e.TrackID,
 			Email: e.Email, UserID: e.UserID, Name: e.Name, Roles: slices.Clone(e.Roles), Grants: slices.Clone(e.Grants),
-			PartnerID: e.PartnerID, InvitedBy: e.InvitedBy, Status: InvitePending, ExpiresAt: e.ExpiresAt}
+			PartnerID: e.PartnerID, InvitedBy: e.InvitedBy, Status: InvitePending, ExpiresAt: e.ExpiresAt, TokenSHA256: e.TokenSHA256}
 	case *InvitationAccepted:
 		if inv, ok := o.Invitations[e.InvitationID]; ok {
 			inv.Status, inv.AnsweredBy = InviteAccepted, e.UserID
@@ -313,6 +320,10 @@ func Evolve(o *Org, ev Event) {
 		}
 	case *RoleDeleted:
 		delete(o.CustomRoles, e.Role)
+	case *OrganizationAccessGranted:
+		o.Accounts = withAccount(o.Accounts, e.Account)
+	case *OrganizationAccessRevoked:
+		o.Accounts = withoutAccount(o.Accounts, e.Account)
 	}
 }
 
@@ -325,6 +336,7 @@ func (o *Org) setStatus(projectID, status string) {
 // Clone returns a deep copy, so that a decision can be tried on it (dry runs, imports).
 func (o *Org) Clone() *Org {
 	c := *o
+	c.Accounts = slices.Clone(o.Accounts)
 	c.Members = make(map[string]*OrgMember, len(o.Members))
 	for k, m := range o.Members {
 		mc := *m

@@ -44,6 +44,8 @@ func commandOps() []op {
 		{"SetRolePermissions", "org_id, role, permissions", "set a role's permissions"},
 		{"DeleteRole", "org_id, role", "delete a custom role"},
 		{"ImportMembers", "org_id, project_id, csv (header email,user_id,name,roles,grants; ';' inside roles and grants)", "add or invite many members from CSV (--csv @file.csv)"},
+		{"GrantOrganizationAccess", "org_id, account", "let another NATS account reach an organization (owner account only)"},
+		{"RevokeOrganizationAccess", "org_id, account", "take back an account's access to an organization"},
 	}
 }
 

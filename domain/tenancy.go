@@ -1,0 +1,181 @@
+package domain
+
+// Tenancy room (SPEC §7): which NATS accounts reach an organization, the commands that grant and
+// revoke that access, and the secret token that proves an e-mail invitation's invitee.
+//
+// The account of the caller comes to the decider in Env (the edge reads it from the
+// server-stamped Nats-Request-Info), never from a command's payload. An empty Env.Account is the
+// insecure mode: there is no tenancy and every rule here lets everything through, as before
+// accounts existed.
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"slices"
+)
+
+// MaxGrantedAccounts bounds the accounts one organization grants access to (its owner aside).
+const MaxGrantedAccounts = 64
+
+// MaxInviteTokenLen bounds the token an AcceptInvite or RejectInvite may carry.
+const MaxInviteTokenLen = 256
+
+// GrantOrganizationAccess lets another NATS account command and query the organization.
+type GrantOrganizationAccess struct {
+	Meta
+	Account string `json:"account"`
+}
+
+// RevokeOrganizationAccess takes back an account's access; the owner account keeps its own.
+type RevokeOrganizationAccess struct {
+	Meta
+	Account string `json:"account"`
+}
+
+func (*GrantOrganizationAccess) CommandName() string  { return CmdGrantOrganizationAccess }
+func (*RevokeOrganizationAccess) CommandName() string { return CmdRevokeOrganizationAccess }
+
+// OrganizationAccessGranted lets an account reach the organization.
+type OrganizationAccessGranted struct {
+	Account string `json:"account"`
+}
+
+// OrganizationAccessRevoked takes an account's access back.
+type OrganizationAccessRevoked struct {
+	Account string `json:"account"`
+}
+
+func (OrganizationAccessGranted) EventType() string { return EvOrganizationAccessGranted }
+func (OrganizationAccessRevoked) EventType() string { return EvOrganizationAccessRevoked }
+
+// ValidAccount reports whether s can name a NATS account in a grant: 1–128 characters of
+// A-Z a-z 0-9 _ - (the charset of ids). It takes configuration-file account names such as
+// APP_A and the 56-character public keys of operator/JWT mode, and refuses the server's
+// internal accounts ($SYS, $G), which are never tenants.
+func ValidAccount(s string) bool { return ValidID(s) }
+
+// AccessibleBy reports whether a caller of account (an operator account when operator) may
+// command or query the organization: its owner account, an account it granted access to, or
+// an operator. An empty account is the insecure mode and reaches everything. An organization
+// created in insecure mode has no owner account: with authentication on, only operators reach
+// it until an operator grants it to an account.
+func (o *Org) AccessibleBy(account string, operator bool) bool {
+	switch {
+	case account == "" || operator:
+		return true
+	case o.OwnerAccount != "" && account == o.OwnerAccount:
+		return true
+	}
+	_, granted := slices.BinarySearch(o.Accounts, account)
+	return granted
+}
+
+// mayManageAccess checks who grants and revokes: the calling account must own the
+// organization (or be an operator, or the mode insecure) and the actor must hold the preset's
+// organization admin role. It is an account-level rule, not an entry of the preset's authorize
+// table: a granted account never passes it, whatever roles its users hold.
+func (d *decider) mayManageAccess(cmd, account string) error {
+	if !ValidAccount(account) {
+		return invalidf("account %q must be 1-128 characters of A-Z a-z 0-9 _ - (a NATS account name or public key)", account)
+	}
+	if d.env.Account != "" && !d.env.Operator && d.env.Account != d.o.OwnerAccount {
+		return forbiddenf("only the account that owns organization %s (or an operator) may %s", d.o.ID, cmd)
+	}
+	if m := d.o.Members[d.actor]; m == nil || m.Role != d.o.preset.OrgAdminRole {
+		return forbiddenf("%s may not %s: only a %s of organization %s may", d.actor, cmd, d.o.preset.OrgAdminRole, d.o.ID)
+	}
+	return nil
+}
+
+func (d *decider) grantAccess(c *GrantOrganizationAccess) (Outcome, error) {
+	if err := d.mayManageAccess(CmdGrantOrganizationAccess, c.Account); err != nil {
+		return Outcome{}, err
+	}
+	if c.Account == d.o.OwnerAccount {
+		return Outcome{}, conflictf("account %s owns organization %s and has access already", c.Account, d.o.ID)
+	}
+	if _, granted := slices.BinarySearch(d.o.Accounts, c.Account); granted {
+		return Outcome{}, conflictf("account %s already has access to organization %s", c.Account, d.o.ID)
+	}
+	if len(d.o.Accounts) >= MaxGrantedAccounts {
+		return Outcome{}, preconditionf("organization %s already grants access to %d accounts, the limit (MaxGrantedAccounts); revoke one first", d.o.ID, MaxGrantedAccounts)
+	}
+	return one(&OrganizationAccessGranted{Account: c.Account}), nil
+}
+
+func (d *decider) revokeAccess(c *RevokeOrganizationAccess) (Outcome, error) {
+	if err := d.mayManageAccess(CmdRevokeOrganizationAccess, c.Account); err != nil {
+		return Outcome{}, err
+	}
+	if c.Account == d.o.OwnerAccount {
+		return Outcome{}, preconditionf("account %s owns organization %s; the owner account cannot be revoked", c.Account, d.o.ID)
+	}
+	if _, granted := slices.BinarySearch(d.o.Accounts, c.Account); !granted {
+		return Outcome{}, conflictf("account %s has no granted access to organization %s", c.Account, d.o.ID)
+	}
+	return one(&OrganizationAccessRevoked{Account: c.Account}), nil
+}
+
+// withAccount returns a new sorted slice with account added (a clone may share the old one).
+func withAccount(accounts []string, account string) []string {
+	i, found := slices.BinarySearch(accounts, account)
+	if found {
+		return accounts
+	}
+	return slices.Insert(slices.Clone(accounts), i, account)
+}
+
+// withoutAccount returns a new slice without account, nil when it becomes empty.
+func withoutAccount(accounts []string, account string) []string {
+	out := slices.DeleteFunc(slices.Clone(accounts), func(a string) bool { return a == account })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// TokenSHA256 is the hex SHA-256 of an invitation token: what the log keeps of it.
+func TokenSHA256(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// issueToken gives an invitation answered by e-mail (no user id) a secret from Env.NewToken,
+// records only its hash in the event and returns the token for the command's result. It
+// issues nothing when Env has no generator or the invitation names its user.
+func (d *decider) issueToken(ev *InvitationCreated) string {
+	if d.env.NewToken == nil || ev.UserID != "" {
+		return ""
+	}
+	token := d.env.NewToken()
+	if token == "" {
+		return ""
+	}
+	ev.TokenSHA256 = TokenSHA256(token)
+	return token
+}
+
+// checkInviteToken applies the token rule to an answer of an e-mail invitation. A given token
+// must match the invitation's hash (compared in constant time), always; a missing one is
+// refused when Env.RequireInviteToken (secured mode) and accepted otherwise (the insecure quick
+// start, where actor_email alone answers, as before tokens). A user-id invitation is proven by
+// its actor and takes no token.
+func (d *decider) checkInviteToken(inv *Invitation, token string) error {
+	if inv.UserID != "" {
+		return nil
+	}
+	if len(token) > MaxInviteTokenLen {
+		return invalidf("token is longer than %d characters (MaxInviteTokenLen)", MaxInviteTokenLen)
+	}
+	if token == "" {
+		if d.env.RequireInviteToken {
+			return forbiddenf("invitation %s's token is required: give the token its inviter received (field token)", inv.ID)
+		}
+		return nil
+	}
+	if inv.TokenSHA256 == "" || subtle.ConstantTimeCompare([]byte(TokenSHA256(token)), []byte(inv.TokenSHA256)) != 1 {
+		return forbiddenf("the token does not match invitation %s", inv.ID)
+	}
+	return nil
+}

@@ -18,6 +18,8 @@ const (
 	CmdAcceptInvite             = "AcceptInvite"
 	CmdRejectInvite             = "RejectInvite"
 	CmdRevokeInvite             = "RevokeInvite"
+	CmdGrantOrganizationAccess  = "GrantOrganizationAccess"
+	CmdRevokeOrganizationAccess = "RevokeOrganizationAccess"
 	CmdChangeRole               = "ChangeRole"
 	CmdSetMemberGrants          = "SetMemberGrants"
 	CmdRemoveMember             = "RemoveMember"
@@ -36,7 +38,7 @@ const (
 
 // CommandNames lists every command a client may send, in API.md's order.
 func CommandNames() []string {
-	return []string{CmdCreateOrganization, CmdAddOrgMember, CmdChangeOrgRole, CmdRemoveOrgMember, CmdCreateWorkgroup, CmdAddWorkgroupMember, CmdRemoveWorkgroupMember, CmdCreateProject, CmdRenameProject, CmdSetProjectVisibility, CmdTransferProjectOwnership, CmdAddMember, CmdInviteMember, CmdAcceptInvite, CmdRejectInvite, CmdRevokeInvite, CmdChangeRole, CmdSetMemberGrants, CmdRemoveMember, CmdLeaveProject, CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject, CmdCreateTrack, CmdConfigureTrack, CmdAddPartner, CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers}
+	return []string{CmdCreateOrganization, CmdAddOrgMember, CmdChangeOrgRole, CmdRemoveOrgMember, CmdCreateWorkgroup, CmdAddWorkgroupMember, CmdRemoveWorkgroupMember, CmdCreateProject, CmdRenameProject, CmdSetProjectVisibility, CmdTransferProjectOwnership, CmdAddMember, CmdInviteMember, CmdAcceptInvite, CmdRejectInvite, CmdRevokeInvite, CmdChangeRole, CmdSetMemberGrants, CmdRemoveMember, CmdLeaveProject, CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject, CmdCreateTrack, CmdConfigureTrack, CmdAddPartner, CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers, CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess}
 }
 
 func (CreateOrganization) CommandName() string       { return CmdCreateOrganization }
@@ -55,6 +57,8 @@ func (InviteMember) CommandName() string             { return CmdInviteMember }
 func (AcceptInvite) CommandName() string             { return CmdAcceptInvite }
 func (RejectInvite) CommandName() string             { return CmdRejectInvite }
 func (RevokeInvite) CommandName() string             { return CmdRevokeInvite }
+func (GrantOrganizationAccess) CommandName() string  { return CmdGrantOrganizationAccess }
+func (RevokeOrganizationAccess) CommandName() string { return CmdRevokeOrganizationAccess }
 func (ChangeRole) CommandName() string               { return CmdChangeRole }
 func (SetMemberGrants) CommandName() string          { return CmdSetMemberGrants }
 func (RemoveMember) CommandName() string             { return CmdRemoveMember }
@@ -229,6 +233,9 @@ type AcceptInvite struct {
 	InvitationID string `json:"invitation_id"`
 	ActorEmail   string `json:"actor_email,omitempty"`
 	ActorName    string `json:"actor_name,omitempty"`
+	// Token is the e-mail invitation's secret, returned once to the inviter as
+	// result.invitation_token; required for e-mail invitations when rosterd runs secured.
+	Token string `json:"token,omitempty"`
 }
 
 // RejectInvite is the invitee refusing an invitation.
@@ -238,6 +245,9 @@ type RejectInvite struct {
 	InvitationID string `json:"invitation_id"`
 	ActorEmail   string `json:"actor_email,omitempty"`
 	ActorName    string `json:"actor_name,omitempty"`
+	// Token is the e-mail invitation's secret, returned once to the inviter as
+	// result.invitation_token; required for e-mail invitations when rosterd runs secured.
+	Token string `json:"token,omitempty"`
 }
 
 // RevokeInvite withdraws a pending invitation.
@@ -245,6 +255,19 @@ type RejectInvite struct {
 type RevokeInvite struct {
 	Meta
 	InvitationID string `json:"invitation_id"`
+}
+
+// GrantOrganizationAccess lets another NATS account command and query the organization
+// (only the owning account or an operator account may grant; the actor is an organization admin).
+type GrantOrganizationAccess struct {
+	Meta
+	Account string `json:"account"`
+}
+
+// RevokeOrganizationAccess takes back an account's access; the owning account keeps its own.
+type RevokeOrganizationAccess struct {
+	Meta
+	Account string `json:"account"`
 }
 
 // ChangeRole replaces a member's roles.

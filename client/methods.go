@@ -82,6 +82,16 @@ func (c *Client) RevokeInvite(ctx context.Context, req RevokeInvite) (*CommandRe
 	return c.Command(ctx, CmdRevokeInvite, req)
 }
 
+// GrantOrganizationAccess submits the GrantOrganizationAccess command.
+func (c *Client) GrantOrganizationAccess(ctx context.Context, req GrantOrganizationAccess) (*CommandReply, error) {
+	return c.Command(ctx, CmdGrantOrganizationAccess, req)
+}
+
+// RevokeOrganizationAccess submits the RevokeOrganizationAccess command.
+func (c *Client) RevokeOrganizationAccess(ctx context.Context, req RevokeOrganizationAccess) (*CommandReply, error) {
+	return c.Command(ctx, CmdRevokeOrganizationAccess, req)
+}
+
 // ChangeRole submits the ChangeRole command.
 func (c *Client) ChangeRole(ctx context.Context, req ChangeRole) (*CommandReply, error) {
 	return c.Command(ctx, CmdChangeRole, req)

@@ -25,6 +25,8 @@ var decoders = map[string]func([]byte) (domain.Command, error){
 	client.CmdAcceptInvite:             decodeAcceptInvite,
 	client.CmdRejectInvite:             decodeRejectInvite,
 	client.CmdRevokeInvite:             decodeRevokeInvite,
+	client.CmdGrantOrganizationAccess:  decodeGrantOrganizationAccess,
+	client.CmdRevokeOrganizationAccess: decodeRevokeOrganizationAccess,
 	client.CmdChangeRole:               decodeChangeRole,
 	client.CmdSetMemberGrants:          decodeSetMemberGrants,
 	client.CmdRemoveMember:             decodeRemoveMember,
@@ -150,7 +152,7 @@ func decodeAcceptInvite(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	return &domain.AcceptInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName}, nil
+	return &domain.AcceptInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName, Token: c.Token}, nil
 }
 
 func decodeRejectInvite(body []byte) (domain.Command, error) {
@@ -158,7 +160,7 @@ func decodeRejectInvite(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	return &domain.RejectInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName}, nil
+	return &domain.RejectInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName, Token: c.Token}, nil
 }
 
 func decodeRevokeInvite(body []byte) (domain.Command, error) {
@@ -167,6 +169,22 @@ func decodeRevokeInvite(body []byte) (domain.Command, error) {
 		return nil, err
 	}
 	return &domain.RevokeInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID}, nil
+}
+
+func decodeGrantOrganizationAccess(body []byte) (domain.Command, error) {
+	var c client.GrantOrganizationAccess
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.GrantOrganizationAccess{Meta: domain.Meta(c.Meta), Account: c.Account}, nil
+}
+
+func decodeRevokeOrganizationAccess(body []byte) (domain.Command, error) {
+	var c client.RevokeOrganizationAccess
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &domain.RevokeOrganizationAccess{Meta: domain.Meta(c.Meta), Account: c.Account}, nil
 }
 
 func decodeChangeRole(body []byte) (domain.Command, error) {

@@ -1,11 +1,16 @@
-package projections_test
+package queries_test
 
 import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
+	"roster/commands"
+	"roster/domain"
+	"roster/eventstore"
 	"roster/projections"
+	"roster/queries"
 )
 
 // BenchmarkQueryCheck is the query side's own cost of one Check request: decode, answer, encode.
@@ -20,7 +25,7 @@ func BenchmarkQueryCheck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	q, err := projections.NewQueries(projections.Config{Members: members, Permissions: perms, History: projections.StoreHistory{Store: store}, Presets: presets})
+	q, err := queries.NewQueries(queries.Config{Members: members, Permissions: perms, History: projections.StoreHistory{Store: store}, Presets: presets})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,4 +37,27 @@ func BenchmarkQueryCheck(b *testing.B) {
 			b.Fatal(code)
 		}
 	}
+}
+
+// history runs a few commands through the write side into a memory log.
+func history(t *testing.T) (eventstore.Store, domain.Presets) {
+	t.Helper()
+	presets := domain.MustLoadPresets()
+	store := eventstore.NewMemory()
+	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, body string }{
+		{"CreateOrganization", `{"org_id":"acme","kind":"team","preset":"neptune","actor":"ana"}`},
+		{"AddOrgMember", `{"org_id":"acme","actor":"ana","user_id":"bob"}`},
+		{"CreateProject", `{"org_id":"acme","actor":"ana","project_id":"p1"}`},
+		{"AddMember", `{"org_id":"acme","actor":"ana","project_id":"p1","user_id":"bob","roles":["viewer"]}`},
+		{"CreateOrganization", `{"org_id":"dl","kind":"team","preset":"dataloop","actor":"olga"}`},
+	} {
+		if reply, code := svc.Execute(context.Background(), c.name, []byte(c.body)); code != "" {
+			t.Fatalf("%s: %s", c.name, reply)
+		}
+	}
+	return store, presets
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
-	"roster/internal/daemon"
 	"roster/domain"
 	"roster/internal/caller"
+	"roster/internal/daemon"
 )
 
 // syncBuffer is a log sink the daemon's goroutines may write to while the test reads it.

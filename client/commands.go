@@ -71,7 +71,6 @@ func (DeleteRole) CommandName() string               { return CmdDeleteRole }
 func (ImportMembers) CommandName() string            { return CmdImportMembers }
 
 // Meta is carried by every command.
-// Meta is carried by every command.
 type Meta struct {
 	OrgID         string `json:"org_id"`
 	Actor         string `json:"actor"`
@@ -82,7 +81,6 @@ type Meta struct {
 }
 
 // TrackSpec describes a track to create with a project.
-// TrackSpec describes a track to create with a project.
 type TrackSpec struct {
 	TrackID     string `json:"track_id,omitempty"`
 	Name        string `json:"name,omitempty"`
@@ -90,7 +88,6 @@ type TrackSpec struct {
 	NotebookEnv string `json:"notebook_env,omitempty"`
 }
 
-// CreateOrganization creates an organization; its actor becomes the first admin.
 // CreateOrganization creates an organization; its actor becomes the first admin.
 type CreateOrganization struct {
 	Meta
@@ -102,7 +99,6 @@ type CreateOrganization struct {
 }
 
 // AddOrgMember adds a user to the organization.
-// AddOrgMember adds a user to the organization.
 type AddOrgMember struct {
 	Meta
 	UserID string `json:"user_id"`
@@ -112,7 +108,6 @@ type AddOrgMember struct {
 }
 
 // ChangeOrgRole changes a member's organization role.
-// ChangeOrgRole changes a member's organization role.
 type ChangeOrgRole struct {
 	Meta
 	UserID string `json:"user_id"`
@@ -120,13 +115,11 @@ type ChangeOrgRole struct {
 }
 
 // RemoveOrgMember removes a user from the organization and everything in it.
-// RemoveOrgMember removes a user from the organization and everything in it.
 type RemoveOrgMember struct {
 	Meta
 	UserID string `json:"user_id"`
 }
 
-// CreateWorkgroup creates a workgroup.
 // CreateWorkgroup creates a workgroup.
 type CreateWorkgroup struct {
 	Meta
@@ -135,7 +128,6 @@ type CreateWorkgroup struct {
 }
 
 // AddWorkgroupMember adds an organization member to a workgroup.
-// AddWorkgroupMember adds an organization member to a workgroup.
 type AddWorkgroupMember struct {
 	Meta
 	GroupID string `json:"group_id"`
@@ -143,14 +135,12 @@ type AddWorkgroupMember struct {
 }
 
 // RemoveWorkgroupMember removes a user from a workgroup.
-// RemoveWorkgroupMember removes a user from a workgroup.
 type RemoveWorkgroupMember struct {
 	Meta
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
 }
 
-// CreateProject creates a project (and, where the preset says so, its first track).
 // CreateProject creates a project (and, where the preset says so, its first track).
 type CreateProject struct {
 	Meta
@@ -161,7 +151,6 @@ type CreateProject struct {
 }
 
 // RenameProject renames a project.
-// RenameProject renames a project.
 type RenameProject struct {
 	Meta
 	ProjectID string `json:"project_id"`
@@ -169,14 +158,12 @@ type RenameProject struct {
 }
 
 // SetProjectVisibility makes a project private or public.
-// SetProjectVisibility makes a project private or public.
 type SetProjectVisibility struct {
 	Meta
 	ProjectID  string `json:"project_id"`
 	Visibility string `json:"visibility"`
 }
 
-// TransferProjectOwnership gives a project's ownership to another user.
 // TransferProjectOwnership gives a project's ownership to another user.
 type TransferProjectOwnership struct {
 	Meta
@@ -186,7 +173,6 @@ type TransferProjectOwnership struct {
 }
 
 // MemberRef names a membership: a project or track, and a user or workgroup.
-// MemberRef names a membership: a project or track, and a user or workgroup.
 type MemberRef struct {
 	ProjectID string `json:"project_id"`
 	TrackID   string `json:"track_id,omitempty"`
@@ -194,7 +180,6 @@ type MemberRef struct {
 	GroupID   string `json:"group_id,omitempty"`
 }
 
-// AddMember puts an organization member or a workgroup on a project or track.
 // AddMember puts an organization member or a workgroup on a project or track.
 type AddMember struct {
 	Meta
@@ -206,7 +191,6 @@ type AddMember struct {
 	Name      string   `json:"name,omitempty"`
 }
 
-// InviteMember invites an e-mail address or a user to the organization (no project_id) or to a project or track.
 // InviteMember invites an e-mail address or a user to the organization (no project_id) or to a project or track.
 type InviteMember struct {
 	Meta
@@ -223,7 +207,6 @@ type InviteMember struct {
 }
 
 // AcceptInvite is the invitee accepting an invitation.
-// AcceptInvite is the invitee accepting an invitation.
 type AcceptInvite struct {
 	Meta
 	InvitationID string `json:"invitation_id"`
@@ -231,7 +214,6 @@ type AcceptInvite struct {
 	ActorName    string `json:"actor_name,omitempty"`
 }
 
-// RejectInvite is the invitee refusing an invitation.
 // RejectInvite is the invitee refusing an invitation.
 type RejectInvite struct {
 	Meta
@@ -241,13 +223,11 @@ type RejectInvite struct {
 }
 
 // RevokeInvite withdraws a pending invitation.
-// RevokeInvite withdraws a pending invitation.
 type RevokeInvite struct {
 	Meta
 	InvitationID string `json:"invitation_id"`
 }
 
-// ChangeRole replaces a member's roles.
 // ChangeRole replaces a member's roles.
 type ChangeRole struct {
 	Meta
@@ -256,7 +236,6 @@ type ChangeRole struct {
 }
 
 // SetMemberGrants replaces a member's direct grants.
-// SetMemberGrants replaces a member's direct grants.
 type SetMemberGrants struct {
 	Meta
 	MemberRef
@@ -264,13 +243,11 @@ type SetMemberGrants struct {
 }
 
 // RemoveMember takes a user or workgroup off a project or track.
-// RemoveMember takes a user or workgroup off a project or track.
 type RemoveMember struct {
 	Meta
 	MemberRef
 }
 
-// LeaveProject is the actor leaving a project (and its tracks).
 // LeaveProject is the actor leaving a project (and its tracks).
 type LeaveProject struct {
 	Meta
@@ -278,13 +255,11 @@ type LeaveProject struct {
 }
 
 // ArchiveProject makes a project read-only.
-// ArchiveProject makes a project read-only.
 type ArchiveProject struct {
 	Meta
 	ProjectID string `json:"project_id"`
 }
 
-// UnarchiveProject makes an archived project active.
 // UnarchiveProject makes an archived project active.
 type UnarchiveProject struct {
 	Meta
@@ -292,13 +267,11 @@ type UnarchiveProject struct {
 }
 
 // DeleteProject deletes a project.
-// DeleteProject deletes a project.
 type DeleteProject struct {
 	Meta
 	ProjectID string `json:"project_id"`
 }
 
-// CreateTrack creates a track in a project.
 // CreateTrack creates a track in a project.
 type CreateTrack struct {
 	Meta
@@ -310,7 +283,6 @@ type CreateTrack struct {
 }
 
 // ConfigureTrack changes a track's name or configuration; empty fields keep their value.
-// ConfigureTrack changes a track's name or configuration; empty fields keep their value.
 type ConfigureTrack struct {
 	Meta
 	ProjectID   string `json:"project_id"`
@@ -321,7 +293,6 @@ type ConfigureTrack struct {
 }
 
 // AddPartner brings an outside company into a project and invites its admin.
-// AddPartner brings an outside company into a project and invites its admin.
 type AddPartner struct {
 	Meta
 	ProjectID    string `json:"project_id"`
@@ -331,7 +302,6 @@ type AddPartner struct {
 	InvitationID string `json:"invitation_id,omitempty"`
 }
 
-// DefineRole creates a custom role with no permissions.
 // DefineRole creates a custom role with no permissions.
 type DefineRole struct {
 	Meta
@@ -345,7 +315,6 @@ type DefineRole struct {
 }
 
 // SetRolePermissions replaces a custom role's permissions.
-// SetRolePermissions replaces a custom role's permissions.
 type SetRolePermissions struct {
 	Meta
 	Role        string   `json:"role"`
@@ -354,14 +323,12 @@ type SetRolePermissions struct {
 }
 
 // DeleteRole deletes a custom role nobody holds.
-// DeleteRole deletes a custom role nobody holds.
 type DeleteRole struct {
 	Meta
 	Role      string `json:"role"`
 	ProjectID string `json:"project_id,omitempty"`
 }
 
-// ImportMembers adds or invites the rows of a CSV (header email,user_id,name,roles,grants).
 // ImportMembers adds or invites the rows of a CSV (header email,user_id,name,roles,grants).
 type ImportMembers struct {
 	Meta

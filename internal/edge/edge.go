@@ -1,6 +1,3 @@
-// Package edge holds what the command and query endpoints share: the stream naming, the
-// refusal type and its mapping to the wire's codes, the strict JSON decoder, the id check
-// and the reply helper.
 package edge
 
 import (

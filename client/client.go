@@ -1,7 +1,3 @@
-// Package client is the typed Go client of Roster's NATS wire contract (API.md):
-// it submits commands on roster.cmd.<Command>, asks queries on
-// roster.query.<Query>, and holds the contract's reply and error types, which
-// the service itself uses to answer.
 package client
 
 import (

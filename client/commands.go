@@ -75,7 +75,6 @@ func (DeleteRole) CommandName() string               { return CmdDeleteRole }
 func (ImportMembers) CommandName() string            { return CmdImportMembers }
 
 // Meta is carried by every command.
-// Meta is carried by every command.
 type Meta struct {
 	OrgID         string `json:"org_id"`
 	Actor         string `json:"actor"`
@@ -86,7 +85,6 @@ type Meta struct {
 }
 
 // TrackSpec describes a track to create with a project.
-// TrackSpec describes a track to create with a project.
 type TrackSpec struct {
 	TrackID     string `json:"track_id,omitempty"`
 	Name        string `json:"name,omitempty"`
@@ -94,7 +92,6 @@ type TrackSpec struct {
 	NotebookEnv string `json:"notebook_env,omitempty"`
 }
 
-// CreateOrganization creates an organization; its actor becomes the first admin.
 // CreateOrganization creates an organization; its actor becomes the first admin.
 type CreateOrganization struct {
 	Meta
@@ -106,7 +103,6 @@ type CreateOrganization struct {
 }
 
 // AddOrgMember adds a user to the organization.
-// AddOrgMember adds a user to the organization.
 type AddOrgMember struct {
 	Meta
 	UserID string `json:"user_id"`
@@ -116,7 +112,6 @@ type AddOrgMember struct {
 }
 
 // ChangeOrgRole changes a member's organization role.
-// ChangeOrgRole changes a member's organization role.
 type ChangeOrgRole struct {
 	Meta
 	UserID string `json:"user_id"`
@@ -124,13 +119,11 @@ type ChangeOrgRole struct {
 }
 
 // RemoveOrgMember removes a user from the organization and everything in it.
-// RemoveOrgMember removes a user from the organization and everything in it.
 type RemoveOrgMember struct {
 	Meta
 	UserID string `json:"user_id"`
 }
 
-// CreateWorkgroup creates a workgroup.
 // CreateWorkgroup creates a workgroup.
 type CreateWorkgroup struct {
 	Meta
@@ -139,7 +132,6 @@ type CreateWorkgroup struct {
 }
 
 // AddWorkgroupMember adds an organization member to a workgroup.
-// AddWorkgroupMember adds an organization member to a workgroup.
 type AddWorkgroupMember struct {
 	Meta
 	GroupID string `json:"group_id"`
@@ -147,14 +139,12 @@ type AddWorkgroupMember struct {
 }
 
 // RemoveWorkgroupMember removes a user from a workgroup.
-// RemoveWorkgroupMember removes a user from a workgroup.
 type RemoveWorkgroupMember struct {
 	Meta
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
 }
 
-// CreateProject creates a project (and, where the preset says so, its first track).
 // CreateProject creates a project (and, where the preset says so, its first track).
 type CreateProject struct {
 	Meta
@@ -165,7 +155,6 @@ type CreateProject struct {
 }
 
 // RenameProject renames a project.
-// RenameProject renames a project.
 type RenameProject struct {
 	Meta
 	ProjectID string `json:"project_id"`
@@ -173,14 +162,12 @@ type RenameProject struct {
 }
 
 // SetProjectVisibility makes a project private or public.
-// SetProjectVisibility makes a project private or public.
 type SetProjectVisibility struct {
 	Meta
 	ProjectID  string `json:"project_id"`
 	Visibility string `json:"visibility"`
 }
 
-// TransferProjectOwnership gives a project's ownership to another user.
 // TransferProjectOwnership gives a project's ownership to another user.
 type TransferProjectOwnership struct {
 	Meta
@@ -190,7 +177,6 @@ type TransferProjectOwnership struct {
 }
 
 // MemberRef names a membership: a project or track, and a user or workgroup.
-// MemberRef names a membership: a project or track, and a user or workgroup.
 type MemberRef struct {
 	ProjectID string `json:"project_id"`
 	TrackID   string `json:"track_id,omitempty"`
@@ -198,7 +184,6 @@ type MemberRef struct {
 	GroupID   string `json:"group_id,omitempty"`
 }
 
-// AddMember puts an organization member or a workgroup on a project or track.
 // AddMember puts an organization member or a workgroup on a project or track.
 type AddMember struct {
 	Meta
@@ -210,7 +195,6 @@ type AddMember struct {
 	Name      string   `json:"name,omitempty"`
 }
 
-// InviteMember invites an e-mail address or a user to the organization (no project_id) or to a project or track.
 // InviteMember invites an e-mail address or a user to the organization (no project_id) or to a project or track.
 type InviteMember struct {
 	Meta
@@ -227,7 +211,6 @@ type InviteMember struct {
 }
 
 // AcceptInvite is the invitee accepting an invitation.
-// AcceptInvite is the invitee accepting an invitation.
 type AcceptInvite struct {
 	Meta
 	InvitationID string `json:"invitation_id"`
@@ -239,7 +222,6 @@ type AcceptInvite struct {
 }
 
 // RejectInvite is the invitee refusing an invitation.
-// RejectInvite is the invitee refusing an invitation.
 type RejectInvite struct {
 	Meta
 	InvitationID string `json:"invitation_id"`
@@ -250,7 +232,6 @@ type RejectInvite struct {
 	Token string `json:"token,omitempty"`
 }
 
-// RevokeInvite withdraws a pending invitation.
 // RevokeInvite withdraws a pending invitation.
 type RevokeInvite struct {
 	Meta
@@ -271,14 +252,12 @@ type RevokeOrganizationAccess struct {
 }
 
 // ChangeRole replaces a member's roles.
-// ChangeRole replaces a member's roles.
 type ChangeRole struct {
 	Meta
 	MemberRef
 	Roles []string `json:"roles"`
 }
 
-// SetMemberGrants replaces a member's direct grants.
 // SetMemberGrants replaces a member's direct grants.
 type SetMemberGrants struct {
 	Meta
@@ -287,13 +266,11 @@ type SetMemberGrants struct {
 }
 
 // RemoveMember takes a user or workgroup off a project or track.
-// RemoveMember takes a user or workgroup off a project or track.
 type RemoveMember struct {
 	Meta
 	MemberRef
 }
 
-// LeaveProject is the actor leaving a project (and its tracks).
 // LeaveProject is the actor leaving a project (and its tracks).
 type LeaveProject struct {
 	Meta
@@ -301,13 +278,11 @@ type LeaveProject struct {
 }
 
 // ArchiveProject makes a project read-only.
-// ArchiveProject makes a project read-only.
 type ArchiveProject struct {
 	Meta
 	ProjectID string `json:"project_id"`
 }
 
-// UnarchiveProject makes an archived project active.
 // UnarchiveProject makes an archived project active.
 type UnarchiveProject struct {
 	Meta
@@ -315,13 +290,11 @@ type UnarchiveProject struct {
 }
 
 // DeleteProject deletes a project.
-// DeleteProject deletes a project.
 type DeleteProject struct {
 	Meta
 	ProjectID string `json:"project_id"`
 }
 
-// CreateTrack creates a track in a project.
 // CreateTrack creates a track in a project.
 type CreateTrack struct {
 	Meta
@@ -333,7 +306,6 @@ type CreateTrack struct {
 }
 
 // ConfigureTrack changes a track's name or configuration; empty fields keep their value.
-// ConfigureTrack changes a track's name or configuration; empty fields keep their value.
 type ConfigureTrack struct {
 	Meta
 	ProjectID   string `json:"project_id"`
@@ -344,7 +316,6 @@ type ConfigureTrack struct {
 }
 
 // AddPartner brings an outside company into a project and invites its admin.
-// AddPartner brings an outside company into a project and invites its admin.
 type AddPartner struct {
 	Meta
 	ProjectID    string `json:"project_id"`
@@ -354,7 +325,6 @@ type AddPartner struct {
 	InvitationID string `json:"invitation_id,omitempty"`
 }
 
-// DefineRole creates a custom role with no permissions.
 // DefineRole creates a custom role with no permissions.
 type DefineRole struct {
 	Meta
@@ -368,7 +338,6 @@ type DefineRole struct {
 }
 
 // SetRolePermissions replaces a custom role's permissions.
-// SetRolePermissions replaces a custom role's permissions.
 type SetRolePermissions struct {
 	Meta
 	Role        string   `json:"role"`
@@ -377,14 +346,12 @@ type SetRolePermissions struct {
 }
 
 // DeleteRole deletes a custom role nobody holds.
-// DeleteRole deletes a custom role nobody holds.
 type DeleteRole struct {
 	Meta
 	Role      string `json:"role"`
 	ProjectID string `json:"project_id,omitempty"`
 }
 
-// ImportMembers adds or invites the rows of a CSV (header email,user_id,name,roles,grants).
 // ImportMembers adds or invites the rows of a CSV (header email,user_id,name,roles,grants).
 type ImportMembers struct {
 	Meta

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"roster/client"
 )
 
 // RelayConfig configures the Relay and EnsureStream.
@@ -25,7 +27,7 @@ type RelayConfig struct {
 
 const (
 	// DefaultStreamName is the JetStream stream the log is copied to.
-	DefaultStreamName = "ROSTER_EVENTS"
+	DefaultStreamName = client.EventStream
 	// SubjectPrefix starts every event subject.
 	SubjectPrefix = "roster.events."
 

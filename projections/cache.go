@@ -1,12 +1,28 @@
 package projections
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 
-	"roster/client"
 	"roster/domain"
 )
+
+// ErrOrgNotFound is what a read of an organization the view does not hold matches
+// (errors.Is); the error itself is an *OrgNotFoundError naming the organization.
+var ErrOrgNotFound = errors.New("organization not found")
+
+// OrgNotFoundError is a read of an organization the view does not hold. It says nothing of
+// the wire: the edge maps it (through NotFound) to not_found.
+type OrgNotFoundError struct{ OrgID string }
+
+func (e *OrgNotFoundError) Error() string { return "organization " + e.OrgID + " not found" }
+
+// Is makes the error match ErrOrgNotFound.
+func (e *OrgNotFoundError) Is(target error) bool { return target == ErrOrgNotFound }
+
+// NotFound marks the error as a "not found" for the edge.
+func (e *OrgNotFoundError) NotFound() bool { return true }
 
 // maxCachedPerOrg bounds one organization's cached decisions; past it the cache starts over.
 const maxCachedPerOrg = 1 << 18
@@ -73,7 +89,7 @@ func (v *View) Check(orgID, userID, permission string, s domain.Scope, attrs map
 	defer v.mu.RUnlock()
 	o := v.orgs[orgID]
 	if o == nil || !o.Exists() {
-		return domain.Decision{}, "", v.position, fail(client.CodeNotFound, "organization %s not found", orgID)
+		return domain.Decision{}, "", v.position, &OrgNotFoundError{OrgID: orgID}
 	}
 	k := checkKey{user: userID, project: s.ProjectID, track: s.TrackID, permission: permission}
 	if v.cache != nil && len(attrs) == 0 {

@@ -12,6 +12,7 @@ import (
 
 	"roster/client"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
 // History is where the read side reads the past: the log itself in a process that has
@@ -36,7 +37,7 @@ func (h StoreHistory) Head(ctx context.Context) (uint64, error) { return h.Store
 
 // OrgEvents implements History.
 func (h StoreHistory) OrgEvents(ctx context.Context, orgID string) ([]eventstore.Record, error) {
-	return h.Store.ReadStream(ctx, StreamOf(orgID), 1)
+	return h.Store.ReadStream(ctx, edge.StreamOf(orgID), 1)
 }
 
 // PositionAt implements History.

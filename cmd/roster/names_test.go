@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"roster/domain"
-	"roster/projections"
+	"roster/queries"
 )
 
 // The CLI's name lists must follow the server's: every public command and every query.
@@ -33,9 +33,9 @@ func TestNamesMatchServer(t *testing.T) {
 			t.Errorf("isQuery(%s) = false", o.Name)
 		}
 	}
-	wantQ := []string{projections.QCheck, projections.QPermissions, projections.QWhoCan, projections.QListMembers,
-		projections.QListProjects, projections.QGetProject, projections.QListInvitations, projections.QCatalog,
-		projections.QAudit, projections.QAccessAt, projections.QStatus}
+	wantQ := []string{queries.QCheck, queries.QPermissions, queries.QWhoCan, queries.QListMembers,
+		queries.QListProjects, queries.QGetProject, queries.QListInvitations, queries.QCatalog,
+		queries.QAudit, queries.QAccessAt, queries.QStatus}
 	slices.Sort(qs)
 	slices.Sort(wantQ)
 	if !slices.Equal(qs, wantQ) {

@@ -21,7 +21,7 @@ import (
 
 	"roster/client"
 	"roster/eventstore"
-	"roster/projections"
+	"roster/queries"
 )
 
 // tools are the operator commands beside the wire's commands and queries.
@@ -76,7 +76,7 @@ func runAuditCtx(ctx context.Context, args []string, opts options, stdout, stder
 	if typ != "" {
 		types = strings.Split(typ, ",")
 	}
-	filter := projections.AuditFilter{ProjectID: project, Actor: actor, UserID: user, Types: types}
+	filter := queries.AuditFilter{ProjectID: project, Actor: actor, UserID: user, Types: types}
 	var err error
 	if filter.Since, err = parseFlagTime(since); err != nil {
 		fmt.Fprintln(stderr, "roster audit: --since:", err)
@@ -92,7 +92,7 @@ func runAuditCtx(ctx context.Context, args []string, opts options, stdout, stder
 	}
 	defer nc.Close()
 	c := client.New(nc).WithTimeout(opts.timeout)
-	req := map[string]any{"org_id": org, "limit": projections.MaxLimit}
+	req := map[string]any{"org_id": org, "limit": queries.MaxLimit}
 	for k, v := range map[string]string{"project_id": project, "actor": actor, "user_id": user, "since": since, "until": until} {
 		if v != "" {
 			req[k] = v
@@ -108,7 +108,7 @@ func runAuditCtx(ctx context.Context, args []string, opts options, stdout, stder
 			Events []eventstore.Record `json:"events"`
 			Next   uint64              `json:"next_after_position"`
 		}
-		if _, err := c.Query(ctx, projections.QAudit, req, &page); err != nil {
+		if _, err := c.Query(ctx, queries.QAudit, req, &page); err != nil {
 			return reportErr(err, stderr)
 		}
 		for _, e := range page.Events {
@@ -147,7 +147,7 @@ func parseFlagTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-func followStream(ctx context.Context, nc *nats.Conn, org string, after uint64, f projections.AuditFilter, asJSON bool, out io.Writer) error {
+func followStream(ctx context.Context, nc *nats.Conn, org string, after uint64, f queries.AuditFilter, asJSON bool, out io.Writer) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
@@ -228,7 +228,7 @@ func runRebuild(args []string, opts options, stdout, stderr io.Writer) int {
 	showBar := !opts.json && isTerminal(stdout)
 	bars := map[string]*progressbar.ProgressBar{}
 	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) {
-		var p projections.RebuildProgress
+		var p queries.RebuildProgress
 		if json.Unmarshal(m.Data, &p) != nil || !showBar {
 			return
 		}
@@ -247,10 +247,10 @@ func runRebuild(args []string, opts options, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer sub.Unsubscribe()
-	body, _ := json.Marshal(projections.RebuildRequest{Views: fs.Args(), Progress: inbox})
+	body, _ := json.Marshal(queries.RebuildRequest{Views: fs.Args(), Progress: inbox})
 	ctx, cancel := context.WithTimeout(context.Background(), *wait)
 	defer cancel()
-	raw, err := client.New(nc).Request(ctx, projections.AdminRebuild, body)
+	raw, err := client.New(nc).Request(ctx, queries.AdminRebuild, body)
 	if err != nil {
 		fmt.Fprintln(stderr, "roster rebuild:", err)
 		return exitFailure
@@ -266,7 +266,7 @@ func runRebuild(args []string, opts options, stdout, stderr io.Writer) int {
 		OK     bool              `json:"ok"`
 		Error  *client.ErrorBody `json:"error"`
 		Result struct {
-			Views []projections.RebuiltView `json:"views"`
+			Views []queries.RebuiltView `json:"views"`
 		} `json:"result"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {

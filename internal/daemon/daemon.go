@@ -29,6 +29,7 @@ import (
 	"roster/internal/embeddednats"
 	"roster/internal/natsconn"
 	"roster/projections"
+	"roster/queries"
 )
 
 // Roles a process can run.
@@ -167,7 +168,7 @@ type Daemon struct {
 	Members   *projections.View
 	Perms     *projections.View
 	Relay     *eventstore.Relay
-	Rebuilder *projections.Rebuilder
+	Rebuilder *queries.Rebuilder
 	Service   micro.Service
 	// Policy turns a request's Nats-Request-Info into its caller.
 	Policy *caller.Policy
@@ -270,19 +271,19 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		d.goRun(func() { cmds.RunExpiry(runCtx) })
 	}
 	if d.reads() {
-		qcfg := projections.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
+		qcfg := queries.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
 			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js}}
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
-		q, err := projections.NewQueries(qcfg)
+		q, err := queries.NewQueries(qcfg)
 		if err != nil {
 			return nil, err
 		}
 		if err := q.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}
-		d.Rebuilder = projections.NewRebuilder(d.NC, []*projections.View{d.Members, d.Perms}, qcfg.History, log.With("component", "rebuild"))
+		d.Rebuilder = queries.NewRebuilder(d.NC, []*projections.View{d.Members, d.Perms}, qcfg.History, log.With("component", "rebuild"))
 		if err := d.Rebuilder.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}

@@ -17,7 +17,6 @@ import (
 	"roster/client"
 	"roster/internal/daemon"
 	"roster/internal/natstest"
-	"roster/projections"
 )
 
 // icaTeam builds an ICA organization where uma reaches p1 directly, through workgroup bio,
@@ -134,7 +133,7 @@ func TestRebuildGivesTheSameDigestWithoutDowntime(t *testing.T) {
 			answered.Add(1)
 		}
 	}()
-	raw, err := r.c.Request(context.Background(), projections.AdminRebuild, []byte(`{}`))
+	raw, err := r.c.Request(context.Background(), client.AdminRebuild, []byte(`{}`))
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -143,7 +142,7 @@ func TestRebuildGivesTheSameDigestWithoutDowntime(t *testing.T) {
 	var rep struct {
 		OK     bool `json:"ok"`
 		Result struct {
-			Views []projections.RebuiltView `json:"views"`
+			Views []client.RebuiltView `json:"views"`
 		} `json:"result"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil || !rep.OK || len(rep.Result.Views) != 2 {
@@ -158,7 +157,7 @@ func TestRebuildGivesTheSameDigestWithoutDowntime(t *testing.T) {
 		t.Fatalf("during the rebuild: %d answered, %d failed", answered.Load(), failed.Load())
 	}
 	// Only known views.
-	raw, _ = r.c.Request(context.Background(), projections.AdminRebuild, []byte(`{"views":["nope"]}`))
+	raw, _ = r.c.Request(context.Background(), client.AdminRebuild, []byte(`{"views":["nope"]}`))
 	var bad client.QueryReply
 	_ = json.Unmarshal(raw, &bad)
 	if bad.OK || bad.Error == nil || bad.Error.Code != client.CodeInvalid {

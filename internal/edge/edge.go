@@ -1,6 +1,3 @@
-// Package edge holds what the command and query endpoints share: the stream naming, the
-// refusal type and its mapping to the wire's codes, the strict JSON decoder, the id check
-// and the reply helper.
 package edge
 
 import (
@@ -51,8 +48,15 @@ func WireCode(c domain.Code) string {
 	return client.CodeUnavailable
 }
 
+// notFound is implemented by the errors of layers that know nothing of the wire (the views'
+// OrgNotFoundError) and mean "not found".
+type notFound interface {
+	error
+	NotFound() bool
+}
+
 // CodeOf maps any error to a wire code and message: refusals and domain errors keep
-// theirs; a cancelled or stopping request and any other error are unavailable.
+// theirs, an error marked NotFound is not_found; a cancelled or stopping request and any other error are unavailable.
 func CodeOf(err error) (string, string) {
 	var r *Refusal
 	if errors.As(err, &r) {
@@ -61,6 +65,10 @@ func CodeOf(err error) (string, string) {
 	var de *domain.Error
 	if errors.As(err, &de) {
 		return WireCode(de.Code), de.Message
+	}
+	var nf notFound
+	if errors.As(err, &nf) && nf.NotFound() {
+		return client.CodeNotFound, nf.Error()
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, eventstore.ErrClosed) {
 		return client.CodeUnavailable, "the service is busy or stopping; retry: " + err.Error()

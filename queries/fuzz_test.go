@@ -1,4 +1,4 @@
-package projections_test
+package queries_test
 
 import (
 	"bytes"
@@ -16,7 +16,9 @@ import (
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 	"roster/projections"
+	"roster/queries"
 )
 
 var wireCodes = []string{client.CodeInvalid, client.CodeNotFound, client.CodeForbidden, client.CodeConflict,
@@ -27,7 +29,7 @@ type obj = map[string]any
 // queryFixture is a small history of three organizations with overlapping ids
 // (users, projects, workgroups, invitations, e-mails), folded into both views.
 type queryFixture struct {
-	q        *projections.Queries
+	q        *queries.Queries
 	store    *eventstore.MemoryStore
 	members  *projections.View
 	perms    *projections.View
@@ -125,7 +127,7 @@ func buildFixture() (*queryFixture, error) {
 	if _, fx.digestP, err = fx.perms.Digest(); err != nil {
 		return nil, err
 	}
-	fx.q, err = projections.NewQueries(projections.Config{Members: fx.members, Permissions: fx.perms, History: projections.StoreHistory{Store: store}, Presets: presets,
+	fx.q, err = queries.NewQueries(queries.Config{Members: fx.members, Permissions: fx.perms, History: projections.StoreHistory{Store: store}, Presets: presets,
 		Logger: logger, Now: func() time.Time { return time.Date(2026, 1, 6, 9, 0, 0, 0, time.UTC) }})
 	return fx, err
 }
@@ -190,7 +192,7 @@ func assertOneOrg(t *testing.T, name string, body []byte, org string, positions 
 			switch {
 			case k == "org_id" && isStr && s != org:
 				t.Fatalf("%s %q names org %s but answers with org %s data: %v", name, body, org, s, x)
-			case k == "stream" && isStr && s != projections.StreamOf(org):
+			case k == "stream" && isStr && s != edge.StreamOf(org):
 				t.Fatalf("%s %q names org %s but answers with stream %s: %v", name, body, org, s, x)
 			}
 		}

@@ -1,4 +1,4 @@
-package projections
+package queries
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"roster/client"
+	"roster/internal/edge"
+	"roster/projections"
 )
 
 // AdminRebuild is the subject operators (roster rebuild) send rebuild requests to.
@@ -32,14 +34,14 @@ type RebuiltView = client.RebuiltView
 // Rebuilder runs rebuilds for the operators, one at a time.
 type Rebuilder struct {
 	nc    *nats.Conn
-	views []*View
-	log   Log
+	views []*projections.View
+	log   projections.Log
 	slog  *slog.Logger
 	mu    sync.Mutex
 }
 
 // NewRebuilder serves rebuilds of views from log; progress goes out on nc.
-func NewRebuilder(nc *nats.Conn, views []*View, log Log, logger *slog.Logger) *Rebuilder {
+func NewRebuilder(nc *nats.Conn, views []*projections.View, log projections.Log, logger *slog.Logger) *Rebuilder {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -48,14 +50,14 @@ func NewRebuilder(nc *nats.Conn, views []*View, log Log, logger *slog.Logger) *R
 
 // Run rebuilds the named views (all when none are named) and swaps each in.
 func (b *Rebuilder) Run(ctx context.Context, req RebuildRequest) ([]RebuiltView, error) {
-	var todo []*View
+	var todo []*projections.View
 	for _, v := range b.views {
 		if len(req.Views) == 0 || slices.Contains(req.Views, v.Name()) {
 			todo = append(todo, v)
 		}
 	}
 	for _, name := range req.Views {
-		if !slices.ContainsFunc(b.views, func(v *View) bool { return v.Name() == name }) {
+		if !slices.ContainsFunc(b.views, func(v *projections.View) bool { return v.Name() == name }) {
 			return nil, fail(client.CodeInvalid, "no view named %q; views: %s", name, strings.Join(b.names(), ", "))
 		}
 	}
@@ -73,7 +75,7 @@ func (b *Rebuilder) Run(ctx context.Context, req RebuildRequest) ([]RebuiltView,
 			msg, _ := json.Marshal(RebuildProgress{View: v.Name(), Done: done, Total: total, Elapsed: time.Since(start).Seconds()})
 			_ = b.nc.Publish(req.Progress, msg)
 		}
-		if err := Rebuild(ctx, v, b.log, progress); err != nil {
+		if err := projections.Rebuild(ctx, v, b.log, progress); err != nil {
 			return nil, err
 		}
 		pos, digest, err := v.Digest()
@@ -110,8 +112,8 @@ func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 			}
 			views, err := b.Run(ctx, r)
 			if err != nil {
-				code, msg := codeOf(err)
-				_ = req.Error(strconv.Itoa(client.StatusOf(code)), code, client.ErrorReply(code, msg))
+				body, code := edge.ErrorBody(err)
+				edge.Respond(req, body, code)
 				return
 			}
 			raw, _ := json.Marshal(client.RebuildResult{Views: views})

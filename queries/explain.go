@@ -1,41 +1,26 @@
-package projections
+package queries
 
 import (
 	"slices"
-	"time"
 
+	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
 )
 
-// Provenance is one event behind a membership: who did what, when.
-type Provenance struct {
-	Position  uint64    `json:"position"`
-	Type      string    `json:"type"`
-	Actor     string    `json:"actor"`
-	Time      time.Time `json:"time"`
-	CommandID string    `json:"command_id,omitempty"`
-}
-
-// ExplainedVia is a Check's via with the events that created it (explain: true).
-type ExplainedVia struct {
-	domain.Via
-	Events []Provenance `json:"events"`
-}
-
-func provenanceOf(r eventstore.Record) Provenance {
-	return Provenance{Position: r.Position, Type: r.Type, Actor: r.Actor, Time: r.Time, CommandID: r.CommandID}
+func provenanceOf(r eventstore.Record) client.Provenance {
+	return client.Provenance{Position: r.Position, Type: r.Type, Actor: r.Actor, Time: r.Time, CommandID: r.CommandID}
 }
 
 // lineage gathers, while folding an organization's events, the events behind each
 // membership, workgroup membership, organization role and project visibility as they
 // stand at the end: a removal starts a membership's story over.
 type lineage struct {
-	members     map[string][]Provenance // target + principal
-	groups      map[string][]Provenance // group + user
-	org         map[string][]Provenance // user
-	visibility  map[string][]Provenance // project
-	invitations map[string][]Provenance // invitation id
+	members     map[string][]client.Provenance // target + principal
+	groups      map[string][]client.Provenance // group + user
+	org         map[string][]client.Provenance // user
+	visibility  map[string][]client.Provenance // project
+	invitations map[string][]client.Provenance // invitation id
 }
 
 func memberKey(t domain.Target, p domain.Principal) string {
@@ -43,8 +28,8 @@ func memberKey(t domain.Target, p domain.Principal) string {
 }
 
 func buildLineage(recs []eventstore.Record) *lineage {
-	l := &lineage{members: map[string][]Provenance{}, groups: map[string][]Provenance{}, org: map[string][]Provenance{},
-		visibility: map[string][]Provenance{}, invitations: map[string][]Provenance{}}
+	l := &lineage{members: map[string][]client.Provenance{}, groups: map[string][]client.Provenance{}, org: map[string][]client.Provenance{},
+		visibility: map[string][]client.Provenance{}, invitations: map[string][]client.Provenance{}}
 	for _, r := range recs {
 		ev, err := domain.DecodeEvent(r.Type, r.Data)
 		if err != nil {
@@ -53,7 +38,7 @@ func buildLineage(recs []eventstore.Record) *lineage {
 		p := provenanceOf(r)
 		switch e := ev.(type) {
 		case *domain.OrganizationCreated:
-			l.org[e.AdminID] = []Provenance{p}
+			l.org[e.AdminID] = []client.Provenance{p}
 		case *domain.OrgMemberAdded:
 			l.org[e.UserID] = append(slices.Clone(l.invitations[e.InvitationID]), p)
 		case *domain.OrgRoleChanged:
@@ -61,15 +46,15 @@ func buildLineage(recs []eventstore.Record) *lineage {
 		case *domain.OrgMemberRemoved:
 			delete(l.org, e.UserID)
 		case *domain.WorkgroupMemberAdded:
-			l.groups[e.GroupID+"/"+e.UserID] = []Provenance{p}
+			l.groups[e.GroupID+"/"+e.UserID] = []client.Provenance{p}
 		case *domain.WorkgroupMemberRemoved:
 			delete(l.groups, e.GroupID+"/"+e.UserID)
 		case *domain.ProjectCreated:
-			l.visibility[e.ProjectID] = []Provenance{p}
+			l.visibility[e.ProjectID] = []client.Provenance{p}
 		case *domain.ProjectVisibilitySet:
-			l.visibility[e.ProjectID] = []Provenance{p}
+			l.visibility[e.ProjectID] = []client.Provenance{p}
 		case *domain.InvitationCreated:
-			l.invitations[e.InvitationID] = []Provenance{p}
+			l.invitations[e.InvitationID] = []client.Provenance{p}
 		case *domain.InvitationAccepted:
 			l.invitations[e.InvitationID] = append(l.invitations[e.InvitationID], p)
 		case *domain.MemberAdded:
@@ -88,10 +73,10 @@ func buildLineage(recs []eventstore.Record) *lineage {
 }
 
 // explain attaches to each via the events that created the membership behind it.
-func (l *lineage) explain(userID string, vias []domain.Via) []ExplainedVia {
-	out := make([]ExplainedVia, 0, len(vias))
+func (l *lineage) explain(userID string, vias []domain.Via) []client.Via {
+	out := make([]client.Via, 0, len(vias))
 	for _, v := range vias {
-		var evs []Provenance
+		var evs []client.Provenance
 		switch {
 		case v.Kind == domain.ViaPublic:
 			evs = l.visibility[v.ProjectID]
@@ -106,11 +91,13 @@ func (l *lineage) explain(userID string, vias []domain.Via) []ExplainedVia {
 			evs = append(evs, l.members[memberKey(domain.Target{ProjectID: v.ProjectID, TrackID: v.TrackID}, principal)]...)
 		}
 		evs = slices.Clone(evs)
-		slices.SortFunc(evs, func(a, b Provenance) int { return int(a.Position) - int(b.Position) })
+		slices.SortFunc(evs, func(a, b client.Provenance) int { return int(a.Position) - int(b.Position) })
 		if evs == nil {
-			evs = []Provenance{}
+			evs = []client.Provenance{}
 		}
-		out = append(out, ExplainedVia{Via: v, Events: evs})
+		w := viaOf(v)
+		w.Events = evs
+		out = append(out, w)
 	}
 	return out
 }

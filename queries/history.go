@@ -1,4 +1,4 @@
-package projections
+package queries
 
 import (
 	"context"
@@ -10,11 +10,8 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
-	"roster/internal/edge"
+	"roster/projections"
 )
-
-// StreamOf is the log stream of an organization.
-func StreamOf(orgID string) string { return edge.StreamOf(orgID) }
 
 type auditReq struct {
 	Consistency
@@ -83,7 +80,7 @@ func parseTime(field, s string) (time.Time, error) {
 	return t, nil
 }
 
-func (q *Queries) audit(ctx context.Context, r auditReq) (uint64, any, error) {
+func (q *Queries) audit(ctx context.Context, r auditReq, _ bool) (uint64, any, error) {
 	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, false),
 		checkID("actor", r.Actor, false), checkID("user_id", r.UserID, false)); err != nil {
 		return 0, nil, err
@@ -159,7 +156,7 @@ type accessAtReq struct {
 }
 
 // OrgAt folds an organization's stream up to and including position.
-func OrgAt(ctx context.Context, h History, presets domain.Presets, orgID string, position uint64) (*domain.Org, error) {
+func OrgAt(ctx context.Context, h projections.History, presets domain.Presets, orgID string, position uint64) (*domain.Org, error) {
 	o := domain.NewOrg(orgID, presets)
 	records, err := h.OrgEvents(ctx, orgID)
 	if err != nil {
@@ -178,7 +175,7 @@ func OrgAt(ctx context.Context, h History, presets domain.Presets, orgID string,
 	return o, nil
 }
 
-func (q *Queries) accessAt(ctx context.Context, r accessAtReq) (uint64, any, error) {
+func (q *Queries) accessAt(ctx context.Context, r accessAtReq, _ bool) (uint64, any, error) {
 	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}

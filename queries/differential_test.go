@@ -1,4 +1,4 @@
-package projections_test
+package queries_test
 
 // Differential (consistency) test in the spirit of SpiceDB's consistency suite.
 //
@@ -30,6 +30,7 @@ import (
 	"roster/domain"
 	"roster/eventstore"
 	"roster/projections"
+	"roster/queries"
 )
 
 const (
@@ -184,7 +185,7 @@ type diffHarness struct {
 	clock   *diffClock
 	members *projections.View
 	perms   *projections.View
-	q       *projections.Queries
+	q       *queries.Queries
 
 	// gen is the generator's own fold of the log, used only to pick plausible commands.
 	gen    map[string]*domain.Org
@@ -216,7 +217,7 @@ func newDiffHarness(t *testing.T) *diffHarness {
 		svc: svc, clock: clock, gen: map[string]*domain.Org{}, byCommand: map[string][2]int{}, comparisons: map[string]int{}, outcomes: map[string]int{}}
 	h.members = projections.NewView("members", presets, nil, logger)
 	h.perms = projections.NewView("permissions", presets, nil, logger)
-	h.q, err = projections.NewQueries(projections.Config{Members: h.members, Permissions: h.perms,
+	h.q, err = queries.NewQueries(queries.Config{Members: h.members, Permissions: h.perms,
 		History: projections.StoreHistory{Store: store}, Presets: presets, Now: clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -1224,7 +1225,7 @@ func (r diffRef) listMembers(s dscope, viewer string) []string {
 		if invitation != "" {
 			return domain.InviteAccepted
 		}
-		return projections.MemberActive
+		return queries.MemberActive
 	}
 	if s.Project == "" {
 		for id, m := range r.o.Members {
@@ -1383,7 +1384,7 @@ func (h *diffHarness) compareOrg(spec diffOrgSpec) {
 			var got diffPermAnswer
 			b := s.body(spec.id)
 			b["user_id"] = user
-			if _, code := h.query(projections.QPermissions, b, &got); code != "" {
+			if _, code := h.query(queries.QPermissions, b, &got); code != "" {
 				h.mismatch("Permissions", "%s user %s: refused with %s", where, user, code)
 			} else {
 				h.comparePermAnswer("Permissions", where, user, ref, s, got)
@@ -1397,7 +1398,7 @@ func (h *diffHarness) compareOrg(spec diffOrgSpec) {
 			b := s.body(spec.id)
 			b["permission"] = perm
 			h.compared("WhoCan")
-			if _, code := h.query(projections.QWhoCan, b, &got); code != "" {
+			if _, code := h.query(queries.QWhoCan, b, &got); code != "" {
 				h.mismatch("WhoCan", "%s permission %s: refused with %s", where, perm, code)
 				continue
 			}
@@ -1422,14 +1423,14 @@ func (h *diffHarness) compareOrg(spec diffOrgSpec) {
 		ghosts = append(ghosts, dscope{Project: diffSortedKeys(o.Projects)[0], Track: "no-such-track"})
 	}
 	for _, s := range ghosts {
-		for _, name := range []string{projections.QCheck, projections.QPermissions, projections.QWhoCan, projections.QListMembers} {
+		for _, name := range []string{queries.QCheck, queries.QPermissions, queries.QWhoCan, queries.QListMembers} {
 			b := s.body(spec.id)
 			switch name {
-			case projections.QCheck:
+			case queries.QCheck:
 				b["user_id"], b["permission"] = spec.admin, perms[0]
-			case projections.QPermissions:
+			case queries.QPermissions:
 				b["user_id"] = spec.admin
-			case projections.QWhoCan:
+			case queries.QWhoCan:
 				b["permission"] = perms[0]
 			}
 			h.compared(name + "/not_found")
@@ -1442,7 +1443,7 @@ func (h *diffHarness) compareOrg(spec diffOrgSpec) {
 		b := dscope{}.body(spec.id)
 		b["user_id"], b["permission"] = spec.admin, diffUnheldPerm
 		h.compared("Check/invalid")
-		if _, code := h.query(projections.QCheck, b, nil); code != client.CodeInvalid {
+		if _, code := h.query(queries.QCheck, b, nil); code != client.CodeInvalid {
 			h.mismatch("Check", "org %s (closed catalog) permission %s: want code invalid, got %q", spec.id, diffUnheldPerm, code)
 		}
 	}
@@ -1460,7 +1461,7 @@ func (h *diffHarness) compareCheck(ref diffRef, where, orgID string, s dscope, u
 		Permission string       `json:"permission"`
 		Via        []domain.Via `json:"via"`
 	}
-	if _, code := h.query(projections.QCheck, b, &got); code != "" {
+	if _, code := h.query(queries.QCheck, b, &got); code != "" {
 		h.mismatch("Check", "%s user %s permission %q context %v: refused with %s", where, user, asked, c, code)
 		return
 	}
@@ -1511,7 +1512,7 @@ func (h *diffHarness) compareListMembers(ref diffRef, where, orgID string, s dsc
 			Members []diffMember `json:"members"`
 			Next    string       `json:"next_page_token"`
 		}
-		if _, code := h.query(projections.QListMembers, b, &got); code != "" {
+		if _, code := h.query(queries.QListMembers, b, &got); code != "" {
 			h.mismatch("ListMembers", "%s viewer %q: refused with %s", where, viewer, code)
 			return
 		}
@@ -1601,7 +1602,7 @@ func (h *diffHarness) sample() {
 		b := s.body(spec.id)
 		b["user_id"] = user
 		var live diffPermAnswer
-		pos, code := h.query(projections.QPermissions, b, &live)
+		pos, code := h.query(queries.QPermissions, b, &live)
 		if code != "" {
 			h.mismatch("Permissions", "live at head %d: org %s %s user %s refused with %s", head, spec.id, s, user, code)
 			continue
@@ -1635,7 +1636,7 @@ func (h *diffHarness) compareAccessAt() {
 				kind = "AccessAt/at"
 			}
 			h.compared(kind)
-			if _, code := h.query(projections.QAccessAt, b, &got); code != "" {
+			if _, code := h.query(queries.QAccessAt, b, &got); code != "" {
 				h.mismatch(kind, "org %s %s user %s at position %d: refused with %s", smp.org, smp.scope, smp.user, smp.pos, code)
 				continue
 			}

@@ -1,0 +1,190 @@
+package queries
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"roster/client"
+	"roster/domain"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ListMembers
+
+type listMembersReq struct {
+	Consistency
+	scopeReq
+	Viewer    string `json:"viewer,omitempty"`
+	Q         string `json:"q,omitempty"`
+	Role      string `json:"role,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	PageToken string `json:"page_token,omitempty"`
+}
+
+// MemberEntry is one row of ListMembers (the wire's client.Member) with its sort key.
+type MemberEntry struct {
+	client.Member
+	key string
+}
+
+// Member statuses beyond the invitation statuses.
+const (
+	MemberActive = "active"
+)
+
+func (q *Queries) listMembers(ctx context.Context, r listMembersReq, mayBlock bool) (uint64, any, error) {
+	if err := errors.Join(r.validate(), checkID("viewer", r.Viewer, false)); err != nil {
+		return 0, nil, err
+	}
+	limit, err := pageLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	after := ""
+	if r.PageToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(r.PageToken)
+		if err != nil || len(b) < 3 || (b[0] != '1' && b[0] != '2') || b[1] != ':' {
+			return 0, nil, fail(client.CodeInvalid, "page_token is not one this service issued; pass next_page_token from the previous page")
+		}
+		after = string(b)
+	}
+	return q.readOrg(ctx, q.cfg.Members, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		entries, err := memberEntries(o, r.scope(), q.cfg.Now())
+		if err != nil {
+			return nil, err
+		}
+		if r.Viewer != "" && r.ProjectID != "" {
+			if partner := viewerPartner(o, r.ProjectID, r.Viewer); partner != "" {
+				entries = slices.DeleteFunc(entries, func(e MemberEntry) bool { return e.PartnerID != partner })
+			}
+		}
+		roleID := r.Role
+		if roleID != "" {
+			if role, ok := o.Role(roleID); ok {
+				roleID = role.ID
+			}
+		}
+		needle := strings.ToLower(strings.TrimSpace(r.Q))
+		page := []MemberEntry{}
+		next := ""
+		for _, e := range entries {
+			if e.key <= after {
+				continue
+			}
+			if needle != "" && !matchesSearch(o, e, needle) {
+				continue
+			}
+			if roleID != "" && !slices.Contains(e.Roles, roleID) {
+				continue
+			}
+			if r.Status != "" && e.Status != r.Status && !(r.Status == MemberActive && e.Status == domain.InviteAccepted) {
+				continue
+			}
+			if len(page) == limit {
+				next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].key))
+				break
+			}
+			page = append(page, e)
+		}
+		members := make([]client.Member, len(page))
+		for i, e := range page {
+			members[i] = e.Member
+		}
+		return client.MembersPage{Members: members, NextPageToken: next}, nil
+	})
+}
+
+// matchesSearch is ListMembers' q: a substring, case-insensitively, of the name, the e-mail,
+// the user or group id, or a role's id or label (Dataloop: "search by name, email, or role").
+func matchesSearch(o *domain.Org, e MemberEntry, needle string) bool {
+	hay := []string{e.Name, e.Email, e.UserID, e.GroupID}
+	for _, id := range e.Roles {
+		hay = append(hay, id)
+		if r, ok := o.Role(id); ok {
+			hay = append(hay, r.Label)
+		}
+	}
+	for _, h := range hay {
+		if strings.Contains(strings.ToLower(h), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func viewerPartner(o *domain.Org, projectID, viewer string) string {
+	p, ok := o.Projects[projectID]
+	if !ok {
+		return ""
+	}
+	if m, ok := p.Members[domain.Principal{UserID: viewer}.Key()]; ok {
+		return m.PartnerID
+	}
+	return ""
+}
+
+// memberEntries lists the members and open invitations of a scope, sorted by a stable key.
+// A member who joined by invitation is "accepted", one added directly "active"; invitations
+// not accepted show as pending, rejected or expired (from the moment they expire).
+func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry, error) {
+	var out []MemberEntry
+	status := func(invitation string) string {
+		if invitation != "" {
+			return domain.InviteAccepted
+		}
+		return MemberActive
+	}
+	if s.ProjectID == "" {
+		for id, m := range o.Members {
+			out = append(out, MemberEntry{Member: client.Member{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role},
+				Grants: []string{}, Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + id})
+		}
+	} else {
+		p, ok := o.Projects[s.ProjectID]
+		if !ok {
+			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", s.ProjectID, o.ID)
+		}
+		mm := p.Members
+		if s.TrackID != "" {
+			t, ok := p.Tracks[s.TrackID]
+			if !ok {
+				return nil, fail(client.CodeNotFound, "track %s not found in project %s", s.TrackID, s.ProjectID)
+			}
+			mm = t.Members
+		}
+		for key, m := range mm {
+			e := MemberEntry{Member: client.Member{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name,
+				Roles: nonNil(m.Roles), Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest,
+				Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + key}
+			if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
+				e.Members = sortedKeysOf(g.Members)
+			}
+			out = append(out, e)
+		}
+	}
+	for id, inv := range o.Invitations {
+		if inv.ProjectID != s.ProjectID || inv.TrackID != s.TrackID {
+			continue
+		}
+		st := invitationStatus(inv, now)
+		switch st {
+		case domain.InviteAccepted, domain.InviteRevoked:
+			continue
+		}
+		out = append(out, MemberEntry{Member: client.Member{UserID: inv.UserID, Email: inv.Email, Name: inv.Name, Roles: nonNil(inv.Roles),
+			Grants: nonNil(inv.Grants), Status: st, PartnerID: inv.PartnerID, InvitationID: id}, key: "2:" + id})
+	}
+	slices.SortFunc(out, func(a, b MemberEntry) int { return strings.Compare(a.key, b.key) })
+	return out, nil
+}
+
+// invitationStatus is an invitation's status at now: pending ones past their expiry are expired.
+func invitationStatus(inv *domain.Invitation, now time.Time) string {
+	if inv.Status == domain.InvitePending && !now.Before(inv.ExpiresAt) {
+		return domain.InviteExpired
+	}
+	return inv.Status
+}

@@ -1,0 +1,310 @@
+package queries
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"roster/client"
+	"roster/domain"
+	"roster/internal/edge"
+	"roster/projections"
+)
+
+// Query names of API.md.
+const (
+	QCheck           = client.QCheck
+	QPermissions     = client.QPermissions
+	QWhoCan          = client.QWhoCan
+	QListMembers     = client.QListMembers
+	QListProjects    = client.QListProjects
+	QGetProject      = client.QGetProject
+	QListInvitations = client.QListInvitations
+	QCatalog         = client.QCatalog
+	QAudit           = client.QAudit
+	QAccessAt        = client.QAccessAt
+	QStatus          = client.QStatus
+)
+
+// QueryNames lists every query.
+func QueryNames() []string { return client.QueryNames() }
+
+// Defaults of the read-your-writes wait.
+const (
+	DefaultWait = 2 * time.Second
+	MaxWait     = 30 * time.Second
+	MaxBody     = 1 << 20
+)
+
+// Config wires the query side.
+type Config struct {
+	// Members answers ListMembers, ListProjects, GetProject, ListInvitations and Catalog;
+	// Permissions answers Check, Permissions and WhoCan.
+	Members, Permissions *projections.View
+	// History serves Audit, AccessAt, Check explanations and the head for Status.
+	History projections.History
+	Presets domain.Presets
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// DeadLetters counts events sent to the dead-letter subject (for Status).
+	DeadLetters func() uint64
+}
+
+// Queries answers roster.query.<Query>.
+type Queries struct {
+	cfg   Config
+	table map[string]query
+}
+
+// answerFunc decodes one query's request and answers it; with mayBlock false it returns
+// errWouldBlock instead of waiting for min_position or reading the log.
+type answerFunc func(ctx context.Context, body []byte, mayBlock bool) (uint64, any, error)
+
+// query is one row of the query table.
+type query struct {
+	answer answerFunc
+	// blocks: the query always reads the log, so it is never tried on the subscription's
+	// goroutine.
+	blocks bool
+}
+
+// NewQueries builds the query side.
+func NewQueries(cfg Config) (*Queries, error) {
+	var errs []error
+	if cfg.Members == nil || cfg.Permissions == nil {
+		errs = append(errs, errors.New("queries: the members and permissions views are required"))
+	}
+	if cfg.History == nil {
+		errs = append(errs, errors.New("queries: a history (the log or the stream) is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	q := &Queries{cfg: cfg}
+	q.table = map[string]query{
+		QCheck:           {answer: decoded(q.check)},
+		QPermissions:     {answer: decoded(q.permissions)},
+		QWhoCan:          {answer: decoded(q.whoCan)},
+		QListMembers:     {answer: decoded(q.listMembers)},
+		QListProjects:    {answer: decoded(q.listProjects)},
+		QGetProject:      {answer: decoded(q.getProject)},
+		QListInvitations: {answer: decoded(q.listInvitations)},
+		QCatalog:         {answer: decoded(q.catalog)},
+		QAudit:           {answer: decoded(q.audit), blocks: true},
+		QAccessAt:        {answer: decoded(q.accessAt), blocks: true},
+		QStatus:          {answer: decoded(q.status), blocks: true},
+	}
+	return q, nil
+}
+
+func fail(code, format string, args ...any) error { return edge.Refuse(code, format, args...) }
+
+// errWouldBlock stops a query asked with mayBlock false before it waits or reads the log.
+var errWouldBlock = errors.New("query would block")
+
+// Consistency carries the read-your-writes fields every query accepts.
+type Consistency struct {
+	MinPosition uint64 `json:"min_position,omitempty"`
+	WaitMS      int    `json:"wait_ms,omitempty"`
+}
+
+// Blocks reports whether a query always reads the log (and so is never worth trying on the
+// subscription's goroutine); unknown names do not.
+func (q *Queries) Blocks(name string) bool { return q.table[name].blocks }
+
+// Execute answers one query by name, waiting and reading the log as it needs; code is "" on
+// success.
+func (q *Queries) Execute(ctx context.Context, name string, body []byte) ([]byte, string) {
+	reply, code, _ := q.Answer(ctx, name, body, true)
+	return reply, code
+}
+
+// Answer answers one query by name; code is "" on success. With mayBlock false it answers
+// only what the views hold at once: a query that would wait for min_position or read the
+// log is left unanswered (answered false) to be asked again with mayBlock true.
+func (q *Queries) Answer(ctx context.Context, name string, body []byte, mayBlock bool) (reply []byte, code string, answered bool) {
+	pos, result, err := q.execute(ctx, name, body, mayBlock)
+	if errors.Is(err, errWouldBlock) {
+		return nil, "", false
+	}
+	if err != nil {
+		body, code := edge.ErrorBody(err)
+		return body, code, true
+	}
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return client.ErrorReply(client.CodeUnavailable, "encode result: "+err.Error()), client.CodeUnavailable, true
+	}
+	// The envelope is written around the result directly: marshalling a json.RawMessage
+	// would scan the whole result once more.
+	out := make([]byte, 0, len(raw)+48)
+	out = append(out, `{"ok":true,"position":`...)
+	out = strconv.AppendUint(out, pos, 10)
+	out = append(out, `,"result":`...)
+	out = append(out, raw...)
+	out = append(out, '}')
+	return out, "", true
+}
+
+func (q *Queries) execute(ctx context.Context, name string, body []byte, mayBlock bool) (uint64, any, error) {
+	if len(body) > MaxBody {
+		return 0, nil, fail(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), MaxBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	qu, ok := q.table[name]
+	if !ok {
+		return 0, nil, fail(client.CodeInvalid, "unknown query %q; known queries: %s", name, strings.Join(QueryNames(), ", "))
+	}
+	if qu.blocks && !mayBlock {
+		return 0, nil, errWouldBlock
+	}
+	return qu.answer(ctx, body, mayBlock)
+}
+
+// request is implemented by every query's request type.
+type request interface {
+	consistency() Consistency
+}
+
+func (c Consistency) consistency() Consistency { return c }
+
+// decoded makes an answerFunc that decodes the request strictly, then answers it.
+func decoded[R request](answer func(context.Context, R, bool) (uint64, any, error)) answerFunc {
+	return func(ctx context.Context, body []byte, mayBlock bool) (uint64, any, error) {
+		var req R
+		if err := edge.DecodeStrict(body, &req); err != nil {
+			return 0, nil, fail(client.CodeInvalid, "%v", err)
+		}
+		return answer(ctx, req, mayBlock)
+	}
+}
+
+// await waits until v has applied the request's min_position (read-your-writes).
+func (q *Queries) await(ctx context.Context, v *projections.View, c Consistency, mayBlock bool) error {
+	if c.MinPosition == 0 || v.Position() >= c.MinPosition {
+		return nil
+	}
+	if !mayBlock {
+		return errWouldBlock
+	}
+	wait := DefaultWait
+	if c.WaitMS > 0 {
+		wait = min(time.Duration(c.WaitMS)*time.Millisecond, MaxWait)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := v.WaitFor(wctx, c.MinPosition); err != nil {
+		return fail(client.CodeUnavailable, "view %s is at position %d, not yet at min_position %d after %s; retry", v.Name(), v.Position(), c.MinPosition, wait)
+	}
+	return nil
+}
+
+func checkID(field, v string, required bool) error { return edge.CheckID(field, v, required) }
+
+// scopeReq names an organization and an optional project and track.
+type scopeReq struct {
+	OrgID     string `json:"org_id"`
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
+}
+
+func (s scopeReq) validate() error {
+	return errors.Join(checkID("org_id", s.OrgID, true), checkID("project_id", s.ProjectID, false), checkID("track_id", s.TrackID, false))
+}
+
+func (s scopeReq) scope() domain.Scope {
+	return domain.Scope{ProjectID: s.ProjectID, TrackID: s.TrackID}
+}
+
+// readOrg waits for consistency and runs fn on the organization's state from v.
+func (q *Queries) readOrg(ctx context.Context, v *projections.View, c Consistency, mayBlock bool, orgID string, fn func(o *domain.Org) (any, error)) (uint64, any, error) {
+	if err := q.await(ctx, v, c, mayBlock); err != nil {
+		return 0, nil, err
+	}
+	var pos uint64
+	var out any
+	err := v.Read(orgID, func(o *domain.Org, position uint64) error {
+		pos = position
+		if o == nil || !o.Exists() {
+			return fail(client.CodeNotFound, "organization %s not found", orgID)
+		}
+		var err error
+		out, err = fn(o)
+		return err
+	})
+	return pos, out, err
+}
+
+// eachOrg waits for consistency, then runs fn over every organization of v (only orgID's when
+// given, which must exist) under the read lock; it returns the view's position.
+func (q *Queries) eachOrg(ctx context.Context, v *projections.View, c Consistency, mayBlock bool, orgID string, fn func(id string, o *domain.Org)) (uint64, error) {
+	if err := q.await(ctx, v, c, mayBlock); err != nil {
+		return 0, err
+	}
+	var pos uint64
+	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
+		pos = position
+		if orgID != "" {
+			o, ok := orgs[orgID]
+			if !ok || !o.Exists() {
+				return fail(client.CodeNotFound, "organization %s not found", orgID)
+			}
+			fn(orgID, o)
+			return nil
+		}
+		for id, o := range orgs {
+			if o.Exists() {
+				fn(id, o)
+			}
+		}
+		return nil
+	})
+	return pos, err
+}
+
+// pageLimit is a request's limit: the default when unset, at most MaxLimit.
+func pageLimit(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fail(client.CodeInvalid, "limit must be positive")
+	case n == 0:
+		return DefaultLimit, nil
+	}
+	return min(n, MaxLimit), nil
+}
+
+// Paging bounds.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -29,6 +29,9 @@ type CreateProjectResult struct {
 // InviteMemberResult answers InviteMember with the invitation's id (generated when the command gave none).
 type InviteMemberResult struct {
 	InvitationID string `json:"invitation_id"`
+	// InvitationToken is the e-mail invitation's secret, returned only here, once: deliver it
+	// to the invitee, who passes it as AcceptInvite's token.
+	InvitationToken string `json:"invitation_token,omitempty"`
 }
 
 // CreateTrackResult answers CreateTrack.
@@ -39,7 +42,10 @@ type CreateTrackResult struct {
 // AddPartnerResult answers AddPartner with the partner and the invitation sent to its admin.
 type AddPartnerResult struct {
 	InvitationID string `json:"invitation_id"`
-	PartnerID    string `json:"partner_id"`
+	// InvitationToken is the e-mail invitation's secret, returned only here, once: deliver it
+	// to the invitee, who passes it as AcceptInvite's token.
+	InvitationToken string `json:"invitation_token,omitempty"`
+	PartnerID       string `json:"partner_id"`
 }
 
 // DefineRoleResult answers DefineRole; ProjectID is set when the role belongs to a project.
@@ -61,6 +67,9 @@ type ImportRow struct {
 	Code  string `json:"code,omitempty"`
 	// InvitationID is set for rows invited by e-mail.
 	InvitationID string `json:"invitation_id,omitempty"`
+	// InvitationToken is the e-mail invitation's secret, returned only here, once: deliver it
+	// to the invitee, who passes it as AcceptInvite's token.
+	InvitationToken string `json:"invitation_token,omitempty"`
 }
 
 // Failed counts the rows that were not imported.
@@ -107,6 +116,9 @@ func (r *CommandReply) resultField(name string) string {
 
 // InvitationID is the invitation an InviteMember or AddPartner created ("" for other commands).
 func (r *CommandReply) InvitationID() string { return r.resultField("invitation_id") }
+
+// InvitationToken is the secret of the e-mail invitation an InviteMember or AddPartner created.
+func (r *CommandReply) InvitationToken() string { return r.resultField("invitation_token") }
 
 // ProjectID is the project a CreateProject created, or the project a DefineRole's role belongs to.
 func (r *CommandReply) ProjectID() string { return r.resultField("project_id") }

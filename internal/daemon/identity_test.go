@@ -19,9 +19,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
-	"roster/internal/daemon"
 	"roster/domain"
 	"roster/internal/caller"
+	"roster/internal/daemon"
 )
 
 // syncBuffer is a log sink the daemon's goroutines may write to while the test reads it.
@@ -411,7 +411,7 @@ func TestSecuredAdminOnlyForOperatorAccount(t *testing.T) {
 
 func TestExampleSecureConfigFile(t *testing.T) {
 	logs := &syncBuffer{}
-	d := startSecured(t, filepath.Join("..", "..", "..", "docs", "nats-secure.conf"), logs)
+	d := startSecured(t, filepath.Join("..", "..", "docs", "nats-secure.conf"), logs)
 	sub := probe(t, d, "roster.query.IdentityProbe")
 	for _, c := range []struct{ user, pass, account string }{
 		{"acme-backend", "acme-change-me", "ACME"}, {"globex-backend", "globex-change-me", "GLOBEX"},

@@ -4,237 +4,154 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"roster/client"
-	"roster/eventstore"
-	"roster/queries"
 )
 
-// tools are the operator commands beside the wire's commands and queries.
-var toolNames = map[string]string{
-	"audit":   "stream the audit trail in log order, with filters; --follow keeps going",
-	"rebuild": "rebuild views from the log and swap them in (all views, or the ones named)",
-}
+// auditPageSize is how many events roster audit asks for per request: the server's maximum
+// page (a larger limit is refused).
+const auditPageSize = 1000
 
-func connect(server string, timeout time.Duration, stderr io.Writer) (*nats.Conn, bool) {
-	nc, err := nats.Connect(server, nats.Name("roster-cli"), nats.Timeout(timeout), nats.MaxReconnects(-1))
-	if err != nil {
-		fmt.Fprintf(stderr, "roster: connect %s: %v\n", server, err)
-		return nil, false
-	}
-	return nc, true
-}
-
-// runAudit: roster audit --org-id X [--project-id P] [--actor A] [--user-id U] [--type T,…]
+// auditCommand: roster audit --org-id X [--project-id P] [--actor A] [--user-id U] [--type T,…]
 // [--since T] [--until T] [--after N] [--follow] [--json].
-func runAudit(args []string, opts options, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runAuditCtx(ctx, args, opts, stdout, stderr)
-}
-
-func runAuditCtx(ctx context.Context, args []string, opts options, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("roster audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var org, project, actor, user, typ, since, until string
-	var after uint64
+func auditCommand(g *globals, e env) *cobra.Command {
+	var req client.Audit
+	var since, until string
 	var follow bool
-	fs.StringVar(&opts.server, "server", opts.server, "NATS URL of Roster")
-	fs.BoolVar(&opts.json, "json", opts.json, "print one JSON envelope per line")
-	fs.DurationVar(&opts.timeout, "timeout", opts.timeout, "request timeout")
-	fs.StringVar(&org, "org-id", "", "organization (required)")
-	fs.StringVar(&project, "project-id", "", "only events about this project")
-	fs.StringVar(&actor, "actor", "", "only events by this actor")
-	fs.StringVar(&user, "user-id", "", "only events affecting this user")
-	fs.StringVar(&typ, "type", "", "only these event types (comma-separated)")
-	fs.StringVar(&since, "since", "", "from this time (RFC 3339)")
-	fs.StringVar(&until, "until", "", "up to this time (RFC 3339)")
-	fs.Uint64Var(&after, "after", 0, "only events after this log position")
-	fs.BoolVar(&follow, "follow", false, "keep printing new events as they are appended")
-	if err := fs.Parse(args); err != nil {
-		return exitFailure
-	}
-	if org == "" {
-		fmt.Fprintln(stderr, "roster audit: --org-id is required")
-		return exitFailure
-	}
-	var types []string
-	if typ != "" {
-		types = strings.Split(typ, ",")
-	}
-	filter := queries.AuditFilter{ProjectID: project, Actor: actor, UserID: user, Types: types}
-	var err error
-	if filter.Since, err = parseFlagTime(since); err != nil {
-		fmt.Fprintln(stderr, "roster audit: --since:", err)
-		return exitFailure
-	}
-	if filter.Until, err = parseFlagTime(until); err != nil {
-		fmt.Fprintln(stderr, "roster audit: --until:", err)
-		return exitFailure
-	}
-	nc, ok := connect(opts.server, opts.timeout, stderr)
-	if !ok {
-		return exitFailure
-	}
-	defer nc.Close()
-	c := client.New(nc).WithTimeout(opts.timeout)
-	req := map[string]any{"org_id": org, "limit": queries.MaxLimit}
-	for k, v := range map[string]string{"project_id": project, "actor": actor, "user_id": user, "since": since, "until": until} {
-		if v != "" {
-			req[k] = v
-		}
-	}
-	if len(types) > 0 {
-		req["types"] = types
-	}
-	last := after
-	for {
-		req["after_position"] = last
-		var page struct {
-			Events []eventstore.Record `json:"events"`
-			Next   uint64              `json:"next_after_position"`
-		}
-		if _, err := c.Query(ctx, queries.QAudit, req, &page); err != nil {
-			return reportErr(err, stderr)
-		}
-		for _, e := range page.Events {
-			printEvent(stdout, e, opts.json)
-			last = e.Position
-		}
-		if page.Next == 0 {
-			if !follow {
-				return exitOK
+	cmd := &cobra.Command{
+		Use:     "audit --org-id X",
+		Short:   "stream the audit trail in log order, with filters; --follow keeps going",
+		Long:    "audit: stream an organization's audit trail in log order, with filters; --json prints one\nenvelope per line; --follow keeps printing new events until interrupted.\n\nRequired flags: --org-id\n",
+		GroupID: "tool",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if req.OrgID == "" {
+				return errors.New("audit: required flag(s) --org-id not set")
 			}
-			break
-		}
+			var err error
+			if req.Since, err = resolveTime(since, e.now()); err != nil {
+				return fmt.Errorf("audit: --since: %w", err)
+			}
+			if req.Until, err = resolveTime(until, e.now()); err != nil {
+				return fmt.Errorf("audit: --until: %w", err)
+			}
+			return runAudit(cmd.Context(), g, e, req, follow)
+		},
 	}
-	// Follow: read the stream from the next position on, filtered on the organization's subjects.
-	if err := followStream(ctx, nc, org, last, filter, opts.json, stdout); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "roster audit:", err)
-		return exitFailure
-	}
-	return exitOK
+	f := cmd.Flags()
+	f.StringVar(&req.OrgID, "org-id", "", "organization (required)")
+	f.StringVar(&req.ProjectID, "project-id", "", "only events about this project")
+	f.StringVar(&req.Actor, "actor", "", "only events by this actor")
+	f.StringVar(&req.UserID, "user-id", "", "only events affecting this user")
+	f.StringSliceVar(&req.Types, "type", nil, "only these event types (comma-separated)")
+	f.StringVar(&since, "since", "", "from this time: RFC 3339 or a time ago (30m, 2h, 7d)")
+	f.StringVar(&until, "until", "", "up to this time: RFC 3339 or a time ago (30m, 2h, 7d)")
+	f.Uint64Var(&req.AfterPosition, "after", 0, "only events after this log position")
+	f.BoolVar(&follow, "follow", false, "keep printing new events as they are appended")
+	return cmd
 }
 
-func reportErr(err error, stderr io.Writer) int {
-	var e *client.Error
-	if errors.As(err, &e) {
-		fmt.Fprintf(stderr, "error %s: %s\n", e.Code, e.Message)
-		return exitRefused
-	}
-	fmt.Fprintln(stderr, "roster:", err)
-	return exitFailure
-}
-
-func parseFlagTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(time.RFC3339Nano, s)
-}
-
-func followStream(ctx context.Context, nc *nats.Conn, org string, after uint64, f queries.AuditFilter, asJSON bool, out io.Writer) error {
-	js, err := jetstream.New(nc)
+func runAudit(ctx context.Context, g *globals, e env, req client.Audit, follow bool) error {
+	nc, err := g.connect(ctx, e, nats.MaxReconnects(-1))
 	if err != nil {
 		return err
 	}
-	s, err := js.Stream(ctx, client.EventStream)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", client.EventStream, err)
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{client.EventPrefix + org + ".>"},
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1})
-	if err != nil {
-		return fmt.Errorf("follow: %w", err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("follow: %w", err)
-	}
-	defer it.Stop()
-	stopIt := context.AfterFunc(ctx, it.Stop)
-	defer stopIt()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+	defer nc.Close()
+	// A follow request waits up to client.MaxFollowWait on the server: give it room.
+	c := client.New(nc).WithTimeout(max(g.timeout, client.MaxFollowWait+5*time.Second))
+	req.Limit = auditPageSize
+	if follow {
+		for ev, err := range c.FollowAudit(ctx, req) {
+			if err != nil {
+				return reportErr(err, e.stderr)
 			}
-			return fmt.Errorf("follow: %w", err)
+			printEvent(e.stdout, ev, g.json)
 		}
-		var r eventstore.Record
-		if err := json.Unmarshal(msg.Data(), &r); err != nil {
-			continue
-		}
-		if r.Position > after && f.Match(r) {
-			printEvent(out, r, asJSON)
-		}
+		return nil
 	}
+	for {
+		page, _, err := c.Audit(ctx, req)
+		if err != nil {
+			return reportErr(err, e.stderr)
+		}
+		for _, ev := range page.Events {
+			printEvent(e.stdout, ev, g.json)
+		}
+		if page.NextAfterPosition == 0 {
+			return nil
+		}
+		req.AfterPosition = page.NextAfterPosition
+	}
+}
+
+// reportErr prints a refusal as "error <code>: <message>" (exit 2), anything else as a failure.
+func reportErr(err error, stderr io.Writer) error {
+	var e *client.Error
+	if errors.As(err, &e) {
+		fmt.Fprintf(stderr, "error %s: %s\n", escape(e.Code), escape(e.Message))
+		return exitWith(exitRefused)
+	}
+	return err
 }
 
 // printEvent writes one event: its envelope as a JSON line, or a readable line.
-func printEvent(w io.Writer, r eventstore.Record, asJSON bool) {
+func printEvent(w io.Writer, ev client.Event, asJSON bool) {
 	if asJSON {
-		b, _ := json.Marshal(r)
+		b, _ := json.Marshal(ev)
 		fmt.Fprintln(w, string(b))
 		return
 	}
-	var data map[string]any
-	_ = json.Unmarshal(r.Data, &data)
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
+	data := dataFields(ev.Data)
+	if data != "" {
+		data = " " + data
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		v, _ := json.Marshal(data[k])
-		fmt.Fprintf(&b, " %s=%s", k, strings.Trim(string(v), `"`))
-	}
-	fmt.Fprintf(w, "#%-6d %s  %-22s by %-10s%s\n", r.Position, r.Time.UTC().Format("2006-01-02T15:04:05.000Z"), r.Type, r.Actor, b.String())
+	fmt.Fprintf(w, "#%-6d %s  %-22s by %-10s%s\n", ev.Position, fmtTime(ev.Time), escape(ev.Type), escape(ev.Actor), escape(data))
 }
 
-// runRebuild: roster rebuild [VIEW…] rebuilds the views in the running rosterd, showing
+// rebuildCommand: roster rebuild [VIEW…] rebuilds the views in the running rosterd, showing
 // progress (events done, rate, time left) on a terminal.
-func runRebuild(args []string, opts options, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("roster rebuild", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&opts.server, "server", opts.server, "NATS URL of Roster")
-	fs.BoolVar(&opts.json, "json", opts.json, "print the raw reply JSON")
-	wait := fs.Duration("wait", 30*time.Minute, "how long to wait for the rebuild")
-	if err := fs.Parse(args); err != nil {
-		return exitFailure
+func rebuildCommand(g *globals, e env) *cobra.Command {
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:     "rebuild [VIEW…]",
+		Short:   "rebuild views from the log and swap them in (all views, or the ones named)",
+		GroupID: "tool",
+		RunE: func(cmd *cobra.Command, views []string) error {
+			return runRebuild(cmd.Context(), g, e, views, wait)
+		},
 	}
-	nc, ok := connect(opts.server, opts.timeout, stderr)
-	if !ok {
-		return exitFailure
+	cmd.Flags().DurationVar(&wait, "wait", 30*time.Minute, "how long to wait for the rebuild")
+	return cmd
+}
+
+func runRebuild(ctx context.Context, g *globals, e env, views []string, wait time.Duration) error {
+	nc, err := g.connect(ctx, e)
+	if err != nil {
+		return err
 	}
 	defer nc.Close()
+	stdout := e.stdout
 	inbox := nc.NewRespInbox()
-	showBar := !opts.json && isTerminal(stdout)
+	showBar := !g.json && isTerminal(stdout)
 	bars := map[string]*progressbar.ProgressBar{}
 	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) {
-		var p queries.RebuildProgress
+		var p client.RebuildProgress
 		if json.Unmarshal(m.Data, &p) != nil || !showBar {
 			return
 		}
 		bar, ok := bars[p.View]
 		if !ok {
-			bar = progressbar.NewOptions64(int64(p.Total), progressbar.OptionSetWriter(stdout), progressbar.OptionSetDescription(p.View),
+			bar = progressbar.NewOptions64(int64(p.Total), progressbar.OptionSetWriter(stdout), progressbar.OptionSetDescription(escape(p.View)),
 				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
 				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 			bars[p.View] = bar
@@ -243,46 +160,47 @@ func runRebuild(args []string, opts options, stdout, stderr io.Writer) int {
 		_ = bar.Set64(int64(p.Done))
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, "roster rebuild:", err)
-		return exitFailure
+		return fmt.Errorf("rebuild: %w", err)
 	}
 	defer sub.Unsubscribe()
-	body, _ := json.Marshal(queries.RebuildRequest{Views: fs.Args(), Progress: inbox})
-	ctx, cancel := context.WithTimeout(context.Background(), *wait)
-	defer cancel()
-	raw, err := client.New(nc).Request(ctx, queries.AdminRebuild, body)
+	body, err := json.Marshal(client.Rebuild{Views: views, Progress: inbox})
 	if err != nil {
-		fmt.Fprintln(stderr, "roster rebuild:", err)
-		return exitFailure
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	raw, err := client.New(nc).Request(rctx, client.AdminRebuild, body)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
 	}
 	_ = sub.Unsubscribe()
 	for _, bar := range bars {
 		_ = bar.Finish()
 	}
-	if opts.json {
-		fmt.Fprintln(stdout, string(raw))
+	if g.json {
+		fmt.Fprintln(stdout, strings.TrimRight(string(raw), "\n"))
 	}
 	var rep struct {
-		OK     bool              `json:"ok"`
-		Error  *client.ErrorBody `json:"error"`
-		Result struct {
-			Views []queries.RebuiltView `json:"views"`
-		} `json:"result"`
+		OK     bool                 `json:"ok"`
+		Error  *client.ErrorBody    `json:"error"`
+		Result client.RebuildResult `json:"result"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
-		fmt.Fprintln(stderr, "roster rebuild: decode reply:", err)
-		return exitFailure
+		return fmt.Errorf("rebuild: decode reply: %w", err)
 	}
 	if !rep.OK {
-		fmt.Fprintf(stderr, "error %s: %s\n", rep.Error.Code, rep.Error.Message)
-		return exitRefused
+		if rep.Error == nil {
+			rep.Error = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
+		}
+		fmt.Fprintf(e.stderr, "error %s: %s\n", escape(rep.Error.Code), escape(rep.Error.Message))
+		return exitWith(exitRefused)
 	}
-	if !opts.json {
+	if !g.json {
 		for _, v := range rep.Result.Views {
-			fmt.Fprintf(stdout, "rebuilt %-12s position %-8d %.2fs  %.0f events/s  digest %s\n", v.Name, v.Position, v.Seconds, v.EventsPerSec, v.Digest[:16])
+			fmt.Fprintf(stdout, "rebuilt %-12s position %-8d %.2fs  %.0f events/s  digest %s\n", escape(v.Name), v.Position, v.Seconds, v.EventsPerSec, escape(v.Digest[:min(16, len(v.Digest))]))
 		}
 	}
-	return exitOK
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {

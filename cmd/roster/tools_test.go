@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"roster/eventstore"
+	"roster/client"
 	"roster/internal/daemon"
 )
 
@@ -66,7 +66,7 @@ func TestAuditCommand(t *testing.T) {
 		t.Fatalf("audit:\n%s", out)
 	}
 	out = mustRun(t, d.URL, "audit", "--org-id", "acme", "--user-id", "bob", "--json")
-	var rec eventstore.Record
+	var rec client.Event
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &rec); err != nil || rec.Type != "OrgMemberAdded" || rec.Position != 2 {
 		t.Fatalf("audit --json --user-id bob: %q (%v)", out, err)
 	}
@@ -103,8 +103,8 @@ func TestAuditCommand(t *testing.T) {
 
 // runAuditFollow follows acme's OrgMemberAdded events after position 2 until ctx ends.
 func runAuditFollow(ctx context.Context, url string, out *syncBuffer) int {
-	opts := options{server: url, timeout: 5 * time.Second}
-	return runAuditCtx(ctx, []string{"--org-id", "acme", "--type", "OrgMemberAdded", "--after", "2", "--follow"}, opts, out, &bytes.Buffer{})
+	return runCtx(ctx, []string{"--server", url, "--timeout", "5s", "audit", "--org-id", "acme", "--type", "OrgMemberAdded", "--after", "2", "--follow"},
+		env{stdout: out, stderr: &bytes.Buffer{}})
 }
 
 // roster rebuild rebuilds every view and reports the same digest the view had.

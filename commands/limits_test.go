@@ -66,7 +66,7 @@ func TestInputLimitsRefuseAndAppendNothing(t *testing.T) {
 		{"permissions list", "SetRolePermissions", `{"org_id":"acme","actor":"tina","role":"r1","permissions":` + list(commands.MaxPermissions+1) + `}`, []string{"permissions", "256"}},
 		{"actor length", "RenameProject", `{"org_id":"acme","actor":"` + long(commands.MaxIDLen+1) + `","project_id":"p1","name":"x"}`, []string{"actor", "128"}},
 		{"csv size", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"` + long(commands.MaxCSVBytes+1) + `"}`, []string{"csv", "1000000"}},
-		{"csv rows", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\\n` + strings.Repeat(",u,,project_viewer,\\n", commands.MaxImportRows+1) + `"}`, []string{"csv", "10000"}},
+		{"csv rows", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\n` + strings.Repeat(",u,,project_viewer,\\n", commands.MaxImportRows+1) + `"}`, []string{"csv", "10000"}},
 		{"csv control character", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\n,u1,\"a\u001bb\",project_viewer,\n"}`, []string{"csv", "control"}},
 		{"duplicate key", "RenameProject", `{"org_id":"acme","actor":"tina","actor":"mallory","project_id":"p1","name":"x"}`, []string{"actor", "twice"}},
 		{"wrong-case key", "RenameProject", `{"org_id":"acme","Actor":"tina","project_id":"p1","name":"x"}`, []string{"Actor", "case"}},

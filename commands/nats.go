@@ -12,28 +12,40 @@ import (
 	"roster/internal/edge"
 )
 
-// DefaultConcurrency bounds the commands decided at once; concurrent appends share one fsync.
+// DefaultConcurrency bounds the commands whose appends are awaited at once; concurrent
+// appends (of any organizations) share one fsync.
 const DefaultConcurrency = 512
 
-// AddEndpoints registers roster.cmd.* on the micro service. Commands are decided on the
-// subscription's goroutine; only the wait for the fsync runs on a goroutine of its own
-// (bounded), so that appends of different commands share group commits.
+// CommandTimeout bounds one command from its arrival to its reply.
+const CommandTimeout = 30 * time.Second
+
+// AddEndpoints registers roster.cmd.* on the micro service. The subscription's goroutine only
+// decodes and checks a request (bounded by the payload limit) and hands it to its
+// organization's bounded queue; deciding, folding, log reads and the wait for the fsync run on
+// the scheduler's workers and waiters (see scheduler.go). A full queue is answered at once.
+//
+// Micro measures an endpoint's processing time and counts its errors around the handler only,
+// so for commands it sees the hand-off: requests refused at the edge (malformed, over a limit,
+// full queue) are counted as errors there, the rest are not. The command's own figures (from
+// arrival to reply, errors by code) are in the endpoint's stats data, see Stats.
 func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
-	// A command is decided and its events queued on the subscription's goroutine (in arrival
-	// order, which keeps each organization's commands in order); the wait for the fsync runs
-	// on a goroutine of its own, so the next commands join the same group commit.
-	sem := make(chan struct{}, DefaultConcurrency)
+	sch := s.scheduler(ctx)
 	handler := micro.HandlerFunc(func(req micro.Request) {
+		arrived := time.Now()
 		name := strings.TrimPrefix(req.Subject(), client.CommandPrefix)
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		wait := s.Start(rctx, name, req.Data())
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			defer cancel()
-			reply, code := wait()
-			Respond(req, reply, code)
-		}()
+		cmd, err := s.decode(name, req.Data())
+		if err != nil {
+			s.stats.record(arrived, err)
+			body, code := edge.ErrorBody(err)
+			Respond(req, body, code)
+			return
+		}
+		job := &job{cmd: cmd, name: name, arrived: arrived, reply: func(body []byte, code string) { Respond(req, body, code) }}
+		if err := sch.submit(job); err != nil {
+			s.stats.record(arrived, err)
+			body, code := edge.ErrorBody(err)
+			Respond(req, body, code)
+		}
 	})
 	return svc.AddEndpoint("commands", handler, micro.WithEndpointSubject(client.CommandPrefix+"*"),
 		micro.WithEndpointMetadata(map[string]string{"description": "roster.cmd.<Command>: submit a command (API.md)"}))

@@ -82,8 +82,9 @@ func NewUUIDv7() string {
 type Service struct {
 	cfg Config
 
-	mu   sync.Mutex
-	orgs map[string]*orgEntry
+	mu    sync.Mutex
+	orgs  map[string]*orgEntry
+	stats stats
 }
 
 // orgEntry is one organization's hot state; mu serializes its commands.
@@ -140,6 +141,16 @@ func (s *Service) answer(name string, reply []byte, err error) func() ([]byte, s
 }
 
 func (s *Service) begin(ctx context.Context, name string, body []byte) (waitFunc, error) {
+	cmd, err := s.decode(name, body)
+	if err != nil {
+		return nil, err
+	}
+	return s.lockAndStart(ctx, s.entry(cmd.CommandMeta().OrgID), cmd)
+}
+
+// decode turns a request into a checked command with its ids filled: the work done before
+// the command is queued (bounded by the payload limit and the input limits).
+func (s *Service) decode(name string, body []byte) (domain.Command, error) {
 	if len(body) > s.cfg.MaxPayload {
 		return nil, refuse(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), s.cfg.MaxPayload)
 	}
@@ -156,7 +167,7 @@ func (s *Service) begin(ctx context.Context, name string, body []byte) (waitFunc
 	if !domain.ValidID(meta.OrgID) {
 		return nil, refuse(client.CodeInvalid, "%s: %s", name, edge.BadID("org_id", meta.OrgID))
 	}
-	return s.lockAndStart(ctx, s.entry(meta.OrgID), cmd)
+	return cmd, nil
 }
 
 // lockAndStart decides and queues a command while holding the organization's lock.
@@ -412,3 +423,42 @@ func mustJSON(v any) []byte {
 
 // refuse builds a refusal with its wire code.
 func refuse(code, format string, args ...any) error { return edge.Refuse(code, format, args...) }
+
+// Warm folds every organization's stream from the log in one pass and installs the states
+// not yet loaded, so the first command of an organization after a restart does not fold its
+// stream. It runs beside the service (commands that arrive first load their state
+// themselves); a state whose stream moved on during the pass is left to load on use.
+func (s *Service) Warm(ctx context.Context) error {
+	states := map[string]*domain.Org{}
+	err := s.cfg.Store.Scan(ctx, 1, func(r eventstore.Record) error {
+		if r.OrgID == "" || r.Stream != StreamOf(r.OrgID) {
+			return nil
+		}
+		st := states[r.OrgID]
+		if st == nil {
+			st = domain.NewOrg(r.OrgID, s.cfg.Presets)
+			states[r.OrgID] = st
+		}
+		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		if err != nil {
+			return fmt.Errorf("warm organization %s at position %d: %w", r.OrgID, r.Position, err)
+		}
+		domain.Evolve(st, ev)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("warm organization states: %w", err)
+	}
+	for id, st := range states {
+		entry := s.entry(id)
+		entry.mu.Lock()
+		if !entry.loaded {
+			v, err := s.cfg.Store.StreamVersion(ctx, StreamOf(id))
+			if err == nil && v == st.Version {
+				entry.state, entry.loaded = st, true
+			}
+		}
+		entry.mu.Unlock()
+	}
+	return nil
+}

@@ -230,6 +230,8 @@ type decider struct {
 	o     *Org
 	env   Env
 	actor string
+	// pending indexes pending invitations during an import (nil otherwise), see import.go.
+	pending *pendingIndex
 }
 
 func describeScope(orgID string, s Scope) string {

@@ -44,7 +44,14 @@ func parseImportCSV(text string) ([]importRow, error) {
 			return nil, invalidf("csv: %v", err)
 		}
 		if len(rows) >= MaxImportRows {
-			return nil, invalidf("csv: more than %d rows; split the import", MaxImportRows)
+			return nil, invalidf("csv has more than %d rows; the limit is %d rows per command: split the import", MaxImportRows, MaxImportRows)
+		}
+		for i, field := range rec {
+			for _, r := range field {
+				if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+					return nil, invalidf("csv row %d, column %d holds the control character %U; control characters are not allowed", len(rows)+1, i+1, r)
+				}
+			}
 		}
 		get := func(name string) string {
 			if i := col[name]; i < len(rec) {

@@ -159,25 +159,38 @@ func (d *decider) companyInvitee(partner, userID, email string) error {
 }
 
 func (o *Org) memberByEmail(email string) *OrgMember {
-	for _, id := range sortedKeys(o.Members) {
-		if m := o.Members[id]; m.Email != "" && strings.EqualFold(m.Email, email) {
-			return m
+	var found *OrgMember // the smallest matching user id, in one linear pass
+	foundID := ""
+	for id, m := range o.Members {
+		if m.Email != "" && strings.EqualFold(m.Email, email) && (found == nil || id < foundID) {
+			found, foundID = m, id
 		}
+	}
+	return found
+}
+
+func (d *decider) noPendingDuplicate(ev *InvitationCreated) error {
+	if d.pending != nil {
+		return d.pending.duplicate(ev)
+	}
+	// One linear pass; the smallest matching id is named, as a sorted walk would.
+	dup := ""
+	for id, inv := range d.o.Invitations {
+		if pendingDuplicate(inv, ev, d.env.Now) && (dup == "" || id < dup) {
+			dup = id
+		}
+	}
+	if dup != "" {
+		return conflictf("invitation %s to the same person is already pending; revoke it first", dup)
 	}
 	return nil
 }
 
-func (d *decider) noPendingDuplicate(ev *InvitationCreated) error {
-	for _, id := range sortedKeys(d.o.Invitations) {
-		inv := d.o.Invitations[id]
-		if inv.Status != InvitePending || inv.ProjectID != ev.ProjectID || inv.TrackID != ev.TrackID || !inv.ExpiresAt.After(d.env.Now) {
-			continue
-		}
-		if (ev.UserID != "" && inv.UserID == ev.UserID) || (ev.Email != "" && strings.EqualFold(inv.Email, ev.Email)) {
-			return conflictf("invitation %s to the same person is already pending; revoke it first", id)
-		}
+func pendingDuplicate(inv *Invitation, ev *InvitationCreated, now time.Time) bool {
+	if inv.Status != InvitePending || inv.ProjectID != ev.ProjectID || inv.TrackID != ev.TrackID || !inv.ExpiresAt.After(now) {
+		return false
 	}
-	return nil
+	return (ev.UserID != "" && inv.UserID == ev.UserID) || (ev.Email != "" && strings.EqualFold(inv.Email, ev.Email))
 }
 
 // invitee checks the actor is the invitation's invitee (SPEC §2.12) and it is still open.

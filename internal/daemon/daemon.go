@@ -174,6 +174,7 @@ type Daemon struct {
 	Policy *caller.Policy
 
 	viewsDB *badger.DB
+	lock    *dataDirLock
 	router  *message.Router
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -200,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 			d.Close()
 		}
 	}()
+	if d.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	presets, err := domain.LoadPresets()
 	if err != nil {
 		return nil, err
@@ -215,6 +219,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	if err := checkJetStream(ctx, js, d.URL); err != nil {
+		return nil, err
+	}
 	relayCfg := eventstore.RelayConfig{Replicas: cfg.Replicas, Logger: log.With("component", "relay")}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: projections.DeadLetterStream,
 		Subjects: []string{projections.DeadLetterPrefix + ">"}, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
@@ -223,10 +230,12 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 
 	if d.writes() {
-		d.Store, err = eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
+		// A failed open leaves d.Store nil (not an interface holding a nil store), so Close skips it.
+		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
 		if err != nil {
 			return nil, d.logOpenError(err)
 		}
+		d.Store = store
 		if _, err := eventstore.EnsureStream(ctx, js, relayCfg); err != nil {
 			return nil, err
 		}
@@ -254,17 +263,31 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	d.startHousekeeping(runCtx)
 
+	var cmds *commands.Service
 	d.Service, err = micro.AddService(d.NC, micro.Config{Name: client.ServiceName, Version: Version,
-		Description: "Roster: organizations, projects, tracks, roles and permissions (event-sourced)"})
+		Description: "Roster: organizations, projects, tracks, roles and permissions (event-sourced)",
+		// micro counts errors and time around a handler only; commands reply later, from the
+		// scheduler, so their own figures are reported as the endpoint's data.
+		StatsHandler: func(e *micro.Endpoint) any {
+			if e.Name == "commands" && cmds != nil {
+				return cmds.Stats()
+			}
+			return nil
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("micro service: %w", err)
 	}
 	if d.writes() {
-		cmds, err := commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
+		cmds, err = commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
 			Now: cfg.Now, InviteTTL: cfg.InviteTTL})
 		if err != nil {
 			return nil, err
 		}
+		d.goRun(func() {
+			if err := cmds.Warm(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("warm organization states", "err", err)
+			}
+		})
 		if err := cmds.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}
@@ -449,5 +472,6 @@ func (d *Daemon) Close() {
 			d.NS.Shutdown()
 			d.NS.WaitForShutdown()
 		}
+		d.lock.release()
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"github.com/nats-io/nats.go/micro"
@@ -76,10 +77,22 @@ func CodeOf(err error) (string, string) {
 	return client.CodeUnavailable, "internal error; retry later: " + err.Error()
 }
 
-// DecodeStrict decodes one JSON object and refuses unknown fields and trailing data.
+// DecodeStrict decodes one JSON object and refuses unknown fields, keys in the wrong case,
+// duplicate keys and trailing data.
 func DecodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return errors.New("empty body; send a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return errNotObject
+	}
+	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("malformed JSON: %w", err)
+		}
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -143,6 +144,9 @@ func Open(cfg Config) (*Embedded, error) {
 	opts.JetStream = true
 	opts.NoSigs = true
 	opts.NoLog = true
+	if err := checkPortFree(opts.Host, opts.Port); err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -232,4 +236,33 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// PortInUseError says the embedded server's listen address is taken.
+type PortInUseError struct {
+	Listen string
+	Err    error
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("embedded nats: listen %s: the address is already in use (another rosterd or nats-server?); give another --listen: %v", e.Listen, e.Err)
+}
+
+func (e *PortInUseError) Unwrap() error { return e.Err }
+
+// checkPortFree fails at once when a fixed listen address is taken (the server itself would
+// only log it, and rosterd would wait for it to become ready).
+func checkPortFree(host string, port int) error {
+	if port <= 0 {
+		return nil
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return &PortInUseError{Listen: addr, Err: err}
+		}
+		return fmt.Errorf("embedded nats: listen %s: %w", addr, err)
+	}
+	return l.Close()
 }

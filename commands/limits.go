@@ -1,0 +1,107 @@
+package commands
+
+import (
+	"fmt"
+	"net/mail"
+	"unicode/utf8"
+
+	"roster/domain"
+)
+
+// Input limits, enforced when a command is decoded (README "Limits"). Lengths are in bytes.
+const (
+	MaxIDLen          = 128 // ids, actors, command and correlation ids
+	MaxNameLen        = 200 // names of organizations, projects, tracks, workgroups, partners, people
+	MaxEmailLen       = 254 // e-mail addresses (RFC 5321 path limit)
+	MaxLabelLen       = 100 // role labels, kinds, presets, scopes, categories, visibility, compute, notebook env
+	MaxDescriptionLen = 1000
+	MaxRoles          = 32  // roles in one list
+	MaxGrants         = 64  // grants in one list
+	MaxPermissions    = 256 // permissions of one role
+	MaxCSVBytes       = 1000000
+	MaxImportRows     = domain.MaxImportRows
+)
+
+// checkText refuses a value over max bytes, not UTF-8, or holding a control character (C0
+// including NUL, ESC, BEL, CR and LF; DEL; C1).
+func checkText(field, v string, max int) error {
+	if len(v) > max {
+		return fmt.Errorf("%s is %d bytes; the limit is %d", field, len(v), max)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	for i, r := range v {
+		if isControl(r) {
+			return fmt.Errorf("%s holds the control character %U at byte %d; control characters are not allowed", field, r, i)
+		}
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// checkNameText is checkText refusing a name given as blanks only (an omitted name keeps the
+// command's default).
+func checkNameText(field, v string, max int) error {
+	if len(v) > 0 && len(trimSpace(v)) == 0 {
+		return fmt.Errorf("%s is required and must not be blank", field)
+	}
+	return checkText(field, v, max)
+}
+
+func trimSpace(s string) string {
+	start, end := 0, len(s)
+	for start < end && (s[start] == ' ' || s[start] == '\t') {
+		start++
+	}
+	for end > start && (s[end-1] == ' ' || s[end-1] == '\t') {
+		end--
+	}
+	return s[start:end]
+}
+
+// checkEmail refuses an e-mail address that net/mail does not parse to exactly itself (no
+// display name, no comments, no header folding); empty is left to the command.
+func checkEmail(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	if err := checkText(field, v, MaxEmailLen); err != nil {
+		return err
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Name != "" || a.Address != v {
+		return fmt.Errorf("%s %q is not a plain e-mail address (like name@example.org)", field, v)
+	}
+	return nil
+}
+
+// checkList refuses a list of more than maxItems, or an item failing checkText.
+func checkList(field string, vs []string, maxItems, maxLen int) error {
+	if len(vs) > maxItems {
+		return fmt.Errorf("%s has %d items; the limit is %d", field, len(vs), maxItems)
+	}
+	for i, v := range vs {
+		if err := checkText(fmt.Sprintf("%s[%d]", field, i), v, maxLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMeta checks the fields every command carries.
+func checkMeta(m domain.Meta) error {
+	return first(checkText("org_id", m.OrgID, MaxIDLen), checkText("actor", m.Actor, MaxIDLen),
+		checkText("command_id", m.CommandID, MaxIDLen), checkText("correlation_id", m.CorrelationID, MaxIDLen))
+}
+
+// first returns the first error.
+func first(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

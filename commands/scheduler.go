@@ -1,0 +1,179 @@
+package commands
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"roster/client"
+	"roster/domain"
+	"roster/internal/edge"
+)
+
+// Limits of the command scheduler (README "Limits").
+const (
+	// MaxOrgQueue bounds the commands of one organization waiting to be decided; one more is
+	// answered unavailable at once.
+	MaxOrgQueue = 256
+	// MaxQueued bounds the commands waiting to be decided over all organizations.
+	MaxQueued = 16384
+	// Workers bounds the organizations whose commands are decided at once.
+	Workers = 8
+)
+
+// job is one decoded command waiting in its organization's queue.
+type job struct {
+	cmd     domain.Command
+	name    string
+	arrived time.Time
+	reply   func(body []byte, code string)
+}
+
+// orgQueue is one organization's commands in arrival order. An organization is in the ready
+// list or held by one worker (scheduled) while it has commands, never both, so its commands
+// are decided one at a time in order; a worker decides one command and puts the organization
+// back at the end of the ready list, so organizations take turns.
+type orgQueue struct {
+	id        string
+	entry     *orgEntry
+	jobs      []*job
+	scheduled bool
+}
+
+type scheduler struct {
+	s       *Service
+	ctx     context.Context
+	waiters chan struct{}
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queues  map[string]*orgQueue
+	ready   []*orgQueue
+	queued  int
+	stopped bool
+}
+
+// scheduler starts the workers, which stop when ctx ends (refusing what is still queued).
+func (s *Service) scheduler(ctx context.Context) *scheduler {
+	sch := &scheduler{s: s, ctx: ctx, waiters: make(chan struct{}, DefaultConcurrency), queues: map[string]*orgQueue{}}
+	sch.cond = sync.NewCond(&sch.mu)
+	for range Workers {
+		go sch.work()
+	}
+	go func() {
+		<-ctx.Done()
+		sch.mu.Lock()
+		sch.stopped = true
+		sch.mu.Unlock()
+		sch.cond.Broadcast()
+	}()
+	return sch
+}
+
+// submit queues a command, or refuses it at once when its organization's queue (or the
+// scheduler) is full or stopping.
+func (sch *scheduler) submit(j *job) error {
+	org := j.cmd.CommandMeta().OrgID
+	sch.mu.Lock()
+	defer sch.mu.Unlock()
+	if sch.stopped {
+		return edge.Refuse(client.CodeUnavailable, "the service is stopping; retry")
+	}
+	q := sch.queues[org]
+	if q != nil && len(q.jobs) >= MaxOrgQueue {
+		return edge.Refuse(client.CodeUnavailable, "organization %s has %d commands queued (the per-organization limit is %d); retry after the earlier ones are answered",
+			org, len(q.jobs), MaxOrgQueue)
+	}
+	if sch.queued >= MaxQueued {
+		return edge.Refuse(client.CodeUnavailable, "%d commands are queued (the limit is %d); retry shortly", sch.queued, MaxQueued)
+	}
+	if q == nil {
+		q = &orgQueue{id: org, entry: sch.s.entry(org)}
+		sch.queues[org] = q
+	}
+	q.jobs = append(q.jobs, j)
+	sch.queued++
+	if !q.scheduled {
+		q.scheduled = true
+		sch.ready = append(sch.ready, q)
+		sch.cond.Signal()
+	}
+	return nil
+}
+
+func (sch *scheduler) work() {
+	for {
+		sch.mu.Lock()
+		for len(sch.ready) == 0 && !sch.stopped {
+			sch.cond.Wait()
+		}
+		if sch.stopped {
+			sch.drainLocked()
+			sch.mu.Unlock()
+			return
+		}
+		q := sch.ready[0]
+		sch.ready[0] = nil
+		sch.ready = sch.ready[1:]
+		j := q.jobs[0]
+		q.jobs[0] = nil
+		q.jobs = q.jobs[1:]
+		sch.queued--
+		sch.mu.Unlock()
+
+		sch.process(q.entry, j)
+
+		sch.mu.Lock()
+		if len(q.jobs) > 0 {
+			sch.ready = append(sch.ready, q)
+			sch.cond.Signal()
+		} else {
+			q.scheduled = false
+			delete(sch.queues, q.id)
+		}
+		sch.mu.Unlock()
+	}
+}
+
+// drainLocked refuses every queued command once the scheduler stops.
+func (sch *scheduler) drainLocked() {
+	for _, q := range sch.ready {
+		for _, j := range q.jobs {
+			err := edge.Refuse(client.CodeUnavailable, "the service is stopping; retry")
+			sch.s.stats.record(j.arrived, err)
+			body, code := edge.ErrorBody(err)
+			j.reply(body, code)
+		}
+		q.jobs = nil
+	}
+	sch.ready = nil
+}
+
+// process decides one command and queues its events on the worker; the wait for the fsync
+// runs on a waiter of its own (at most DefaultConcurrency), so the worker goes on to the next
+// command and the appends share group commits.
+func (sch *scheduler) process(entry *orgEntry, j *job) {
+	ctx, cancel := context.WithDeadline(sch.ctx, j.arrived.Add(CommandTimeout))
+	wait, err := sch.s.lockAndStart(ctx, entry, j.cmd)
+	if err != nil {
+		cancel()
+		sch.finish(j, nil, err)
+		return
+	}
+	select {
+	case sch.waiters <- struct{}{}:
+	case <-ctx.Done():
+	}
+	go func() {
+		defer cancel()
+		reply, err := wait()
+		<-sch.waiters
+		sch.finish(j, reply, err)
+	}()
+}
+
+func (sch *scheduler) finish(j *job, reply []byte, err error) {
+	sch.s.stats.record(j.arrived, err)
+	body, code := sch.s.answer(j.name, reply, err)()
+	j.reply(body, code)
+}

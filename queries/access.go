@@ -35,17 +35,8 @@ func contextAttributes(c map[string]any) (map[string]string, error) {
 	return out, nil
 }
 
-type checkReq struct {
-	Consistency
-	scopeReq
-	UserID     string         `json:"user_id"`
-	Permission string         `json:"permission"`
-	Context    map[string]any `json:"context,omitempty"`
-	Explain    bool           `json:"explain,omitempty"`
-}
-
-func (q *Queries) check(ctx context.Context, r checkReq, mayBlock bool) (uint64, any, error) {
-	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
+func (q *Queries) check(ctx context.Context, r client.Check, mayBlock bool) (uint64, any, error) {
+	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
 	if r.Permission == "" {
@@ -55,10 +46,10 @@ func (q *Queries) check(ctx context.Context, r checkReq, mayBlock bool) (uint64,
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := q.await(ctx, q.cfg.Permissions, r.Consistency, mayBlock); err != nil {
+	if err := q.await(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock); err != nil {
 		return 0, nil, err
 	}
-	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, r.scope(), attrs)
+	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, scopeOf(r.ProjectID, r.TrackID), attrs)
 	if err != nil {
 		return pos, nil, err
 	}
@@ -93,40 +84,28 @@ func viaOf(v domain.Via) client.Via {
 	return client.Via{Kind: v.Kind, Role: v.Role, GroupID: v.GroupID, Scope: v.Scope, ProjectID: v.ProjectID, TrackID: v.TrackID, Condition: v.Condition}
 }
 
-type permissionsReq struct {
-	Consistency
-	scopeReq
-	UserID string `json:"user_id"`
-}
-
-func (q *Queries) permissions(ctx context.Context, r permissionsReq, mayBlock bool) (uint64, any, error) {
-	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
+func (q *Queries) permissions(ctx context.Context, r client.Permissions, mayBlock bool) (uint64, any, error) {
+	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
-	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
-		allowed, conditional, err := o.Permissions(r.UserID, r.scope())
+	return q.readOrg(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		allowed, conditional, err := o.Permissions(r.UserID, scopeOf(r.ProjectID, r.TrackID))
 		if err != nil {
 			return nil, err
 		}
-		return client.PermissionsResult{Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, r.scope())}, nil
+		return client.PermissionsResult{Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, scopeOf(r.ProjectID, r.TrackID))}, nil
 	})
 }
 
-type whoCanReq struct {
-	Consistency
-	scopeReq
-	Permission string `json:"permission"`
-}
-
-func (q *Queries) whoCan(ctx context.Context, r whoCanReq, mayBlock bool) (uint64, any, error) {
-	if err := r.validate(); err != nil {
+func (q *Queries) whoCan(ctx context.Context, r client.WhoCan, mayBlock bool) (uint64, any, error) {
+	if err := validScope(r.OrgID, r.ProjectID, r.TrackID); err != nil {
 		return 0, nil, err
 	}
 	if r.Permission == "" {
 		return 0, nil, fail(client.CodeInvalid, "permission is required")
 	}
-	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
-		users, err := o.WhoCan(r.Permission, r.scope())
+	return q.readOrg(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		users, err := o.WhoCan(r.Permission, scopeOf(r.ProjectID, r.TrackID))
 		if err != nil {
 			return nil, err
 		}

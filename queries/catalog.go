@@ -8,16 +8,11 @@ import (
 
 // Catalog
 
-type catalogReq struct {
-	Consistency
-	OrgID string `json:"org_id"`
-}
-
-func (q *Queries) catalog(ctx context.Context, r catalogReq, mayBlock bool) (uint64, any, error) {
+func (q *Queries) catalog(ctx context.Context, r client.Catalog, mayBlock bool) (uint64, any, error) {
 	if err := checkID("org_id", r.OrgID, true); err != nil {
 		return 0, nil, err
 	}
-	return q.readOrg(ctx, q.cfg.Members, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
 		perms, roles := o.Catalog()
 		pre := o.Preset()
 		conditions := pre.Conditions

@@ -13,20 +13,6 @@ import (
 	"roster/projections"
 )
 
-type auditReq struct {
-	Consistency
-	OrgID         string   `json:"org_id"`
-	ProjectID     string   `json:"project_id,omitempty"`
-	Actor         string   `json:"actor,omitempty"`
-	UserID        string   `json:"user_id,omitempty"`
-	Types         []string `json:"types,omitempty"`
-	Type          string   `json:"type,omitempty"`
-	Since         string   `json:"since,omitempty"`
-	Until         string   `json:"until,omitempty"`
-	AfterPosition uint64   `json:"after_position,omitempty"`
-	Limit         int      `json:"limit,omitempty"`
-}
-
 // AuditFilter selects events of one organization's trail.
 type AuditFilter struct {
 	ProjectID, Actor, UserID string
@@ -80,7 +66,7 @@ func parseTime(field, s string) (time.Time, error) {
 	return t, nil
 }
 
-func (q *Queries) audit(ctx context.Context, r auditReq, _ bool) (uint64, any, error) {
+func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, any, error) {
 	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, false),
 		checkID("actor", r.Actor, false), checkID("user_id", r.UserID, false)); err != nil {
 		return 0, nil, err
@@ -97,7 +83,7 @@ func (q *Queries) audit(ctx context.Context, r auditReq, _ bool) (uint64, any, e
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := q.awaitLog(ctx, r.Consistency); err != nil {
+	if err := q.awaitLog(ctx, Consistency{r.MinPosition, r.WaitMS}); err != nil {
 		return 0, nil, err
 	}
 	types := slices.Clone(r.Types)
@@ -147,14 +133,6 @@ func (q *Queries) awaitLog(ctx context.Context, c Consistency) error {
 	return nil
 }
 
-type accessAtReq struct {
-	Consistency
-	scopeReq
-	UserID   string `json:"user_id"`
-	At       string `json:"at,omitempty"`
-	Position uint64 `json:"position,omitempty"`
-}
-
 // OrgAt folds an organization's stream up to and including position.
 func OrgAt(ctx context.Context, h projections.History, presets domain.Presets, orgID string, position uint64) (*domain.Org, error) {
 	o := domain.NewOrg(orgID, presets)
@@ -175,14 +153,14 @@ func OrgAt(ctx context.Context, h projections.History, presets domain.Presets, o
 	return o, nil
 }
 
-func (q *Queries) accessAt(ctx context.Context, r accessAtReq, _ bool) (uint64, any, error) {
-	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
+func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint64, any, error) {
+	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
 	if (r.At == "") == (r.Position == 0) {
 		return 0, nil, fail(client.CodeInvalid, "give at (RFC 3339) or position, exactly one")
 	}
-	if err := q.awaitLog(ctx, r.Consistency); err != nil {
+	if err := q.awaitLog(ctx, Consistency{r.MinPosition, r.WaitMS}); err != nil {
 		return 0, nil, err
 	}
 	pos := r.Position
@@ -206,12 +184,12 @@ func (q *Queries) accessAt(ctx context.Context, r accessAtReq, _ bool) (uint64, 
 		// The organization came later: nobody had access then.
 		return pos, client.AccessAtResult{Position: pos, Permissions: []string{}, Conditional: []string{}, Roles: []string{}}, nil
 	}
-	allowed, conditional, err := o.Permissions(r.UserID, r.scope())
+	allowed, conditional, err := o.Permissions(r.UserID, scopeOf(r.ProjectID, r.TrackID))
 	if err != nil {
 		if domain.CodeOf(err) == domain.CodeNotFound {
 			return pos, client.AccessAtResult{Position: pos, Permissions: []string{}, Conditional: []string{}, Roles: []string{}}, nil
 		}
 		return 0, nil, err
 	}
-	return pos, client.AccessAtResult{Position: pos, Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, r.scope())}, nil
+	return pos, client.AccessAtResult{Position: pos, Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, scopeOf(r.ProjectID, r.TrackID))}, nil
 }

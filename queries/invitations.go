@@ -11,22 +11,13 @@ import (
 
 // ListInvitations
 
-type listInvitationsReq struct {
-	Consistency
-	OrgID     string `json:"org_id,omitempty"`
-	ProjectID string `json:"project_id,omitempty"`
-	Email     string `json:"email,omitempty"`
-	UserID    string `json:"user_id,omitempty"`
-	Status    string `json:"status,omitempty"`
-}
-
 // InvitationEntry is one row of ListInvitations.
 type InvitationEntry struct {
 	OrgID string `json:"org_id"`
 	domain.Invitation
 }
 
-func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq, mayBlock bool) (uint64, any, error) {
+func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations, mayBlock bool) (uint64, any, error) {
 	if err := errors.Join(checkID("org_id", r.OrgID, false), checkID("project_id", r.ProjectID, false), checkID("user_id", r.UserID, false)); err != nil {
 		return 0, nil, err
 	}
@@ -35,7 +26,7 @@ func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq, may
 	}
 	now := q.cfg.Now()
 	out := []InvitationEntry{}
-	pos, err := q.eachOrg(ctx, q.cfg.Members, r.Consistency, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
+	pos, err := q.eachOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
 		for _, inv := range o.Invitations {
 			e := InvitationEntry{OrgID: orgID, Invitation: *inv}
 			e.Status = invitationStatus(inv, now)

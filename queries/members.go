@@ -13,17 +13,6 @@ import (
 
 // ListMembers
 
-type listMembersReq struct {
-	Consistency
-	scopeReq
-	Viewer    string `json:"viewer,omitempty"`
-	Q         string `json:"q,omitempty"`
-	Role      string `json:"role,omitempty"`
-	Status    string `json:"status,omitempty"`
-	Limit     int    `json:"limit,omitempty"`
-	PageToken string `json:"page_token,omitempty"`
-}
-
 // MemberEntry is one row of ListMembers (the wire's client.Member) with its sort key.
 type MemberEntry struct {
 	client.Member
@@ -35,8 +24,8 @@ const (
 	MemberActive = "active"
 )
 
-func (q *Queries) listMembers(ctx context.Context, r listMembersReq, mayBlock bool) (uint64, any, error) {
-	if err := errors.Join(r.validate(), checkID("viewer", r.Viewer, false)); err != nil {
+func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBlock bool) (uint64, any, error) {
+	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
 	limit, err := pageLimit(r.Limit)
@@ -51,8 +40,8 @@ func (q *Queries) listMembers(ctx context.Context, r listMembersReq, mayBlock bo
 		}
 		after = string(b)
 	}
-	return q.readOrg(ctx, q.cfg.Members, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
-		entries, err := memberEntries(o, r.scope(), q.cfg.Now())
+	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		entries, err := memberEntries(o, scopeOf(r.ProjectID, r.TrackID), q.cfg.Now())
 		if err != nil {
 			return nil, err
 		}

@@ -11,22 +11,15 @@ import (
 
 // ListProjects, GetProject
 
-type listProjectsReq struct {
-	Consistency
-	UserID          string `json:"user_id"`
-	OrgID           string `json:"org_id,omitempty"`
-	IncludeArchived bool   `json:"include_archived,omitempty"`
-}
-
 // ProjectEntry is one row of ListProjects.
 type ProjectEntry = client.ProjectEntry
 
-func (q *Queries) listProjects(ctx context.Context, r listProjectsReq, mayBlock bool) (uint64, any, error) {
+func (q *Queries) listProjects(ctx context.Context, r client.ListProjects, mayBlock bool) (uint64, any, error) {
 	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
 		return 0, nil, err
 	}
 	out := []ProjectEntry{}
-	pos, err := q.eachOrg(ctx, q.cfg.Members, r.Consistency, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
+	pos, err := q.eachOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
 		for pid, p := range o.Projects {
 			if p.Status == domain.StatusDeleted || (p.Status == domain.StatusArchived && !r.IncludeArchived) {
 				continue
@@ -47,17 +40,11 @@ func (q *Queries) listProjects(ctx context.Context, r listProjectsReq, mayBlock 
 	return pos, client.ProjectsList{Projects: out}, nil
 }
 
-type getProjectReq struct {
-	Consistency
-	OrgID     string `json:"org_id"`
-	ProjectID string `json:"project_id"`
-}
-
-func (q *Queries) getProject(ctx context.Context, r getProjectReq, mayBlock bool) (uint64, any, error) {
+func (q *Queries) getProject(ctx context.Context, r client.GetProject, mayBlock bool) (uint64, any, error) {
 	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, true)); err != nil {
 		return 0, nil, err
 	}
-	return q.readOrg(ctx, q.cfg.Members, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
 		p, ok := o.Projects[r.ProjectID]
 		if !ok {
 			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", r.ProjectID, r.OrgID)

@@ -114,7 +114,8 @@ func fail(code, format string, args ...any) error { return edge.Refuse(code, for
 // errWouldBlock stops a query asked with mayBlock false before it waits or reads the log.
 var errWouldBlock = errors.New("query would block")
 
-// Consistency carries the read-your-writes fields every query accepts.
+// Consistency carries the read-your-writes fields every query accepts (MinPosition and
+// WaitMS of each client request).
 type Consistency struct {
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
@@ -175,15 +176,9 @@ func (q *Queries) execute(ctx context.Context, name string, body []byte, mayBloc
 	return qu.answer(ctx, body, mayBlock)
 }
 
-// request is implemented by every query's request type.
-type request interface {
-	consistency() Consistency
-}
-
-func (c Consistency) consistency() Consistency { return c }
-
-// decoded makes an answerFunc that decodes the request strictly, then answers it.
-func decoded[R request](answer func(context.Context, R, bool) (uint64, any, error)) answerFunc {
+// decoded makes an answerFunc that decodes the request (the client's type of the same name)
+// strictly, then answers it.
+func decoded[R any](answer func(context.Context, R, bool) (uint64, any, error)) answerFunc {
 	return func(ctx context.Context, body []byte, mayBlock bool) (uint64, any, error) {
 		var req R
 		if err := edge.DecodeStrict(body, &req); err != nil {
@@ -215,19 +210,14 @@ func (q *Queries) await(ctx context.Context, v *projections.View, c Consistency,
 
 func checkID(field, v string, required bool) error { return edge.CheckID(field, v, required) }
 
-// scopeReq names an organization and an optional project and track.
-type scopeReq struct {
-	OrgID     string `json:"org_id"`
-	ProjectID string `json:"project_id,omitempty"`
-	TrackID   string `json:"track_id,omitempty"`
+// validScope checks a request's organization (required) and its optional project and track.
+func validScope(orgID, projectID, trackID string) error {
+	return errors.Join(checkID("org_id", orgID, true), checkID("project_id", projectID, false), checkID("track_id", trackID, false))
 }
 
-func (s scopeReq) validate() error {
-	return errors.Join(checkID("org_id", s.OrgID, true), checkID("project_id", s.ProjectID, false), checkID("track_id", s.TrackID, false))
-}
-
-func (s scopeReq) scope() domain.Scope {
-	return domain.Scope{ProjectID: s.ProjectID, TrackID: s.TrackID}
+// scopeOf is the domain's scope of a request's optional project and track.
+func scopeOf(projectID, trackID string) domain.Scope {
+	return domain.Scope{ProjectID: projectID, TrackID: trackID}
 }
 
 // readOrg waits for consistency and runs fn on the organization's state from v.

@@ -8,18 +8,12 @@ import (
 
 // Status
 
-type statusReq struct {
-	Consistency
-	// Digests adds each view's state digest (a hash of every organization's state).
-	Digests bool `json:"digests,omitempty"`
-}
-
 // ProjectionStatus is one view's progress.
 type ProjectionStatus = client.ProjectionStatus
 
-func (q *Queries) status(ctx context.Context, r statusReq, mayBlock bool) (uint64, any, error) {
+func (q *Queries) status(ctx context.Context, r client.StatusRequest, mayBlock bool) (uint64, any, error) {
 	for _, v := range []*projections.View{q.cfg.Members, q.cfg.Permissions} {
-		if err := q.await(ctx, v, r.Consistency, mayBlock); err != nil {
+		if err := q.await(ctx, v, Consistency{r.MinPosition, r.WaitMS}, mayBlock); err != nil {
 			return 0, nil, err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"roster/internal/benchfloor"
 )
 
 func openTestBadger(t testing.TB, dir string, opts BadgerOptions, hooks testHooks) *BadgerStore {
@@ -307,11 +309,11 @@ func BenchmarkAppendParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendBareBadger is the floor: a bare group commit on Badger (one
-// transaction and one Sync per batch, no validation, no JSON) at the same
-// concurrency as BenchmarkAppendParallel.
+// BenchmarkAppendBareBadger is the floor: benchfloor's bare group commit on Badger (one
+// transaction and one Sync per batch, no validation, no JSON; the loop rosterbench runs
+// too) at the same concurrency as BenchmarkAppendParallel.
 func BenchmarkAppendBareBadger(b *testing.B) {
-	db, err := badger.Open(badger.DefaultOptions(b.TempDir()).WithSyncWrites(false).WithDetectConflicts(false).WithLogger(nil))
+	db, err := benchfloor.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -320,66 +322,25 @@ func BenchmarkAppendBareBadger(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	type req struct {
-		key  []byte
-		done chan error
+	g, err := benchfloor.Start(db, body, defaultMaxBatch)
+	if err != nil {
+		b.Fatal(err)
 	}
-	reqs := make(chan req, defaultMaxBatch)
-	var syncs, appends atomic.Uint64
-	go func() {
-		batch := make([]req, 0, defaultMaxBatch)
-		for r := range reqs {
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < defaultMaxBatch {
-				select {
-				case r, ok := <-reqs:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			txn := db.NewTransaction(true)
-			var err error
-			for _, r := range batch {
-				if err = txn.Set(r.key, body); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				err = txn.Commit()
-			} else {
-				txn.Discard()
-			}
-			if err == nil {
-				err = db.Sync()
-			}
-			syncs.Add(1)
-			appends.Add(uint64(len(batch)))
-			for _, r := range batch {
-				r.done <- err
-			}
-		}
-	}()
-	defer close(reqs)
+	defer g.Close()
 	var pos atomic.Uint64
 	b.SetParallelism(benchParallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		done := make(chan error, 1)
 		for pb.Next() {
-			reqs <- req{key: eventKey(pos.Add(1)), done: done}
-			if err := <-done; err != nil {
+			if err := g.Append(eventKey(pos.Add(1)), done); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
 	b.StopTimer()
-	if n := appends.Load(); n > 0 {
-		b.ReportMetric(float64(syncs.Load())/float64(n), "syncs/op")
+	if n := g.Appends(); n > 0 {
+		b.ReportMetric(float64(g.Syncs())/float64(n), "syncs/op")
 	}
 }

@@ -29,7 +29,7 @@ const (
 	// DefaultStreamName is the JetStream stream the log is copied to.
 	DefaultStreamName = client.EventStream
 	// SubjectPrefix starts every event subject.
-	SubjectPrefix = "roster.events."
+	SubjectPrefix = client.EventPrefix
 
 	defaultWindow = 256
 

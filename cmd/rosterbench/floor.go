@@ -9,13 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/benchfloor"
 )
 
 const echoSubject = "rosterbench.echo"
@@ -54,60 +54,20 @@ func typicalEventBody() []byte {
 	return b
 }
 
-// bareAppend is the floor of durable appends: a group commit straight on Badger (one
-// transaction and one Sync per batch, no validation, no JSON), as the eventstore's
-// BenchmarkAppendBareBadger, at the given concurrency for d.
+// bareAppend is the floor of durable appends: benchfloor's group commit straight on Badger
+// (one transaction and one Sync per batch, no validation, no JSON), the same loop as the
+// eventstore's BenchmarkAppendBareBadger, at the given concurrency for d.
 func bareAppend(ctx context.Context, dir string, workers int, d time.Duration) (runResult, error) {
-	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(false).WithDetectConflicts(false).WithLogger(nil))
+	db, err := benchfloor.Open(dir)
 	if err != nil {
 		return runResult{}, err
 	}
 	defer db.Close()
-	body := typicalEventBody()
-	type req struct {
-		key  []byte
-		done chan error
-	}
 	const maxBatch = 256
-	reqs := make(chan req, maxBatch)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		batch := make([]req, 0, maxBatch)
-		for r := range reqs {
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case r, ok := <-reqs:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			txn := db.NewTransaction(true)
-			var err error
-			for _, r := range batch {
-				if err = txn.Set(r.key, body); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				err = txn.Commit()
-			} else {
-				txn.Discard()
-			}
-			if err == nil {
-				err = db.Sync()
-			}
-			for _, r := range batch {
-				r.done <- err
-			}
-		}
-	}()
+	g, err := benchfloor.Start(db, typicalEventBody(), maxBatch)
+	if err != nil {
+		return runResult{}, err
+	}
 	var pos atomic.Uint64
 	dones := make([]chan error, workers)
 	for i := range dones {
@@ -117,11 +77,9 @@ func bareAppend(ctx context.Context, dir string, workers int, d time.Duration) (
 		key := make([]byte, 9)
 		key[0] = 'e'
 		binary.BigEndian.PutUint64(key[1:], pos.Add(1))
-		reqs <- req{key: key, done: dones[w]}
-		return <-dones[w]
+		return g.Append(key, dones[w])
 	})
-	close(reqs)
-	<-stopped
+	g.Close()
 	if res.ops == 0 {
 		return res, errors.Join(fmt.Errorf("bare append: no append succeeded"), res.firstErr)
 	}

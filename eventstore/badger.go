@@ -18,11 +18,12 @@ import (
 // Key layout. Every key starts with a one-byte type; numbers are fixed-width
 // big-endian so that keys sort like the numbers.
 //
-//	e<pos8>                   -> record JSON (the envelope)
+//	e<pos8>                   -> record in the binary codec (codec.go; not JSON)
 //	s<stream>\x00<version8>   -> pos8
 //	v<stream>                 -> current version8
 //	c<stream>\x00<commandID>  -> reply bytes
 //	h                         -> head pos8
+//	f                         -> format version8 (format.go)
 const (
 	prefixEvent   = 'e'
 	prefixStream  = 's'

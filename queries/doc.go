@@ -8,8 +8,9 @@
 // status.go (Status) and admin.go (Rebuild). queries.go holds the query table, the strict
 // decoding, the read-your-writes wait and the reply envelope; nats.go the endpoint.
 //
-// Requests are decoded strictly (internal/edge), refusals carry the wire's codes
-// (internal/edge maps them and the views' errors), and results are client's types.
+// Requests are decoded strictly (internal/edge) into client's request types (client.Check,
+// client.ListMembers, …), refusals carry the wire's codes (internal/edge maps them and the
+// views' errors), and results are client's types.
 //
 // Where a query is answered is explicit: the table marks the queries that always read the
 // log (Blocks), and Answer(…, mayBlock false) leaves unanswered a query that would wait for

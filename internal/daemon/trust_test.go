@@ -57,7 +57,9 @@ func TestViewsRefuseForgedStreamEvent(t *testing.T) {
 	if _, err := js.Publish(ctx, "roster.events.evil.OrganizationCreated", body); err != nil {
 		t.Fatal(err)
 	}
-	st := statusUntil(t, r, "the views' alarm", func(s client.Status) bool { return len(s.Projections) == 2 && s.Projections[0].Refused > 0 && s.Projections[1].Refused > 0 })
+	st := statusUntil(t, r, "the views' alarm", func(s client.Status) bool {
+		return len(s.Projections) == 2 && s.Projections[0].Refused > 0 && s.Projections[1].Refused > 0
+	})
 	if !strings.Contains(st.Projections[0].Alarm, "no record at position") || len(st.Alarms) == 0 {
 		t.Fatalf("alarm: %+v", st)
 	}

@@ -368,17 +368,35 @@ type StatusRequest struct {
 
 // Status is the result of Status (fields in the wire's key order).
 type Status struct {
+	// Alarms lists what needs an operator (a view refused a stream message, a view is ahead of
+	// the log, the relay stopped); absent when all is well.
+	Alarms      []string           `json:"alarms,omitempty"`
 	DeadLetters *uint64            `json:"dead_letters,omitempty"`
 	Head        uint64             `json:"head"`
 	Projections []ProjectionStatus `json:"projections"`
+	// Relay is the relay's state, in a process that has the log.
+	Relay *RelayStatus `json:"relay,omitempty"`
 }
 
-// ProjectionStatus is one view's progress.
+// ProjectionStatus is one view's progress. Lag is head - position: negative when the view
+// stands ahead of the log (an error, with Alarm set).
 type ProjectionStatus struct {
 	Name     string `json:"name"`
 	Position uint64 `json:"position"`
-	Lag      uint64 `json:"lag"`
+	Lag      int64  `json:"lag"`
 	Digest   string `json:"digest,omitempty"`
+	// Alarm says why the view refused its last refused stream message, or that it is ahead.
+	Alarm string `json:"alarm,omitempty"`
+	// Refused counts the stream messages the view refused (forged, foreign, not the log's).
+	Refused uint64 `json:"refused,omitempty"`
+}
+
+// RelayStatus is the relay's state: running, retrying, or stopped (with the reason), and the
+// last position known to be in the stream.
+type RelayStatus struct {
+	Published uint64 `json:"published"`
+	Reason    string `json:"reason,omitempty"`
+	State     string `json:"state"`
 }
 
 // Rebuild names the views to rebuild (all when empty) and, optionally, a subject to

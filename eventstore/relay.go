@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,6 +132,55 @@ type Relay struct {
 	cfg       RelayConfig
 	log       *slog.Logger
 	published *notifier
+
+	mu    sync.Mutex
+	state RelayState
+}
+
+// Relay states (RelayState.State).
+const (
+	RelayStarting = "starting"
+	RelayRunning  = "running"
+	// RelayRetrying: a transient failure (NATS down, a timed-out ack); it starts over.
+	RelayRetrying = "retrying"
+	// RelayStopped: the stream is ahead of the log or diverges from it. The relay publishes
+	// nothing, re-checks every RelayStoppedRecheck quietly and runs again once the stream is
+	// a prefix of the log (the operator removed the foreign messages or deleted the stream).
+	RelayStopped = "stopped"
+)
+
+// RelayStoppedRecheck is how often a stopped relay checks whether the stream was mended.
+const RelayStoppedRecheck = 5 * time.Second
+
+// RelayState is what the relay is doing, for Status.
+type RelayState struct {
+	State     string
+	Reason    string // why it is stopped or retrying
+	Since     time.Time
+	Published uint64
+}
+
+// State returns the relay's state.
+func (r *Relay) State() RelayState {
+	r.mu.Lock()
+	st := r.state
+	r.mu.Unlock()
+	if st.State == "" {
+		st.State = RelayStarting
+	}
+	st.Published = r.Published()
+	return st
+}
+
+// setState records a new state and reports whether it changed (state or reason).
+func (r *Relay) setState(state, reason string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state.State == state && r.state.Reason == reason {
+		return false
+	}
+	r.state = RelayState{State: state, Reason: reason, Since: time.Now().UTC()}
+	return true
 }
 
 // NewRelay returns a relay of store to js; Run starts it.
@@ -158,10 +208,12 @@ var errStreamAhead = errors.New("stream is ahead of the log")
 // at that position.
 var errStreamDiverged = errors.New("stream diverges from the log")
 
-// Run publishes until ctx ends, then returns nil. Any error (NATS down, a
-// failed or mismatched ack, a stream ahead of the log) is logged, and after a
-// backoff the relay starts over from the stream's last sequence. Only a closed
-// store ends Run with an error.
+// Run publishes until ctx ends, then returns nil. A transient error (NATS
+// down, a failed ack) is logged and, after a backoff, the relay starts over
+// from the stream's last sequence. A stream ahead of the log or diverging
+// from it stops the relay (State RelayStopped, logged once as an error): it
+// re-checks quietly every RelayStoppedRecheck and resumes when the stream was
+// mended. Only a closed store ends Run with an error.
 func (r *Relay) Run(ctx context.Context) error {
 	if err := r.cfg.Validate(); err != nil {
 		return err
@@ -174,18 +226,25 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, ErrClosed) {
+			r.setState(RelayStopped, err.Error())
 			return fmt.Errorf("relay to %s: %w", r.cfg.Stream, err)
 		}
+		wait := backoff
 		switch {
 		case errors.Is(err, errStreamAhead), errors.Is(err, errStreamDiverged):
-			r.log.Error("eventstore relay: not publishing", "stream", r.cfg.Stream, "err", err)
+			if r.setState(RelayStopped, err.Error()) {
+				r.log.Error("eventstore relay stopped: the stream is not a copy of the log; not publishing until it is mended",
+					"stream", r.cfg.Stream, "err", err, "recheck", RelayStoppedRecheck)
+			}
+			wait = RelayStoppedRecheck
 		default:
+			r.setState(RelayRetrying, err.Error())
 			r.log.Warn("eventstore relay: restarting", "stream", r.cfg.Stream, "err", err, "backoff", backoff)
 		}
 		if r.Published() > before {
 			backoff = relayMinBackoff
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -210,6 +269,9 @@ func (r *Relay) session(ctx context.Context) error {
 		return err
 	}
 	r.published.set(last)
+	if r.setState(RelayRunning, "") {
+		r.log.Info("eventstore relay running", "stream", r.cfg.Stream, "from", last+1)
+	}
 	next := last + 1
 
 	var (

@@ -46,7 +46,7 @@ func (v *View) CopyFrom(src *View, stored uint64) {
 	for id, o := range src.orgs {
 		orgs[id] = &orgCopy{state: o.Clone(), pos: src.orgPos[id]}
 	}
-	pos := src.position
+	pos, hash := src.position, src.hash
 	src.mu.RUnlock()
 
 	v.mu.Lock()
@@ -60,7 +60,7 @@ func (v *View) CopyFrom(src *View, stored uint64) {
 			v.dirty[id] = true
 		}
 	}
-	v.position, v.persisted = pos, stored
+	v.position, v.persisted, v.hash = pos, stored, hash
 	if v.cache != nil {
 		v.cache.clear()
 	}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"roster/eventstore"
@@ -21,6 +22,7 @@ type Log interface {
 // view keeps answering from its old copy until the swap.
 func Rebuild(ctx context.Context, v *View, store Log, progress Progress) error {
 	fresh := NewView(v.name, v.presets, nil, v.log)
+	round := 0
 	for {
 		head, err := store.Head(ctx)
 		if err != nil {
@@ -37,5 +39,24 @@ func Rebuild(ctx context.Context, v *View, store Log, progress Progress) error {
 		if v.swapFrom(fresh) {
 			return v.Flush()
 		}
+		// The live view moved past the copy: either it applied events the log had not yet when
+		// the copy read it (go round again), or it stands ahead of the log, which no round mends.
+		if now, err := store.Head(ctx); err != nil {
+			return fmt.Errorf("rebuild %s: %w", v.name, err)
+		} else if live := v.Position(); live > now {
+			return fmt.Errorf("rebuild %s: %w: the view stands at position %d, ahead of the log head %d; "+
+				"move the views aside and restart (they are rebuilt from the log), or recover the log if it lost events",
+				v.name, ErrViewAhead, live, now)
+		}
+		if round++; round >= maxRebuildRounds {
+			return fmt.Errorf("rebuild %s: the live view kept moving past the copy after %d rounds", v.name, round)
+		}
 	}
 }
+
+// ErrViewAhead reports a view whose position is beyond the log's head.
+var ErrViewAhead = errors.New("view ahead of the log")
+
+// maxRebuildRounds bounds how many times a rebuild catches its copy up with a live view that
+// keeps moving.
+const maxRebuildRounds = 100

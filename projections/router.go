@@ -88,6 +88,9 @@ type RouterConfig struct {
 	JS     jetstream.JetStream
 	Stream string // default ROSTER_EVENTS
 	Views  []*View
+	// Log is the log when it is in the same process: every stream message is checked against
+	// it (TrustedHandler). Nil in a reader-only process.
+	Log    LocalLog
 	Logger *slog.Logger
 }
 
@@ -122,7 +125,7 @@ func NewRouter(cfg RouterConfig, dead *DeadLetterCounter) (*message.Router, erro
 		retry := middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, MaxInterval: 200 * time.Millisecond, Multiplier: 2,
 			ShouldRetry: func(p middleware.RetryParams) bool { return !errors.Is(p.Err, ErrPoison) }, Logger: wlog}
 		sub := NewStreamSubscriber(cfg.JS, cfg.Stream, v.Position, cfg.Logger)
-		h := router.AddConsumerHandler("view-"+v.Name(), EventsTopic, sub, Handler(v))
+		h := router.AddConsumerHandler("view-"+v.Name(), EventsTopic, sub, TrustedHandler(v, cfg.Log))
 		h.AddMiddleware(poison, retry.Middleware)
 	}
 	return router, nil

@@ -64,21 +64,39 @@ func (s *StreamSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 	return out, nil
 }
 
+// errNotApplied: the view acknowledged a message without applying it (refused); the consumer
+// starts again from the view's position after a pause, re-reading what is there then.
+var errNotApplied = errors.New("message not applied by the view")
+
+// MaxRefusedBackoff is the longest pause before a view re-reads the stream after a refusal.
+const MaxRefusedBackoff = 5 * time.Second
+
 // deliver (re)creates the ordered consumer after each failure and feeds out until ctx ends.
 func (s *StreamSubscriber) deliver(ctx context.Context, topic string, out chan<- *message.Message) {
-	backoff := 50 * time.Millisecond
+	backoff, refusedBackoff := 50*time.Millisecond, 100*time.Millisecond
 	for ctx.Err() == nil {
+		before := s.startAfter()
 		err := s.consume(ctx, topic, out)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("stream consumer stopped; resubscribing", "err", err, "after", backoff)
+		wait := backoff
+		if errors.Is(err, errNotApplied) {
+			if s.startAfter() > before {
+				refusedBackoff = 100 * time.Millisecond
+			}
+			wait = refusedBackoff
+			refusedBackoff = min(refusedBackoff*2, MaxRefusedBackoff)
+			s.log.Debug("stream message refused; re-reading after a pause", "err", err, "after", wait)
+		} else {
+			s.log.Warn("stream consumer stopped; resubscribing", "err", err, "after", wait)
+			backoff = min(backoff*2, 2*time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, 2*time.Second)
 	}
 }
 
@@ -132,6 +150,9 @@ func (s *StreamSubscriber) consume(ctx context.Context, topic string, out chan<-
 				return ctx.Err()
 			}
 			break
+		}
+		if at := s.startAfter(); at < meta.Sequence.Stream {
+			return fmt.Errorf("%w: sequence %d (view at %d)", errNotApplied, meta.Sequence.Stream, at)
 		}
 	}
 }

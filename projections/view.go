@@ -35,8 +35,13 @@ type View struct {
 	// the checkpoint (a flush cut short) is never applied twice.
 	orgPos   map[string]uint64
 	position uint64
-	dirty    map[string]bool
-	applied  chan struct{} // closed and replaced on every apply
+	// hash is the hash of the record at position ("" when unknown: a checkpoint written
+	// before the chain, or events published before it); the next record must link to it.
+	hash    string
+	dirty   map[string]bool
+	alarm   alarmState
+	refused chan struct{} // closed at the first refusal (the log follower starts)
+	applied chan struct{} // closed and replaced on every apply
 	// cache, when enabled, remembers Check answers until their organization changes.
 	cache *decisionCache
 
@@ -50,7 +55,8 @@ func NewView(name string, presets domain.Presets, db *badger.DB, log *slog.Logge
 		log = slog.Default()
 	}
 	return &View{name: name, presets: presets, db: db, log: log.With("view", name),
-		orgs: map[string]*domain.Org{}, orgPos: map[string]uint64{}, dirty: map[string]bool{}, applied: make(chan struct{})}
+		orgs: map[string]*domain.Org{}, orgPos: map[string]uint64{}, dirty: map[string]bool{}, applied: make(chan struct{}),
+		refused: make(chan struct{})}
 }
 
 // Name of the view.
@@ -107,7 +113,7 @@ func (v *View) Apply(r eventstore.Record) error {
 		v.log.Warn("gap in the event sequence", "expected", v.position+1, "got", r.Position)
 	}
 	err := v.applyLocked(r)
-	v.position = r.Position
+	v.position, v.hash = r.Position, r.Hash
 	close(v.applied)
 	v.applied = make(chan struct{})
 	return err
@@ -164,6 +170,8 @@ type orgSnapshot struct {
 type viewMeta struct {
 	Format   int    `json:"format"`
 	Position uint64 `json:"position"`
+	// Hash is the hash of the record at Position (absent in checkpoints written before the chain).
+	Hash string `json:"hash,omitempty"`
 }
 
 // Load reads the view's snapshot and checkpoint. A snapshot of another format is
@@ -204,7 +212,7 @@ func (v *View) Load() (stale bool, err error) {
 			v.orgs[snap.Org.ID] = snap.Org
 			v.orgPos[snap.Org.ID] = snap.Position
 		}
-		v.position, v.persisted = m.Position, m.Position
+		v.position, v.persisted, v.hash = m.Position, m.Position, m.Hash
 		return nil
 	})
 	if err != nil {
@@ -240,7 +248,7 @@ func (v *View) Flush() error {
 		entries = append(entries, kv{orgKey(v.name, id), b})
 	}
 	pos := v.position
-	meta, _ := json.Marshal(viewMeta{Format: FormatVersion, Position: pos})
+	meta, _ := json.Marshal(viewMeta{Format: FormatVersion, Position: pos, Hash: v.hash})
 	entries = append(entries, kv{metaKey(v.name), meta})
 	v.mu.RUnlock()
 
@@ -338,7 +346,13 @@ func (v *View) catchUp(ctx context.Context, log Log, after func(pos uint64)) err
 		}
 	}()
 	for batch := range decoded {
-		v.applyAll(batch)
+		if err := v.applyAll(batch); err != nil {
+			cancel()
+			for range decoded {
+			}
+			<-scanErr
+			return err
+		}
 		if after != nil {
 			after(batch[len(batch)-1].rec.Position)
 		}
@@ -353,37 +367,45 @@ type decodedRecord struct {
 }
 
 // applyAll applies decoded records in order under one lock; poison is logged and skipped.
-func (v *View) applyAll(rs []decodedRecord) {
+// A record that does not link to the view's last one (position or prev_hash) stops it with an
+// error wrapping ErrRefused: the view never folds a history other than the one it holds.
+func (v *View) applyAll(rs []decodedRecord) (err error) {
 	if len(rs) == 0 {
-		return
+		return nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	defer func() {
+		close(v.applied)
+		v.applied = make(chan struct{})
+	}()
 	for _, d := range rs {
 		if d.rec.Position <= v.position {
 			continue
 		}
+		if reason := v.linkLocked(d.rec); reason != "" {
+			return fmt.Errorf("%w: position %d: %s", ErrRefused, d.rec.Position, reason)
+		}
 		if err := v.applyDecodedLocked(d.rec, d.ev, d.err); err != nil {
 			v.log.Warn("skipped poison event", "err", err)
 		}
-		v.position = d.rec.Position
+		v.position, v.hash = d.rec.Position, d.rec.Hash
 	}
-	close(v.applied)
-	v.applied = make(chan struct{})
+	return nil
 }
 
 // swapFrom replaces the view's content with a freshly built copy's (rebuild without
 // downtime). It refuses, returning false, when the live view has moved past the copy.
 func (v *View) swapFrom(fresh *View) bool {
 	fresh.mu.Lock()
-	orgs, orgPos, pos := fresh.orgs, fresh.orgPos, fresh.position
+	orgs, orgPos, pos, hash := fresh.orgs, fresh.orgPos, fresh.position, fresh.hash
 	fresh.mu.Unlock()
 	v.mu.Lock()
 	if pos < v.position {
 		v.mu.Unlock()
 		return false
 	}
-	v.orgs, v.orgPos, v.position = orgs, orgPos, pos
+	v.orgs, v.orgPos, v.position, v.hash = orgs, orgPos, pos, hash
 	v.dirty = map[string]bool{}
 	for id := range orgs {
 		v.dirty[id] = true

@@ -54,6 +54,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// DeadLetters counts events sent to the dead-letter subject (for Status).
 	DeadLetters func() uint64
+	// Relay reports the relay's state (for Status), in a process that has the log.
+	Relay func() client.RelayStatus
 }
 
 // Queries answers roster.query.<Query>.

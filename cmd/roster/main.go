@@ -147,7 +147,7 @@ Exit status: 0 ok; 1 usage, connection or transport error; 2 refused by the serv
 	for _, o := range ops {
 		root.AddCommand(wireCommand(o, g, e, argv))
 	}
-	root.AddCommand(auditCommand(g, e), rebuildCommand(g, e))
+	root.AddCommand(auditCommand(g, e), rebuildCommand(g, e), verifyCommand(g, e), backupCommand(g, e), restoreCommand(g, e), recoverCommand(g, e))
 	return root
 }
 

@@ -479,7 +479,7 @@ func renderStatus(w io.Writer, res client.Status) error {
 		fmt.Fprintln(tw, "PROJECTION\tPOSITION\tLAG")
 	}
 	for _, p := range res.Projections {
-		cells := []string{p.Name, strconv.FormatUint(p.Position, 10), strconv.FormatUint(p.Lag, 10)}
+		cells := []string{p.Name, strconv.FormatUint(p.Position, 10), strconv.FormatInt(p.Lag, 10)}
 		if digests {
 			cells = append(cells, p.Digest)
 		}
@@ -490,6 +490,16 @@ func renderStatus(w io.Writer, res client.Status) error {
 	}
 	if res.DeadLetters != nil {
 		fmt.Fprintf(w, "dead letters %d\n", *res.DeadLetters)
+	}
+	if res.Relay != nil {
+		fmt.Fprintf(w, "relay %s, published %d", escape(res.Relay.State), res.Relay.Published)
+		if res.Relay.Reason != "" {
+			fmt.Fprintf(w, ": %s", escape(res.Relay.Reason))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, a := range res.Alarms {
+		fmt.Fprintf(w, "ALARM %s\n", escape(a))
 	}
 	return nil
 }

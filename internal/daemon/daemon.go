@@ -299,6 +299,12 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
+		if d.Relay != nil {
+			qcfg.Relay = func() client.RelayStatus {
+				st := d.Relay.State()
+				return client.RelayStatus{State: st.State, Reason: st.Reason, Published: st.Published}
+			}
+		}
 		q, err := queries.NewQueries(qcfg)
 		if err != nil {
 			return nil, err
@@ -308,6 +314,12 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		}
 		d.Rebuilder = queries.NewRebuilder(d.NC, []*projections.View{d.Members, d.Perms}, qcfg.History, log.With("component", "rebuild"))
 		if err := d.Rebuilder.AddEndpoints(runCtx, d.Service); err != nil {
+			return nil, err
+		}
+	}
+	if d.Store != nil {
+		integ := &queries.Integrity{Store: d.Store, JS: js, Policy: d.Policy, Logger: log.With("component", "integrity")}
+		if err := integ.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}
 	}
@@ -382,8 +394,16 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	for _, v := range views {
 		d.goRun(func() { v.RunFlusher(runCtx, d.cfg.FlushEvery) })
 	}
-	d.router, err = projections.NewRouter(projections.RouterConfig{NC: d.NC, JS: js, Views: []*projections.View{d.Members, d.Perms},
-		Logger: log}, dead)
+	rcfg := projections.RouterConfig{NC: d.NC, JS: js, Views: []*projections.View{d.Members, d.Perms}, Logger: log}
+	if d.Store != nil {
+		// The log is local: the views check every stream message against it, and follow it
+		// directly once a stream message was refused.
+		rcfg.Log = d.Store
+		for _, v := range views {
+			d.goRun(func() { v.FollowLog(runCtx, d.Store) })
+		}
+	}
+	d.router, err = projections.NewRouter(rcfg, dead)
 	if err != nil {
 		return err
 	}

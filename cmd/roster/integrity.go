@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"roster/client"
+	"roster/eventstore"
+	"roster/internal/daemon"
+)
+
+// adminCall sends an operator request and decodes its result; a refusal prints as error <code>.
+func adminCall(ctx context.Context, g *globals, e env, subject string, req any, wait time.Duration, out any) error {
+	nc, err := g.connect(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	raw, err := client.New(nc).Request(rctx, subject, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
+	}
+	var rep struct {
+		OK     bool              `json:"ok"`
+		Error  *client.ErrorBody `json:"error"`
+		Result json.RawMessage   `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return fmt.Errorf("%s: decode reply: %w", subject, err)
+	}
+	if !rep.OK {
+		if rep.Error == nil {
+			rep.Error = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
+		}
+		fmt.Fprintf(e.stderr, "error %s: %s\n", escape(rep.Error.Code), escape(rep.Error.Message))
+		return exitWith(exitRefused)
+	}
+	if err := json.Unmarshal(rep.Result, out); err != nil {
+		return fmt.Errorf("%s: decode result: %w", subject, err)
+	}
+	return nil
+}
+
+// verifyCommand: roster verify [--from N] checks the running rosterd's log and stream;
+// --file checks an exported Audit (JSON lines) or a backup offline; --data-dir checks a
+// stopped rosterd's log on disk.
+func verifyCommand(g *globals, e env) *cobra.Command {
+	var from uint64
+	var file, dataDir string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "verify [--from N] | --file AUDIT.jsonl | --data-dir DIR",
+		Short: "check the hash chain of the log and of the stream; name the first bad position",
+		Long: `verify: check the hash chain (docs/INTEGRITY.md).
+
+Without --file or --data-dir it asks the running rosterd (roster.admin.Verify, operators only) to
+check its log and its stream ROSTER_EVENTS from --from. --file checks a file of envelopes (one
+JSON object per line: roster audit --json, or a roster backup) offline. --data-dir checks the log
+of a stopped rosterd on disk. Exit status 4 when a chain fails.`,
+		GroupID: "tool",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var reports []namedReport
+			switch {
+			case file != "":
+				rep, err := verifyFile(file)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, namedReport{"file " + file, rep})
+			case dataDir != "":
+				rep, err := verifyDataDir(cmd.Context(), dataDir, from)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, namedReport{"log " + filepath.Join(dataDir, "log"), rep})
+			default:
+				var res client.VerifyResult
+				if err := adminCall(cmd.Context(), g, e, client.AdminVerify, client.Verify{From: from}, wait, &res); err != nil {
+					return err
+				}
+				reports = append(reports, namedReport{"log", res.Log}, namedReport{"stream", res.Stream})
+			}
+			return printReports(e.stdout, g.json, reports)
+		},
+	}
+	f := cmd.Flags()
+	f.Uint64Var(&from, "from", 0, "first position to check (1 when unset)")
+	f.StringVar(&file, "file", "", "check this file of envelopes offline (audit --json output or a backup)")
+	f.StringVar(&dataDir, "data-dir", "", "check the log of a stopped rosterd in this data dir")
+	f.DurationVar(&wait, "wait", 30*time.Minute, "how long to wait for the check")
+	return cmd
+}
+
+type namedReport struct {
+	Name   string             `json:"name"`
+	Report client.ChainReport `json:"report"`
+}
+
+// exitChainBroken is the exit status of roster verify when a chain fails.
+const exitChainBroken = 4
+
+func printReports(w io.Writer, asJSON bool, reps []namedReport) error {
+	broken := false
+	for _, r := range reps {
+		broken = broken || !r.Report.OK
+		if asJSON {
+			b, _ := json.Marshal(r)
+			fmt.Fprintln(w, string(b))
+			continue
+		}
+		if r.Report.OK {
+			fmt.Fprintf(w, "%s: ok, %d records checked from %d to %d (last hash %s)\n", escape(r.Name), r.Report.Checked, r.Report.From, r.Report.Last, escape(r.Report.LastHash))
+		} else {
+			fmt.Fprintf(w, "%s: BROKEN at position %d: %s (%d records good before it)\n", escape(r.Name), r.Report.BadPosition, escape(r.Report.Reason), r.Report.Checked)
+		}
+	}
+	if broken {
+		return exitWith(exitChainBroken)
+	}
+	return nil
+}
+
+func toChainReport(r eventstore.Report) client.ChainReport {
+	return client.ChainReport{BadPosition: r.BadPosition, Checked: r.Checked, From: r.From, Last: r.Last, LastHash: r.LastHash, OK: r.OK(), Reason: r.Reason}
+}
+
+// verifyFile checks a file of envelopes, one per line; a backup's header line is checked too.
+func verifyFile(path string) (client.ChainReport, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return client.ChainReport{}, fmt.Errorf("verify: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), eventstore.MaxBackupLine)
+	var recs []eventstore.Record
+	var header struct {
+		Format   string `json:"format"`
+		UpTo     uint64 `json:"up_to"`
+		HeadHash string `json:"head_hash"`
+	}
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		if line == 1 && json.Unmarshal(sc.Bytes(), &header) == nil && header.Format != "" {
+			continue
+		}
+		var r eventstore.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return client.ChainReport{}, fmt.Errorf("verify: %s line %d: %w", path, line, err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		return client.ChainReport{}, fmt.Errorf("verify: %s: %w", path, err)
+	}
+	rep, _ := eventstore.VerifyRecords(recs)
+	out := toChainReport(rep)
+	if out.OK && header.Format != "" && (rep.Last != header.UpTo || rep.LastHash != header.HeadHash) {
+		out.OK, out.BadPosition = false, rep.Last+1
+		out.Reason = fmt.Sprintf("the header says up to %d (hash %.12s); the file holds up to %d (hash %.12s): truncated or altered",
+			header.UpTo, header.HeadHash, rep.Last, rep.LastHash)
+	}
+	return out, nil
+}
+
+// verifyDataDir checks the log of a stopped rosterd.
+func verifyDataDir(ctx context.Context, dir string, from uint64) (client.ChainReport, error) {
+	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return client.ChainReport{}, fmt.Errorf("verify: open the log (is rosterd running on it?): %w", err)
+	}
+	defer s.Close()
+	rep, err := s.Verify(ctx, from)
+	if err != nil && rep.OK() {
+		return client.ChainReport{}, fmt.Errorf("verify: %w", err)
+	}
+	return toChainReport(rep), nil
+}
+
+// backupCommand: roster backup --out FILE [--up-to N] copies the running rosterd's log.
+func backupCommand(g *globals, e env) *cobra.Command {
+	var out string
+	var upTo uint64
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE [--up-to N]",
+		Short: "copy the running rosterd's log up to a position into a backup file (roster restore reads it)",
+		Long: `backup: copy positions 1..N of the running rosterd's log (N: --up-to, else the head when the
+backup starts) into FILE, in the log's backup format (docs/INTEGRITY.md), while commands go on.
+It pages through roster.admin.Export (operators only) and checks the hash chain as it writes;
+FILE is written beside as FILE.partial and renamed when complete.`,
+		GroupID: "tool",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("backup: required flag(s) --out not set")
+			}
+			n, hash, err := runBackup(cmd.Context(), g, e, out, upTo)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "backed up positions 1..%d to %s (head hash %s)\n", n, escape(out), escape(hash))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "backup file to write (required)")
+	cmd.Flags().Uint64Var(&upTo, "up-to", 0, "last position to copy (the head when unset)")
+	return cmd
+}
+
+func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) (uint64, string, error) {
+	tmp := out + ".partial"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, "", fmt.Errorf("backup: %w", err)
+	}
+	defer os.Remove(tmp)
+	defer f.Close()
+	var page client.ExportPage
+	if err := adminCall(ctx, g, e, client.AdminExport, client.Export{UpTo: upTo, Limit: 1}, g.timeout, &page); err != nil {
+		return 0, "", err
+	}
+	upTo = page.UpTo
+	bw, err := eventstore.NewBackupWriter(f, upTo, page.UpToHash)
+	if err != nil {
+		return 0, "", fmt.Errorf("backup: %w", err)
+	}
+	after := uint64(0)
+	for after < upTo {
+		if err := adminCall(ctx, g, e, client.AdminExport, client.Export{AfterPosition: after, UpTo: upTo}, g.timeout, &page); err != nil {
+			return 0, "", err
+		}
+		if len(page.Records) == 0 {
+			return 0, "", fmt.Errorf("backup: the server returned no records after %d (up to %d)", after, upTo)
+		}
+		for _, ev := range page.Records {
+			if err := bw.Add(eventstore.Record(ev)); err != nil {
+				return 0, "", fmt.Errorf("backup: %w", err)
+			}
+			after = ev.Position
+		}
+	}
+	if err := bw.Close(); err != nil {
+		return 0, "", fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, "", fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, "", fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return 0, "", fmt.Errorf("backup: %w", err)
+	}
+	return upTo, page.UpToHash, nil
+}
+
+// restoreCommand: roster restore FILE --data-dir DIR fills an empty data dir's log, offline.
+func restoreCommand(_ *globals, e env) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "restore FILE --data-dir DIR",
+		Short: "fill an empty data dir's log from a backup file (offline); rosterd then rebuilds the views",
+		Long: `restore: write the records of a roster backup into DIR/log, which must be empty or absent,
+checking positions, stream versions and the hash chain (eventstore.Restore). Offline: no rosterd
+runs on DIR. Start rosterd on DIR afterwards: it rebuilds its views from the restored log and the
+relay fills the stream (use a fresh NATS store, or delete ROSTER_EVENTS, if it holds another history).`,
+		GroupID: "tool",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dataDir == "" {
+				return errors.New("restore: required flag(s) --data-dir not set")
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			defer f.Close()
+			head, err := eventstore.Restore(cmd.Context(), f, filepath.Join(dataDir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "restored positions 1..%d into %s\n", head, escape(filepath.Join(dataDir, "log")))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data dir to fill (required; its log must be empty)")
+	return cmd
+}
+
+// recoverCommand: roster recover --data-dir DIR rebuilds a lost or damaged log from the stream.
+func recoverCommand(g *globals, e env) *cobra.Command {
+	var dataDir, natsURL string
+	var explain bool
+	cmd := &cobra.Command{
+		Use:     "recover --data-dir DIR [--nats-url URL] [--explain]",
+		Short:   "rebuild a lost or damaged log from the stream ROSTER_EVENTS (offline)",
+		Long:    recoverHelp,
+		GroupID: "tool",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if explain {
+				fmt.Fprint(e.stdout, recoverHelp)
+				return nil
+			}
+			if dataDir == "" {
+				return errors.New("recover: required flag(s) --data-dir not set")
+			}
+			fmt.Fprintf(e.stdout, "recovering %s from the stream %s (rosterd must not run on it)…\n", escape(filepath.Join(dataDir, "log")), client.EventStream)
+			rep, err := daemon.RecoverLog(cmd.Context(), daemon.Config{DataDir: dataDir, NATSURL: natsURL, Role: daemon.RoleAll,
+				Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "recovered positions 1..%d (head hash %s); start rosterd on %s: it checks the log and rebuilds what it must\n",
+				rep.Last, escape(rep.LastHash), escape(dataDir))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", "", "rosterd's data dir (required)")
+	f.StringVar(&natsURL, "nats-url", "", "external NATS holding ROSTER_EVENTS (default: the embedded server's store in DIR/nats)")
+	f.BoolVar(&explain, "explain", false, "print when and how to recover, and do nothing")
+	return cmd
+}
+
+const recoverHelp = `recover: rebuild rosterd's log (DIR/log) from its copy, the JetStream stream ROSTER_EVENTS.
+
+When: rosterd refused to start saying the log was lost, cannot be opened, failed its checksums or
+its hash chain, or lost events the stream holds. Not when the stream holds forged or foreign
+messages (rosterd says so): then the log is the truth; remove those messages or delete the stream.
+
+How (offline): stop rosterd, then run
+  roster recover --data-dir DIR                 (embedded NATS: reads DIR/nats)
+  roster recover --data-dir DIR --nats-url URL  (external NATS)
+or start rosterd with --recover-from-stream, which does the same before serving. The stream is
+copied into DIR/log.recovering, checking sequence = position, event ids, stream versions and the
+hash chain, and refusing a stream with a gap; only then is the old log moved to
+DIR/log.damaged-<time> and the copy put in its place. If anything fails nothing is moved.
+Start rosterd afterwards: its start-up checks run again and damaged views are rebuilt.
+`

@@ -45,6 +45,10 @@ type checkReq struct {
 }
 
 func (q *Queries) check(ctx context.Context, r checkReq, mayBlock bool) (uint64, any, error) {
+	var err error
+	if r.UserID, err = askerOf(ctx).subject("user_id", r.UserID); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
@@ -56,6 +60,9 @@ func (q *Queries) check(ctx context.Context, r checkReq, mayBlock bool) (uint64,
 		return 0, nil, err
 	}
 	if err := q.await(ctx, q.cfg.Permissions, r.Consistency, mayBlock); err != nil {
+		return 0, nil, err
+	}
+	if err := q.reachable(ctx, q.cfg.Permissions, r.OrgID); err != nil {
 		return 0, nil, err
 	}
 	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, r.scope(), attrs)
@@ -100,6 +107,10 @@ type permissionsReq struct {
 }
 
 func (q *Queries) permissions(ctx context.Context, r permissionsReq, mayBlock bool) (uint64, any, error) {
+	var err error
+	if r.UserID, err = askerOf(ctx).subject("user_id", r.UserID); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(r.validate(), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
@@ -116,10 +127,15 @@ type whoCanReq struct {
 	Consistency
 	scopeReq
 	Permission string `json:"permission"`
+	Viewer     string `json:"viewer,omitempty"`
 }
 
 func (q *Queries) whoCan(ctx context.Context, r whoCanReq, mayBlock bool) (uint64, any, error) {
-	if err := r.validate(); err != nil {
+	var err error
+	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+		return 0, nil, err
+	}
+	if err := errors.Join(r.validate(), checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
 	if r.Permission == "" {
@@ -130,6 +146,7 @@ func (q *Queries) whoCan(ctx context.Context, r whoCanReq, mayBlock bool) (uint6
 		if err != nil {
 			return nil, err
 		}
-		return client.WhoCanResult{Users: users}, nil
+		// A labeling company's member learns only of their own company's people.
+		return client.WhoCanResult{Users: o.AwareOf(o.CompanyOf(r.Viewer, r.ProjectID), users, r.ProjectID)}, nil
 	})
 }

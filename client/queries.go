@@ -97,10 +97,13 @@ type PermissionsResult struct {
 
 // WhoCan lists the users holding a permission at a scope (roster.query.WhoCan).
 type WhoCan struct {
-	OrgID       string `json:"org_id"`
-	ProjectID   string `json:"project_id,omitempty"`
-	TrackID     string `json:"track_id,omitempty"`
-	Permission  string `json:"permission"`
+	OrgID      string `json:"org_id"`
+	ProjectID  string `json:"project_id,omitempty"`
+	TrackID    string `json:"track_id,omitempty"`
+	Permission string `json:"permission"`
+	// Viewer, a labeling company's member, learns only of their own company's users (in a user
+	// account the viewer is the authenticated user).
+	Viewer      string `json:"viewer,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
@@ -174,8 +177,11 @@ type ProjectsList struct {
 
 // GetProject describes one project (roster.query.GetProject).
 type GetProject struct {
-	OrgID       string `json:"org_id"`
-	ProjectID   string `json:"project_id"`
+	OrgID     string `json:"org_id"`
+	ProjectID string `json:"project_id"`
+	// Viewer, a labeling company's member, sees only their own company's owners, partner and
+	// member counts (in a user account the viewer is the authenticated user).
+	Viewer      string `json:"viewer,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
@@ -215,11 +221,13 @@ type PartnerEntry struct {
 // ListInvitations lists invitations by organization, project, e-mail or user
 // (roster.query.ListInvitations); give at least org_id, email or user_id.
 type ListInvitations struct {
-	OrgID       string `json:"org_id,omitempty"`
-	ProjectID   string `json:"project_id,omitempty"`
-	Email       string `json:"email,omitempty"`
-	UserID      string `json:"user_id,omitempty"`
-	Status      string `json:"status,omitempty"`
+	OrgID     string `json:"org_id,omitempty"`
+	ProjectID string `json:"project_id,omitempty"`
+	Email     string `json:"email,omitempty"`
+	UserID    string `json:"user_id,omitempty"`
+	Status    string `json:"status,omitempty"`
+	// Viewer, a labeling company's member, sees only their own company's invitations.
+	Viewer      string `json:"viewer,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
@@ -308,8 +316,12 @@ type Audit struct {
 	Until         string `json:"until,omitempty"`
 	AfterPosition uint64 `json:"after_position,omitempty"`
 	Limit         int    `json:"limit,omitempty"`
-	MinPosition   uint64 `json:"min_position,omitempty"`
-	WaitMS        int    `json:"wait_ms,omitempty"`
+	// Principal selects events by the credential behind them: "ACCOUNT" or "ACCOUNT/USER".
+	Principal string `json:"principal,omitempty"`
+	// Viewer, a labeling company's member, sees only events naming no one outside their company.
+	Viewer      string `json:"viewer,omitempty"`
+	MinPosition uint64 `json:"min_position,omitempty"`
+	WaitMS      int    `json:"wait_ms,omitempty"`
 }
 
 // Event is the envelope of one recorded event (in Audit, and on roster.events.<org>.<type>).

@@ -36,6 +36,10 @@ func contextAttributes(c map[string]any) (map[string]string, error) {
 }
 
 func (q *Queries) check(ctx context.Context, r client.Check, mayBlock bool) (uint64, any, error) {
+	var err error
+	if r.UserID, err = askerOf(ctx).subject("user_id", r.UserID); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
@@ -47,6 +51,9 @@ func (q *Queries) check(ctx context.Context, r client.Check, mayBlock bool) (uin
 		return 0, nil, err
 	}
 	if err := q.await(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock); err != nil {
+		return 0, nil, err
+	}
+	if err := q.reachable(ctx, q.cfg.Permissions, r.OrgID); err != nil {
 		return 0, nil, err
 	}
 	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, scopeOf(r.ProjectID, r.TrackID), attrs)
@@ -85,6 +92,10 @@ func viaOf(v domain.Via) client.Via {
 }
 
 func (q *Queries) permissions(ctx context.Context, r client.Permissions, mayBlock bool) (uint64, any, error) {
+	var err error
+	if r.UserID, err = askerOf(ctx).subject("user_id", r.UserID); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
@@ -98,7 +109,11 @@ func (q *Queries) permissions(ctx context.Context, r client.Permissions, mayBloc
 }
 
 func (q *Queries) whoCan(ctx context.Context, r client.WhoCan, mayBlock bool) (uint64, any, error) {
-	if err := validScope(r.OrgID, r.ProjectID, r.TrackID); err != nil {
+	var err error
+	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+		return 0, nil, err
+	}
+	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
 	if r.Permission == "" {
@@ -109,6 +124,7 @@ func (q *Queries) whoCan(ctx context.Context, r client.WhoCan, mayBlock bool) (u
 		if err != nil {
 			return nil, err
 		}
-		return client.WhoCanResult{Users: users}, nil
+		// A labeling company's member learns only of their own company's people.
+		return client.WhoCanResult{Users: o.AwareOf(o.CompanyOf(r.Viewer, r.ProjectID), users, r.ProjectID)}, nil
 	})
 }

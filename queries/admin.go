@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"roster/client"
+	"roster/internal/caller"
 	"roster/internal/edge"
 	"roster/projections"
 )
@@ -38,6 +39,9 @@ type Rebuilder struct {
 	log   projections.Log
 	slog  *slog.Logger
 	mu    sync.Mutex
+	// Policy reads the caller from the server's stamp: in secured mode only operator accounts
+	// rebuild. Nil (in process, insecure) lets every request through.
+	Policy *caller.Policy
 }
 
 // NewRebuilder serves rebuilds of views from log; progress goes out on nc.
@@ -101,6 +105,11 @@ func (b *Rebuilder) names() []string {
 // AddEndpoints registers roster.admin.Rebuild on the micro service.
 func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	handler := micro.HandlerFunc(func(req micro.Request) {
+		if err := b.mayRebuild(req); err != nil {
+			body, code := edge.ErrorBody(err)
+			edge.Respond(req, body, code)
+			return
+		}
 		go func() {
 			var r RebuildRequest
 			if len(req.Data()) > 0 {
@@ -124,6 +133,22 @@ func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	if err := svc.AddEndpoint("rebuild", handler, micro.WithEndpointSubject(AdminRebuild),
 		micro.WithEndpointMetadata(map[string]string{"description": "rebuild views from the log and swap them in"})); err != nil {
 		return fmt.Errorf("rebuild endpoint: %w", err)
+	}
+	return nil
+}
+
+// mayRebuild lets operators rebuild in secured mode (and everyone in insecure mode): a request
+// without the server's stamp, or from any other account, is forbidden.
+func (b *Rebuilder) mayRebuild(req micro.Request) error {
+	if b.Policy == nil {
+		return nil
+	}
+	who, err := b.Policy.FromHeader(nats.Header(req.Headers()))
+	if err != nil {
+		return err
+	}
+	if b.Policy.Secured && who.Kind != caller.Operator {
+		return fail(client.CodeForbidden, "%s may not rebuild: only operator accounts may", who)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"roster/client"
@@ -67,8 +68,16 @@ func parseTime(field, s string) (time.Time, error) {
 }
 
 func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, any, error) {
+	var err error
+	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, false),
-		checkID("actor", r.Actor, false), checkID("user_id", r.UserID, false)); err != nil {
+		checkID("actor", r.Actor, false), checkID("user_id", r.UserID, false), checkID("viewer", r.Viewer, false)); err != nil {
+		return 0, nil, err
+	}
+	principal, err := parsePrincipal(r.Principal)
+	if err != nil {
 		return 0, nil, err
 	}
 	since, err := parseTime("since", r.Since)
@@ -84,6 +93,13 @@ func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, an
 		return 0, nil, err
 	}
 	if err := q.awaitLog(ctx, Consistency{r.MinPosition, r.WaitMS}); err != nil {
+		return 0, nil, err
+	}
+	if err := q.await(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, true); err != nil {
+		return 0, nil, err
+	}
+	aware, err := q.auditAwareness(ctx, r.OrgID, r.ProjectID, r.Viewer)
+	if err != nil {
 		return 0, nil, err
 	}
 	types := slices.Clone(r.Types)
@@ -104,7 +120,7 @@ func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, an
 	}
 	res := client.AuditPage{Events: []client.Event{}}
 	for _, rec := range records {
-		if rec.Position <= r.AfterPosition || !f.Match(rec) {
+		if rec.Position <= r.AfterPosition || !f.Match(rec) || !principal.match(rec) || !aware(rec) {
 			continue
 		}
 		if len(res.Events) == limit {
@@ -154,6 +170,10 @@ func OrgAt(ctx context.Context, h projections.History, presets domain.Presets, o
 }
 
 func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint64, any, error) {
+	var err error
+	if r.UserID, err = askerOf(ctx).subject("user_id", r.UserID); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
@@ -161,6 +181,11 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		return 0, nil, fail(client.CodeInvalid, "give at (RFC 3339) or position, exactly one")
 	}
 	if err := q.awaitLog(ctx, Consistency{r.MinPosition, r.WaitMS}); err != nil {
+		return 0, nil, err
+	}
+	// Access is decided on the organization as it is now: an account whose grant was revoked
+	// no longer reads its past either.
+	if err := q.reachable(ctx, q.cfg.Members, r.OrgID); err != nil {
 		return 0, nil, err
 	}
 	pos := r.Position
@@ -192,4 +217,117 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		return 0, nil, err
 	}
 	return pos, client.AccessAtResult{Position: pos, Permissions: allowed, Conditional: conditional, Roles: o.MemberRolesAt(r.UserID, scopeOf(r.ProjectID, r.TrackID))}, nil
+}
+
+// principalFilter is Audit's principal: an account, or an account and a user.
+type principalFilter struct {
+	set           bool
+	account, user string
+}
+
+// MaxPrincipalLen bounds Audit's principal filter ("ACCOUNT/USER").
+const MaxPrincipalLen = 512
+
+func parsePrincipal(s string) (principalFilter, error) {
+	if s == "" {
+		return principalFilter{}, nil
+	}
+	if len(s) > MaxPrincipalLen {
+		return principalFilter{}, fail(client.CodeInvalid, "principal is %d characters; the limit MaxPrincipalLen is %d", len(s), MaxPrincipalLen)
+	}
+	account, user, _ := strings.Cut(s, "/")
+	if account == "" {
+		return principalFilter{}, fail(client.CodeInvalid, "principal %q must be ACCOUNT or ACCOUNT/USER (e.g. ACME or PEOPLE/alice)", s)
+	}
+	return principalFilter{set: true, account: account, user: user}, nil
+}
+
+// match reads the event envelope's principal {account, user} (the credential the server
+// stamped on the command) and compares it with the filter.
+func (f principalFilter) match(r eventstore.Record) bool {
+	if !f.set {
+		return true
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return false
+	}
+	var env struct {
+		Principal struct {
+			Account string `json:"account"`
+			User    string `json:"user"`
+		} `json:"principal"`
+	}
+	if json.Unmarshal(raw, &env) != nil {
+		return false
+	}
+	return env.Principal.Account == f.account && (f.user == "" || env.Principal.User == f.user)
+}
+
+// named lists the users an event names: its actor (not Roster itself) and the users of its data.
+type named struct {
+	ProjectID string `json:"project_id"`
+	UserID    string `json:"user_id"`
+	AdminID   string `json:"admin_user_id"`
+	NewOwner  string `json:"new_owner"`
+	PartnerID string `json:"partner_id"`
+}
+
+// auditAwareness checks the caller reaches the organization and returns which events its
+// viewer may see: all of them, unless the viewer is a labeling company's member, who sees only
+// events naming no one outside their company (Dataloop: "They cannot view and are not aware of
+// any other users to the project"). It reads the current state: who belongs to the company now.
+func (q *Queries) auditAwareness(ctx context.Context, orgID, projectID, viewer string) (func(eventstore.Record) bool, error) {
+	who := askerOf(ctx)
+	all := func(eventstore.Record) bool { return true }
+	if !who.secured() && viewer == "" {
+		return all, nil
+	}
+	var company string
+	// people[project] holds the company's users there; people[""] every project's.
+	people := map[string]map[string]bool{"": {}}
+	err := q.cfg.Members.Read(orgID, func(o *domain.Org, _ uint64) error {
+		if who.secured() && !who.reaches(o) {
+			return orgNotFound(orgID)
+		}
+		if o == nil || !o.Exists() {
+			return nil // unknown organization: Audit answers not found from the log
+		}
+		if company = o.CompanyOf(viewer, projectID); company == "" {
+			return nil
+		}
+		for pid, p := range o.Projects {
+			people[pid] = map[string]bool{}
+			add := func(mm map[string]*domain.Membership) {
+				for _, m := range mm {
+					if m.PartnerID == company && m.UserID != "" {
+						people[pid][m.UserID] = true
+						people[""][m.UserID] = true
+					}
+				}
+			}
+			add(p.Members)
+			for _, t := range p.Tracks {
+				add(t.Members)
+			}
+		}
+		return nil
+	})
+	if err != nil || company == "" {
+		return all, err
+	}
+	return func(r eventstore.Record) bool {
+		var n named
+		_ = json.Unmarshal(r.Data, &n)
+		if n.PartnerID != "" && n.PartnerID != company {
+			return false
+		}
+		known := people[n.ProjectID]
+		for _, u := range []string{r.Actor, n.UserID, n.AdminID, n.NewOwner} {
+			if u != "" && u != domain.SystemActor && !known[u] {
+				return false
+			}
+		}
+		return true
+	}, nil
 }

@@ -18,7 +18,12 @@ type InvitationEntry struct {
 }
 
 func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations, mayBlock bool) (uint64, any, error) {
-	if err := errors.Join(checkID("org_id", r.OrgID, false), checkID("project_id", r.ProjectID, false), checkID("user_id", r.UserID, false)); err != nil {
+	var err error
+	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+		return 0, nil, err
+	}
+	if err := errors.Join(checkID("org_id", r.OrgID, false), checkID("project_id", r.ProjectID, false), checkID("user_id", r.UserID, false),
+		checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
 	if r.OrgID == "" && r.Email == "" && r.UserID == "" {
@@ -35,6 +40,10 @@ func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations,
 				r.Email != "" && !strings.EqualFold(e.Email, r.Email),
 				r.UserID != "" && e.UserID != r.UserID,
 				r.Status != "" && e.Status != r.Status:
+				continue
+			}
+			// A labeling company's member sees only their own company's invitations.
+			if company := o.CompanyOf(r.Viewer, e.ProjectID); company != "" && e.PartnerID != company {
 				continue
 			}
 			e.Roles, e.Grants = nonNil(e.Roles), nonNil(e.Grants)

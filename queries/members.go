@@ -25,6 +25,10 @@ const (
 )
 
 func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBlock bool) (uint64, any, error) {
+	var err error
+	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
@@ -45,10 +49,10 @@ func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBloc
 		if err != nil {
 			return nil, err
 		}
-		if r.Viewer != "" && r.ProjectID != "" {
-			if partner := viewerPartner(o, r.ProjectID, r.Viewer); partner != "" {
-				entries = slices.DeleteFunc(entries, func(e MemberEntry) bool { return e.PartnerID != partner })
-			}
+		// A labeling company's member sees only their own company's members (Dataloop: "They
+		// cannot view and are not aware of any other users to the project").
+		if partner := o.CompanyOf(r.Viewer, r.ProjectID); partner != "" {
+			entries = slices.DeleteFunc(entries, func(e MemberEntry) bool { return e.PartnerID != partner })
 		}
 		roleID := r.Role
 		if roleID != "" {
@@ -102,17 +106,6 @@ func matchesSearch(o *domain.Org, e MemberEntry, needle string) bool {
 		}
 	}
 	return false
-}
-
-func viewerPartner(o *domain.Org, projectID, viewer string) string {
-	p, ok := o.Projects[projectID]
-	if !ok {
-		return ""
-	}
-	if m, ok := p.Members[domain.Principal{UserID: viewer}.Key()]; ok {
-		return m.PartnerID
-	}
-	return ""
 }
 
 // memberEntries lists the members and open invitations of a scope, sorted by a stable key.

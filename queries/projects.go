@@ -15,19 +15,25 @@ import (
 type ProjectEntry = client.ProjectEntry
 
 func (q *Queries) listProjects(ctx context.Context, r client.ListProjects, mayBlock bool) (uint64, any, error) {
+	var err error
+	if r.UserID, err = askerOf(ctx).subject("user_id", r.UserID); err != nil {
+		return 0, nil, err
+	}
 	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
 		return 0, nil, err
 	}
 	out := []ProjectEntry{}
 	pos, err := q.eachOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
 		for pid, p := range o.Projects {
-			if p.Status == domain.StatusDeleted || (p.Status == domain.StatusArchived && !r.IncludeArchived) {
+			if p.Status == domain.StatusArchived && !r.IncludeArchived {
+				continue
+			}
+			// Aunsight: "To view projects, users must have a role that grants
+			// AU-ORG:view-any-project"; a project one is a member of stays visible.
+			if !o.MayListProject(r.UserID, pid) {
 				continue
 			}
 			roles := o.MemberRolesAt(r.UserID, domain.Scope{ProjectID: pid})
-			if len(roles) == 0 {
-				continue
-			}
 			out = append(out, ProjectEntry{OrgID: orgID, ProjectID: pid, Name: p.Name, Status: p.Status, Visibility: p.Visibility, Roles: roles})
 		}
 	})
@@ -41,7 +47,11 @@ func (q *Queries) listProjects(ctx context.Context, r client.ListProjects, mayBl
 }
 
 func (q *Queries) getProject(ctx context.Context, r client.GetProject, mayBlock bool) (uint64, any, error) {
-	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, true)); err != nil {
+	var err error
+	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+		return 0, nil, err
+	}
+	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, true), checkID("viewer", r.Viewer, false)); err != nil {
 		return 0, nil, err
 	}
 	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
@@ -64,6 +74,39 @@ func (q *Queries) getProject(ctx context.Context, r client.GetProject, mayBlock 
 		if o.AdminsOwnProjects() {
 			res.AdminOwners = o.OrgAdmins()
 		}
+		if company := o.CompanyOf(r.Viewer, p.ID); company != "" {
+			scopeProject(o, p, company, &res)
+		}
 		return res, nil
 	})
+}
+
+// scopeProject narrows GetProject's answer to what a member of a labeling company may know
+// (Dataloop: "They cannot view and are not aware of any other users to the project"): the
+// owners, admin owners and creator of their own company only, their own company among the
+// partners, and member counts of their own company.
+func scopeProject(o *domain.Org, p *domain.Project, company string, res *client.Project) {
+	res.Owners = o.AwareOf(company, res.Owners, p.ID)
+	if res.AdminOwners != nil {
+		res.AdminOwners = o.AwareOf(company, res.AdminOwners, p.ID)
+	}
+	if !o.Aware(company, res.CreatedBy, p.ID) {
+		res.CreatedBy = ""
+	}
+	res.Partners = slices.DeleteFunc(res.Partners, func(e client.PartnerEntry) bool { return e.PartnerID != company })
+	count := func(mm map[string]*domain.Membership) int {
+		n := 0
+		for _, m := range mm {
+			if m.PartnerID == company {
+				n++
+			}
+		}
+		return n
+	}
+	res.Members = count(p.Members)
+	for i := range res.Tracks {
+		if t, ok := p.Tracks[res.Tracks[i].TrackID]; ok {
+			res.Tracks[i].Members = count(t.Members)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"roster/client"
 	"roster/domain"
+	"roster/internal/caller"
 	"roster/internal/edge"
 	"roster/projections"
 )
@@ -56,6 +57,9 @@ type Config struct {
 	DeadLetters func() uint64
 	// Relay reports the relay's state (for Status), in a process that has the log.
 	Relay func() client.RelayStatus
+	// Policy reads the caller of each request from the server's stamp; nil answers every
+	// request as an anonymous caller of the insecure mode.
+	Policy *caller.Policy
 }
 
 // Queries answers roster.query.<Query>.
@@ -222,17 +226,19 @@ func scopeOf(projectID, trackID string) domain.Scope {
 	return domain.Scope{ProjectID: projectID, TrackID: trackID}
 }
 
-// readOrg waits for consistency and runs fn on the organization's state from v.
+// readOrg waits for consistency and runs fn on the organization's state from v; an
+// organization the caller may not reach is not found (tenancy.go).
 func (q *Queries) readOrg(ctx context.Context, v *projections.View, c Consistency, mayBlock bool, orgID string, fn func(o *domain.Org) (any, error)) (uint64, any, error) {
 	if err := q.await(ctx, v, c, mayBlock); err != nil {
 		return 0, nil, err
 	}
+	who := askerOf(ctx)
 	var pos uint64
 	var out any
 	err := v.Read(orgID, func(o *domain.Org, position uint64) error {
 		pos = position
-		if o == nil || !o.Exists() {
-			return fail(client.CodeNotFound, "organization %s not found", orgID)
+		if !who.reaches(o) {
+			return orgNotFound(orgID)
 		}
 		var err error
 		out, err = fn(o)
@@ -242,24 +248,26 @@ func (q *Queries) readOrg(ctx context.Context, v *projections.View, c Consistenc
 }
 
 // eachOrg waits for consistency, then runs fn over every organization of v (only orgID's when
-// given, which must exist) under the read lock; it returns the view's position.
+// given, which must exist) under the read lock; it returns the view's position. Only the
+// organizations the caller may reach are visited; an orgID it may not reach is not found.
 func (q *Queries) eachOrg(ctx context.Context, v *projections.View, c Consistency, mayBlock bool, orgID string, fn func(id string, o *domain.Org)) (uint64, error) {
 	if err := q.await(ctx, v, c, mayBlock); err != nil {
 		return 0, err
 	}
+	who := askerOf(ctx)
 	var pos uint64
 	err := v.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
 		pos = position
 		if orgID != "" {
-			o, ok := orgs[orgID]
-			if !ok || !o.Exists() {
-				return fail(client.CodeNotFound, "organization %s not found", orgID)
+			o := orgs[orgID]
+			if !who.reaches(o) {
+				return orgNotFound(orgID)
 			}
 			fn(orgID, o)
 			return nil
 		}
 		for id, o := range orgs {
-			if o.Exists() {
+			if who.reaches(o) {
 				fn(id, o)
 			}
 		}

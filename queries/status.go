@@ -16,6 +16,14 @@ type ProjectionStatus = client.ProjectionStatus
 // status reports the log head, each view's signed lag and alarm, the relay's state (in a
 // process with the log) and every alarm an operator must see.
 func (q *Queries) status(ctx context.Context, r client.StatusRequest, mayBlock bool) (uint64, any, error) {
+	// Digests hash every organization's state and dead letters count every tenant's events:
+	// in secured mode they are for operators. Other callers get the positions they need for
+	// read-your-writes.
+	who := askerOf(ctx)
+	full := !who.secured() || who.operator
+	if r.Digests && !full {
+		return 0, nil, fail(client.CodeForbidden, "digests cover every organization: only operator accounts ask for them")
+	}
 	for _, v := range []*projections.View{q.cfg.Members, q.cfg.Permissions} {
 		if err := q.await(ctx, v, Consistency{r.MinPosition, r.WaitMS}, mayBlock); err != nil {
 			return 0, nil, err
@@ -48,7 +56,7 @@ func (q *Queries) status(ctx context.Context, r client.StatusRequest, mayBlock b
 		views = append(views, st)
 	}
 	res := client.Status{Head: head, Projections: views}
-	if q.cfg.DeadLetters != nil {
+	if q.cfg.DeadLetters != nil && full {
 		dead := q.cfg.DeadLetters()
 		res.DeadLetters = &dead
 	}

@@ -295,7 +295,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	if d.reads() {
 		qcfg := queries.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
-			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js}}
+			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js},
+			Policy: d.Policy}
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
@@ -313,6 +314,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 			return nil, err
 		}
 		d.Rebuilder = queries.NewRebuilder(d.NC, []*projections.View{d.Members, d.Perms}, qcfg.History, log.With("component", "rebuild"))
+		d.Rebuilder.Policy = d.Policy
 		if err := d.Rebuilder.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}

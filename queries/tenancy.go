@@ -1,0 +1,95 @@
+package queries
+
+import (
+	"context"
+
+	"roster/client"
+	"roster/domain"
+	"roster/internal/caller"
+	"roster/projections"
+)
+
+// Who asks a query, and what they may see (SPEC §7, docs/SECURITY.md "Queries").
+//
+// The endpoint reads the caller from the server's Nats-Request-Info stamp and puts it in the
+// context (caller.With); every query reads organizations only through readOrg, eachOrg or
+// reachable, which answer an organization the caller's account may not reach exactly as an
+// unknown one (orgNotFound). A context without a caller (in-process use, tests of this package)
+// or an anonymous caller (insecure mode) reaches everything, as before accounts existed.
+
+// asker is the caller as the query side sees it.
+type asker struct {
+	// account is "" in insecure mode and in process: no tenancy applies.
+	account  string
+	operator bool
+	// user is the authenticated person of a user account ("" for applications and operators).
+	user string
+}
+
+func askerOf(ctx context.Context) asker {
+	c, ok := caller.From(ctx)
+	if !ok || c.Anonymous {
+		return asker{}
+	}
+	a := asker{account: c.Account, operator: c.Kind == caller.Operator}
+	if c.Kind == caller.User {
+		a.user = c.User
+	}
+	return a
+}
+
+// secured reports whether tenancy applies to this caller at all.
+func (a asker) secured() bool { return a.account != "" }
+
+// reaches reports whether the caller may see the organization.
+func (a asker) reaches(o *domain.Org) bool {
+	return o != nil && o.Exists() && o.AccessibleBy(a.account, a.operator)
+}
+
+// orgNotFound is the one answer for an organization that does not exist or that the caller's
+// account may not reach: the same code and message, so the reply bodies are byte-identical.
+func orgNotFound(orgID string) error {
+	return fail(client.CodeNotFound, "organization %s not found", orgID)
+}
+
+// viewer is the person an answer is scoped to: in a user account the authenticated user (a
+// viewer naming someone else is forbidden); elsewhere the viewer the application passes ("" for
+// none).
+func (a asker) viewer(requested string) (string, error) {
+	if a.user == "" {
+		return requested, nil
+	}
+	if requested != "" && requested != a.user {
+		return "", fail(client.CodeForbidden, "viewer %s: a user account asks as its authenticated user %s only", requested, a.user)
+	}
+	return a.user, nil
+}
+
+// subject is the user a question is about (Check, Permissions, AccessAt, ListProjects'
+// user_id): in a user account only the authenticated user (filled in when omitted; another user
+// is forbidden); applications and operators ask about anyone.
+func (a asker) subject(field, requested string) (string, error) {
+	if a.user == "" {
+		return requested, nil
+	}
+	if requested != "" && requested != a.user {
+		return "", fail(client.CodeForbidden, "%s %s: a user account asks about its authenticated user %s only", field, requested, a.user)
+	}
+	return a.user, nil
+}
+
+// reachable answers orgNotFound unless the caller may see the organization in v: the check of
+// the queries that do not read through readOrg (Check's cache, the log-reading Audit and
+// AccessAt). In insecure mode it reads nothing.
+func (q *Queries) reachable(ctx context.Context, v *projections.View, orgID string) error {
+	a := askerOf(ctx)
+	if !a.secured() {
+		return nil
+	}
+	return v.Read(orgID, func(o *domain.Org, _ uint64) error {
+		if !a.reaches(o) {
+			return orgNotFound(orgID)
+		}
+		return nil
+	})
+}

@@ -31,6 +31,9 @@ type PresetUpgraded struct {
 // EventType is the event's stable name.
 func (PresetUpgraded) EventType() string { return EvPresetUpgraded }
 
+// MaxPresetVersionLen is the longest preset_version UpgradePreset accepts, in bytes.
+const MaxPresetVersionLen = 256
+
 // maxUpgradeProblems is how many reasons a refused upgrade names before counting the rest.
 const maxUpgradeProblems = 20
 
@@ -53,8 +56,8 @@ func (d *decider) upgradePreset(c *UpgradePreset) (Outcome, error) {
 	if m := o.Members[d.actor]; m == nil || m.Role != o.preset.OrgAdminRole {
 		return Outcome{}, forbiddenf("%s may not %s: only a %s of organization %s may", d.actor, CmdUpgradePreset, o.preset.OrgAdminRole, o.ID)
 	}
-	if len(c.PresetVersion) > 256 {
-		return Outcome{}, invalidf("preset_version is %d bytes; the limit is 256", len(c.PresetVersion))
+	if len(c.PresetVersion) > MaxPresetVersionLen {
+		return Outcome{}, invalidf("preset_version is %d bytes; the limit is %d", len(c.PresetVersion), MaxPresetVersionLen)
 	}
 	next, ok := o.presets[o.PresetID]
 	if !ok {

@@ -330,7 +330,9 @@ func Evolve(o *Org, ev Event) {
 	case *OrganizationAccessRevoked:
 		o.Accounts = withoutAccount(o.Accounts, e.Account)
 	case *PresetUpgraded:
-		o.usePreset(o.PresetID, e.To, e.Preset)
+		if e.Preset != nil {
+			o.usePreset(o.PresetID, e.To, e.Preset)
+		}
 	}
 }
 

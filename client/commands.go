@@ -34,11 +34,12 @@ const (
 	CmdSetRolePermissions       = "SetRolePermissions"
 	CmdDeleteRole               = "DeleteRole"
 	CmdImportMembers            = "ImportMembers"
+	CmdUpgradePreset            = "UpgradePreset"
 )
 
 // CommandNames lists every command a client may send, in API.md's order.
 func CommandNames() []string {
-	return []string{CmdCreateOrganization, CmdAddOrgMember, CmdChangeOrgRole, CmdRemoveOrgMember, CmdCreateWorkgroup, CmdAddWorkgroupMember, CmdRemoveWorkgroupMember, CmdCreateProject, CmdRenameProject, CmdSetProjectVisibility, CmdTransferProjectOwnership, CmdAddMember, CmdInviteMember, CmdAcceptInvite, CmdRejectInvite, CmdRevokeInvite, CmdChangeRole, CmdSetMemberGrants, CmdRemoveMember, CmdLeaveProject, CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject, CmdCreateTrack, CmdConfigureTrack, CmdAddPartner, CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers, CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess}
+	return []string{CmdCreateOrganization, CmdAddOrgMember, CmdChangeOrgRole, CmdRemoveOrgMember, CmdCreateWorkgroup, CmdAddWorkgroupMember, CmdRemoveWorkgroupMember, CmdCreateProject, CmdRenameProject, CmdSetProjectVisibility, CmdTransferProjectOwnership, CmdAddMember, CmdInviteMember, CmdAcceptInvite, CmdRejectInvite, CmdRevokeInvite, CmdChangeRole, CmdSetMemberGrants, CmdRemoveMember, CmdLeaveProject, CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject, CmdCreateTrack, CmdConfigureTrack, CmdAddPartner, CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers, CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess, CmdUpgradePreset}
 }
 
 func (CreateOrganization) CommandName() string       { return CmdCreateOrganization }
@@ -58,6 +59,7 @@ func (AcceptInvite) CommandName() string             { return CmdAcceptInvite }
 func (RejectInvite) CommandName() string             { return CmdRejectInvite }
 func (RevokeInvite) CommandName() string             { return CmdRevokeInvite }
 func (GrantOrganizationAccess) CommandName() string  { return CmdGrantOrganizationAccess }
+func (UpgradePreset) CommandName() string            { return CmdUpgradePreset }
 func (RevokeOrganizationAccess) CommandName() string { return CmdRevokeOrganizationAccess }
 func (ChangeRole) CommandName() string               { return CmdChangeRole }
 func (SetMemberGrants) CommandName() string          { return CmdSetMemberGrants }
@@ -249,6 +251,15 @@ type GrantOrganizationAccess struct {
 type RevokeOrganizationAccess struct {
 	Meta
 	Account string `json:"account"`
+}
+
+// UpgradePreset moves the organization to the version of its preset the running release
+// ships (an organization answers by the preset version its log records until then). The
+// actor is an organization admin. PresetVersion, when given, must be that version (the one a
+// dry run showed); result: PresetUpgraded {from, to, preset}.
+type UpgradePreset struct {
+	Meta
+	PresetVersion string `json:"preset_version,omitempty"`
 }
 
 // ChangeRole replaces a member's roles.

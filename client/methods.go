@@ -92,6 +92,11 @@ func (c *Client) RevokeOrganizationAccess(ctx context.Context, req RevokeOrganiz
 	return c.Command(ctx, CmdRevokeOrganizationAccess, req)
 }
 
+// UpgradePreset submits the UpgradePreset command.
+func (c *Client) UpgradePreset(ctx context.Context, req UpgradePreset) (*CommandReply, error) {
+	return c.Command(ctx, CmdUpgradePreset, req)
+}
+
 // ChangeRole submits the ChangeRole command.
 func (c *Client) ChangeRole(ctx context.Context, req ChangeRole) (*CommandReply, error) {
 	return c.Command(ctx, CmdChangeRole, req)

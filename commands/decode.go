@@ -44,6 +44,7 @@ var decoders = map[string]func([]byte) (domain.Command, error){
 	client.CmdSetRolePermissions:       decodeSetRolePermissions,
 	client.CmdDeleteRole:               decodeDeleteRole,
 	client.CmdImportMembers:            decodeImportMembers,
+	client.CmdUpgradePreset:            decodeUpgradePreset,
 }
 
 func decodeCreateOrganization(body []byte) (domain.Command, error) {
@@ -242,6 +243,17 @@ func decodeRevokeOrganizationAccess(body []byte) (domain.Command, error) {
 		return nil, err
 	}
 	return &domain.RevokeOrganizationAccess{Meta: domain.Meta(c.Meta), Account: c.Account}, nil
+}
+
+func decodeUpgradePreset(body []byte) (domain.Command, error) {
+	var c client.UpgradePreset
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("preset_version", c.PresetVersion, MaxPresetVersionLen)); err != nil {
+		return nil, err
+	}
+	return &domain.UpgradePreset{Meta: domain.Meta(c.Meta), PresetVersion: c.PresetVersion}, nil
 }
 
 func decodeChangeRole(body []byte) (domain.Command, error) {

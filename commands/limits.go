@@ -20,6 +20,8 @@ const (
 	MaxPermissions    = 256 // permissions of one role
 	MaxCSVBytes       = 1000000
 	MaxImportRows     = domain.MaxImportRows
+	// MaxPresetVersionLen bounds UpgradePreset's preset_version ("<preset>@sha256:<64 hex>").
+	MaxPresetVersionLen = domain.MaxPresetVersionLen
 )
 
 // checkText refuses a value over max bytes, not UTF-8, or holding a control character (C0

@@ -68,6 +68,7 @@ func TestInputLimitsRefuseAndAppendNothing(t *testing.T) {
 		{"csv size", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"` + long(commands.MaxCSVBytes+1) + `"}`, []string{"csv", "1000000"}},
 		{"csv rows", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\n` + strings.Repeat(",u,,project_viewer,\\n", commands.MaxImportRows+1) + `"}`, []string{"csv", "10000"}},
 		{"csv control character", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\n,u1,\"a\u001bb\",project_viewer,\n"}`, []string{"csv", "control"}},
+		{"preset_version length", "UpgradePreset", `{"org_id":"acme","actor":"tina","preset_version":"` + long(commands.MaxPresetVersionLen+1) + `"}`, []string{"preset_version", "256"}},
 		{"duplicate key", "RenameProject", `{"org_id":"acme","actor":"tina","actor":"mallory","project_id":"p1","name":"x"}`, []string{"actor", "twice"}},
 		{"wrong-case key", "RenameProject", `{"org_id":"acme","Actor":"tina","project_id":"p1","name":"x"}`, []string{"Actor", "case"}},
 		{"duplicate nested key", "CreateProject", `{"org_id":"acme","actor":"tina","project_id":"p3","name":"x","track":{"name":"a","name":"b"}}`, []string{"track.name", "twice"}},

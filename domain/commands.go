@@ -387,6 +387,8 @@ func NewCommand(name string) (Command, bool) {
 		return &ImportMembers{}, true
 	case CmdGrantOrganizationAccess:
 		return &GrantOrganizationAccess{}, true
+	case CmdUpgradePreset:
+		return &UpgradePreset{}, true
 	case CmdRevokeOrganizationAccess:
 		return &RevokeOrganizationAccess{}, true
 	}

@@ -26,6 +26,8 @@ func TestCommandsComplete(t *testing.T) {
 			"the preset's org_admin_role; a granted account never grants, whatever its users' roles",
 		CmdRevokeOrganizationAccess: "an account-level rule (SPEC §7): the owning account or an operator, and an actor holding " +
 			"the preset's org_admin_role; a granted account never revokes, whatever its users' roles",
+		CmdUpgradePreset: "an organization-admin rule: the actor holds the org_admin_role of the preset in force, " +
+			"so that no recorded preset (whose authorize table is fixed in the log) can lock its organization out of upgrades",
 	}
 
 	// featureOf names, for the commands of an optional feature, whether a preset has it; a preset

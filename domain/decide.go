@@ -166,6 +166,9 @@ func handlerOf(name string) (handler, bool) {
 		return on((*decider).grantAccess), true
 	case CmdRevokeOrganizationAccess:
 		return on((*decider).revokeAccess), true
+	// preset_upgrade.go
+	case CmdUpgradePreset:
+		return on((*decider).upgradePreset), true
 	}
 	return nil, false
 }

@@ -15,7 +15,7 @@ import (
 func TestCreateOrganization(t *testing.T) {
 	s := given(t)
 	s.when(&CreateOrganization{Meta: by("ana"), Name: "Acme", Preset: "neptune", ActorEmail: emailOf("ana"), ActorName: "ana"}).
-		thenEvents(orgCreatedEv("neptune", KindTeam, "ana"))
+		thenEvents(recordingPreset(orgCreatedEv("neptune", KindTeam, "ana")))
 	if r, _ := s.out.Result.(CreateOrganizationResult); r.OrgID != kitOrg {
 		t.Fatalf("result %v, want org_id %s", s.out.Result, kitOrg)
 	}

@@ -43,6 +43,12 @@ type OrganizationCreated struct {
 	// Account is the NATS account that created the organization and owns it (SPEC §7); empty
 	// when it was created without authentication (insecure mode).
 	Account string `json:"account,omitempty"`
+	// PresetVersion is the content address of the preset the organization answers by and
+	// PresetDefinition that whole preset (preset_record.go). Both are absent in logs written
+	// before presets were recorded: such an organization uses the preset shipped under its
+	// name, at version "legacy" (LegacyPresetVersion).
+	PresetVersion    string  `json:"preset_version,omitempty"`
+	PresetDefinition *Preset `json:"preset_definition,omitempty"`
 }
 
 // OrgMemberAdded puts a user in the organization with an organization role.
@@ -351,6 +357,8 @@ func newEvent(typ string) (Event, bool) {
 		return &OrganizationAccessGranted{}, true
 	case EvOrganizationAccessRevoked:
 		return &OrganizationAccessRevoked{}, true
+	case EvPresetUpgraded:
+		return &PresetUpgraded{}, true
 	}
 	return nil, false
 }

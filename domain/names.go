@@ -36,6 +36,8 @@ const (
 	// Tenancy (tenancy.go).
 	CmdGrantOrganizationAccess  = "GrantOrganizationAccess"
 	CmdRevokeOrganizationAccess = "RevokeOrganizationAccess"
+	// Preset versions (preset_upgrade.go).
+	CmdUpgradePreset = "UpgradePreset"
 )
 
 // CommandNames lists every command the domain decides, in a stable order.
@@ -50,6 +52,7 @@ func CommandNames() []string {
 		CmdCreateTrack, CmdConfigureTrack, CmdAddPartner,
 		CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers,
 		CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess,
+		CmdUpgradePreset,
 	}
 }
 
@@ -95,4 +98,6 @@ const (
 	// Tenancy (tenancy.go).
 	EvOrganizationAccessGranted = "OrganizationAccessGranted"
 	EvOrganizationAccessRevoked = "OrganizationAccessRevoked"
+	// Preset versions (preset_upgrade.go).
+	EvPresetUpgraded = "PresetUpgraded"
 )

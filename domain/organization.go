@@ -28,7 +28,8 @@ func (d *decider) createOrganization(c *CreateOrganization) (Outcome, error) {
 		name = c.OrgID
 	}
 	return Outcome{Events: []Event{&OrganizationCreated{Name: name, Kind: kind, Preset: p.ID, AdminID: c.Actor,
-		AdminEmail: c.ActorEmail, AdminName: c.ActorName, AdminRole: p.OrgAdminRole, Account: d.env.Account}},
+		AdminEmail: c.ActorEmail, AdminName: c.ActorName, AdminRole: p.OrgAdminRole, Account: d.env.Account,
+		PresetVersion: p.Version(), PresetDefinition: p}},
 		Result: CreateOrganizationResult{OrgID: c.OrgID}}, nil
 }
 

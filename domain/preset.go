@@ -131,6 +131,8 @@ type Preset struct {
 
 	permByID map[string]*Permission
 	roleByID map[string]*Role
+	// version is the content address of the preset (Version, preset_record.go).
+	version string
 }
 
 // Presets holds every shipped preset by id.
@@ -187,6 +189,11 @@ func ParsePreset(raw []byte) (*Preset, error) {
 	if err := p.init(); err != nil {
 		return nil, err
 	}
+	v, err := p.contentVersion()
+	if err != nil {
+		return nil, err
+	}
+	p.version = v
 	return &p, nil
 }
 

@@ -6,7 +6,7 @@ import "slices"
 func (o *Org) Attach(presets Presets) {
 	o.presets = presets
 	if o.PresetID != "" {
-		o.preset = presets[o.PresetID]
+		o.usePreset(o.PresetID, o.PresetVersion, o.PresetDefinition)
 	}
 	o.userGroups = map[string][]string{}
 	for id, g := range o.Workgroups {

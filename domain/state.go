@@ -125,6 +125,11 @@ type Org struct {
 	// accounts it granted access to, sorted (SPEC §7, tenancy.go).
 	OwnerAccount string   `json:"owner_account,omitempty"`
 	Accounts     []string `json:"accounts,omitempty"`
+	// PresetVersion is the version of the preset the log names (LegacyPresetVersion for an
+	// organization whose log records none); PresetDefinition is that preset, nil when legacy.
+	// Snapshots keep both, so a view answers by the recorded rules (preset_record.go).
+	PresetVersion    string  `json:"preset_version,omitempty"`
+	PresetDefinition *Preset `json:"preset_definition,omitempty"`
 
 	preset  *Preset
 	presets Presets
@@ -205,7 +210,7 @@ func Evolve(o *Org, ev Event) {
 	switch e := ev.(type) {
 	case *OrganizationCreated:
 		o.Name, o.Kind, o.PresetID = e.Name, e.Kind, e.Preset
-		o.preset = o.presets[e.Preset]
+		o.usePreset(e.Preset, e.PresetVersion, e.PresetDefinition)
 		o.Members = map[string]*OrgMember{e.AdminID: {UserID: e.AdminID, Email: e.AdminEmail, Name: e.AdminName, Role: e.AdminRole}}
 		o.Workgroups = map[string]*Workgroup{}
 		o.Projects = map[string]*Project{}
@@ -324,6 +329,10 @@ func Evolve(o *Org, ev Event) {
 		o.Accounts = withAccount(o.Accounts, e.Account)
 	case *OrganizationAccessRevoked:
 		o.Accounts = withoutAccount(o.Accounts, e.Account)
+	case *PresetUpgraded:
+		if e.Preset != nil {
+			o.usePreset(o.PresetID, e.To, e.Preset)
+		}
 	}
 }
 

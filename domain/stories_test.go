@@ -288,7 +288,7 @@ func TestStoryNeptune(t *testing.T) {
 		s := given(t)
 		// "Each user is assigned individual organization with username as an organization name."
 		s.when(&CreateOrganization{Meta: by("ana"), Name: "ana", Kind: KindIndividual, Preset: "neptune"}).
-			thenEvents(&OrganizationCreated{Name: "ana", Kind: KindIndividual, Preset: "neptune", AdminID: "ana", AdminRole: "admin"})
+			thenEvents(recordingPreset(&OrganizationCreated{Name: "ana", Kind: KindIndividual, Preset: "neptune", AdminID: "ana", AdminRole: "admin"}))
 		s.when(&CreateProject{Meta: by("ana"), ProjectID: "credit", Name: "Credit default prediction", Visibility: Public}).
 			thenEvents(&ProjectCreated{ProjectID: "credit", Name: "Credit default prediction", Visibility: Public, CreatedBy: "ana"},
 				&MemberAdded{Target: Target{ProjectID: "credit"}, Principal: Principal{UserID: "ana"}, Roles: []string{"owner"}})

@@ -121,8 +121,8 @@ func TestTenancyCreateOrganizationRecordsItsAccount(t *testing.T) {
 		return &CreateOrganization{Meta: by("ana"), Name: "Acme", Kind: KindTeam, Preset: "neptune"}
 	}
 	s := given(t).as("APP_A", false)
-	s.when(create()).thenEvents(&OrganizationCreated{Name: "Acme", Kind: KindTeam, Preset: "neptune", AdminID: "ana",
-		AdminRole: "admin", Account: "APP_A"})
+	s.when(create()).thenEvents(recordingPreset(&OrganizationCreated{Name: "Acme", Kind: KindTeam, Preset: "neptune", AdminID: "ana",
+		AdminRole: "admin", Account: "APP_A"}))
 	if s.org.OwnerAccount != "APP_A" || !s.org.AccessibleBy("APP_A", false) || s.org.AccessibleBy("APP_B", false) {
 		t.Fatalf("owner %q: APP_A must reach it and APP_B must not", s.org.OwnerAccount)
 	}

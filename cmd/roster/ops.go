@@ -51,6 +51,7 @@ func opHelp() map[string]string {
 		"DefineRole":               "define a custom role",
 		"SetRolePermissions":       "set a role's permissions",
 		"DeleteRole":               "delete a custom role",
+		"UpgradePreset":            "move an organization to the preset version this release ships (--dry-run shows who gains and loses what)",
 		"ImportMembers":            "add or invite many members from CSV (--csv @members.csv; header email,user_id,name,roles,grants)",
 		"Check":                    "may a user do something? allowed, denied or conditional, and why (--explain adds the events)",
 		"Permissions":              "every permission a user holds at a scope",

@@ -337,10 +337,20 @@ type Event struct {
 	CommandID     string          `json:"command_id,omitempty"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Data          json.RawMessage `json:"data"`
+	// Principal is the authenticated NATS credential that issued the command (its account and
+	// user, from the server's Nats-Request-Info stamp), beside the Actor it spoke for; absent in
+	// insecure mode and on Roster's own system events.
+	Principal *Principal `json:"principal,omitempty"`
 	// PrevHash and Hash link the event into the log's hash chain (docs/INTEGRITY.md), so an
 	// Audit reply can be checked offline.
 	PrevHash string `json:"prev_hash,omitempty"`
 	Hash     string `json:"hash,omitempty"`
+}
+
+// Principal names the NATS account and user that sent a command.
+type Principal struct {
+	Account string `json:"account"`
+	User    string `json:"user,omitempty"`
 }
 
 // AuditPage is the result of Audit; NextAfterPosition is set when more events match.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"roster/client"
@@ -20,7 +21,8 @@ const DefaultConcurrency = 512
 const CommandTimeout = 30 * time.Second
 
 // AddEndpoints registers roster.cmd.* on the micro service. The subscription's goroutine only
-// decodes and checks a request (bounded by the payload limit) and hands it to its
+// reads the caller from the server's Nats-Request-Info stamp (refusing, in secured mode, a
+// request without one: forbidden, nothing appended), decodes and checks a request (bounded by the payload limit) and hands it to its
 // organization's bounded queue; deciding, folding, log reads and the wait for the fsync run on
 // the scheduler's workers and waiters (see scheduler.go). A full queue is answered at once.
 //
@@ -33,14 +35,21 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	handler := micro.HandlerFunc(func(req micro.Request) {
 		arrived := time.Now()
 		name := strings.TrimPrefix(req.Subject(), client.CommandPrefix)
-		cmd, err := s.decode(name, req.Data())
+		who, err := s.cfg.Policy.FromHeader(nats.Header(req.Headers()))
+		var cmd domain.Command
+		if err == nil {
+			cmd, err = s.decode(name, req.Data())
+		}
+		if err == nil {
+			err = actorRule(who, cmd)
+		}
 		if err != nil {
 			s.stats.record(arrived, err)
 			body, code := edge.ErrorBody(err)
 			Respond(req, body, code)
 			return
 		}
-		job := &job{cmd: cmd, name: name, arrived: arrived, reply: func(body []byte, code string) { Respond(req, body, code) }}
+		job := &job{cmd: cmd, as: s.as(who), name: name, arrived: arrived, reply: func(body []byte, code string) { Respond(req, body, code) }}
 		if err := sch.submit(job); err != nil {
 			s.stats.record(arrived, err)
 			body, code := edge.ErrorBody(err)
@@ -86,7 +95,9 @@ func (s *Service) ExpireNow(ctx context.Context) {
 			continue
 		}
 		cmd := &domain.ExpireInvites{Meta: domain.Meta{OrgID: id, Actor: domain.SystemActor}}
-		if _, err := s.run(ctx, entry, cmd); err != nil {
+		// Roster's own command runs as an operator and records no principal (its actor is
+		// domain.SystemActor).
+		if _, err := s.run(ctx, entry, cmd, principal{operator: true}); err != nil {
 			s.cfg.Logger.Warn("expire invitations", "org", id, "err", err)
 		}
 	}

@@ -24,6 +24,7 @@ const (
 // job is one decoded command waiting in its organization's queue.
 type job struct {
 	cmd     domain.Command
+	as      principal
 	name    string
 	arrived time.Time
 	reply   func(body []byte, code string)
@@ -154,7 +155,7 @@ func (sch *scheduler) drainLocked() {
 // command and the appends share group commits.
 func (sch *scheduler) process(entry *orgEntry, j *job) {
 	ctx, cancel := context.WithDeadline(sch.ctx, j.arrived.Add(CommandTimeout))
-	wait, err := sch.s.lockAndStart(ctx, entry, j.cmd)
+	wait, err := sch.s.lockAndStart(ctx, entry, j.cmd, j.as)
 	if err != nil {
 		cancel()
 		sch.finish(j, nil, err)

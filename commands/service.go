@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/caller"
 	"roster/internal/edge"
 )
 
@@ -35,6 +38,11 @@ type Config struct {
 	MaxPayload int
 	// ExpireEvery is how often pending invitations are checked for expiry (default 1 minute).
 	ExpireEvery time.Duration
+	// Policy tells who sent a request from its Nats-Request-Info stamp (nil: insecure, every
+	// request an anonymous application).
+	Policy *caller.Policy
+	// NewToken generates the secret of an e-mail invitation (default: 32 random bytes, base64url).
+	NewToken func() string
 }
 
 // Validate reports every problem with the configuration.
@@ -71,6 +79,20 @@ func (c *Config) defaults() {
 	if c.ExpireEvery <= 0 {
 		c.ExpireEvery = time.Minute
 	}
+	if c.Policy == nil {
+		c.Policy, _ = caller.NewPolicy(false, nil, nil) // cannot fail without accounts
+	}
+	if c.NewToken == nil {
+		c.NewToken = NewInviteToken
+	}
+}
+
+// NewInviteToken returns a new invitation secret: 32 bytes from crypto/rand, base64url
+// without padding (43 characters).
+func NewInviteToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // NewUUIDv7 returns a new UUIDv7 string.
@@ -109,7 +131,9 @@ func New(cfg Config) (*Service, error) {
 func StreamOf(orgID string) string { return edge.StreamOf(orgID) }
 
 // Execute runs one command given its name and JSON body and returns the reply body and,
-// for refusals, the wire error code ("" on success).
+// for refusals, the wire error code ("" on success). The caller is the one ctx carries
+// (caller.With); without one, the request is treated as one without a stamp: an anonymous
+// application in insecure mode, refused in secured mode.
 func (s *Service) Execute(ctx context.Context, name string, body []byte) ([]byte, string) {
 	return s.Start(ctx, name, body)()
 }
@@ -141,11 +165,58 @@ func (s *Service) answer(name string, reply []byte, err error) func() ([]byte, s
 }
 
 func (s *Service) begin(ctx context.Context, name string, body []byte) (waitFunc, error) {
+	who, ok := caller.From(ctx)
+	if !ok {
+		var err error
+		if who, err = s.cfg.Policy.FromHeader(nil); err != nil {
+			return nil, err
+		}
+	}
 	cmd, err := s.decode(name, body)
 	if err != nil {
 		return nil, err
 	}
-	return s.lockAndStart(ctx, s.entry(cmd.CommandMeta().OrgID), cmd)
+	if err := actorRule(who, cmd); err != nil {
+		return nil, err
+	}
+	return s.lockAndStart(ctx, s.entry(cmd.CommandMeta().OrgID), cmd, s.as(who))
+}
+
+// principal is who a command runs as: the decider's view of the caller (Env's Account and
+// Operator) and the principal its events record.
+type principal struct {
+	account   string // "" in insecure mode
+	operator  bool
+	principal *eventstore.Principal
+}
+
+// as turns an authenticated caller into the principal its command runs as. An anonymous
+// caller (insecure mode) has no account and records no principal: the log is written exactly
+// as before accounts existed.
+func (s *Service) as(who caller.Caller) principal {
+	if who.Anonymous {
+		return principal{}
+	}
+	return principal{account: who.Account, operator: who.Kind == caller.Operator,
+		principal: &eventstore.Principal{Account: who.Account, User: who.User}}
+}
+
+// actorRule applies SPEC §7's actor rule: in a user account each NATS user is one person, so
+// the actor is the authenticated user; an omitted actor is filled in and a different one is
+// forbidden. Application and operator accounts speak for their users: the actor is trusted.
+func actorRule(who caller.Caller, cmd domain.Command) error {
+	if who.Anonymous || who.Kind != caller.User {
+		return nil
+	}
+	meta := cmd.CommandMeta()
+	switch {
+	case meta.Actor == "":
+		meta.Actor = who.User
+	case meta.Actor != who.User:
+		return refuse(client.CodeForbidden, "%s: actor %q is not the authenticated user %q of user account %s",
+			cmd.CommandName(), meta.Actor, who.User, who.Account)
+	}
+	return nil
 }
 
 // decode turns a request into a checked command with its ids filled: the work done before
@@ -171,15 +242,15 @@ func (s *Service) decode(name string, body []byte) (domain.Command, error) {
 }
 
 // lockAndStart decides and queues a command while holding the organization's lock.
-func (s *Service) lockAndStart(ctx context.Context, entry *orgEntry, cmd domain.Command) (waitFunc, error) {
+func (s *Service) lockAndStart(ctx context.Context, entry *orgEntry, cmd domain.Command, as principal) (waitFunc, error) {
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
-	return s.start(ctx, entry, cmd)
+	return s.start(ctx, entry, cmd, as)
 }
 
 // run decides, records and waits for one command.
-func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command) ([]byte, error) {
-	wait, err := s.lockAndStart(ctx, entry, cmd)
+func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command, as principal) ([]byte, error) {
+	wait, err := s.lockAndStart(ctx, entry, cmd, as)
 	if err != nil {
 		return nil, err
 	}
@@ -201,10 +272,20 @@ func ready(reply []byte, err error) (waitFunc, error) {
 // so the organization's next command is decided, and its append queued behind this one,
 // before this one's fsync: commands of one organization share group commits too. If an
 // append fails, the state is reloaded from the log before the next command.
-func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command) (waitFunc, error) {
+//
+// Access comes first (SPEC §7): a command id is looked up only on an organization the caller
+// may reach, so a repeat of another account's command gets the not_found of an unknown
+// organization from Decide, never that command's first reply.
+func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command, as principal) (waitFunc, error) {
 	meta := cmd.CommandMeta()
 	stream := StreamOf(meta.OrgID)
-	if meta.CommandID != "" && !meta.DryRun {
+	if err := s.load(ctx, entry, meta.OrgID); err != nil {
+		return nil, err
+	}
+	env := domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID, Account: as.account,
+		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured}
+	reachable := entry.state.Exists() && entry.state.AccessibleBy(env.Account, env.Operator)
+	if meta.CommandID != "" && !meta.DryRun && reachable {
 		if p, ok := entry.inflight[meta.CommandID]; ok {
 			return p.wait, nil // the same command, still being written: the same reply
 		}
@@ -216,10 +297,6 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 			return ready(reply, nil)
 		}
 	}
-	if err := s.load(ctx, entry, meta.OrgID); err != nil {
-		return nil, err
-	}
-	env := domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID}
 	out, err := domain.Decide(entry.state, cmd, env)
 	if err != nil {
 		return nil, err
@@ -227,7 +304,7 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 	if meta.DryRun {
 		return ready(s.dryRunReply(ctx, entry.state, out))
 	}
-	return s.record(ctx, entry, cmd, out)
+	return s.record(ctx, entry, cmd, out, as.principal)
 }
 
 // pending is a command whose events are queued and not yet durable.
@@ -242,7 +319,7 @@ func (p *pending) wait() ([]byte, error) {
 	return p.reply, p.err
 }
 
-func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome) (waitFunc, error) {
+func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome, who *eventstore.Principal) (waitFunc, error) {
 	meta := cmd.CommandMeta()
 	stream := StreamOf(meta.OrgID)
 	now := s.cfg.Now().UTC()
@@ -257,7 +334,7 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 			return nil, fmt.Errorf("encode %s: %w", ev.EventType(), err)
 		}
 		records = append(records, eventstore.Record{ID: s.cfg.NewID(), Stream: stream, Type: ev.EventType(), Time: now,
-			OrgID: meta.OrgID, Actor: meta.Actor, CommandID: meta.CommandID, CorrelationID: correlation, Data: data})
+			OrgID: meta.OrgID, Actor: meta.Actor, CommandID: meta.CommandID, CorrelationID: correlation, Data: data, Principal: who})
 	}
 	result := out.Result
 	if result == nil {

@@ -21,6 +21,12 @@ import (
 //	position uint64, version uint64, time int64 (Unix nanoseconds, UTC)
 //	then, each as uint32 length + bytes: id, stream, type, org_id, actor,
 //	command_id, correlation_id, data (compact JSON, as stored)
+//	then, only when the record has a principal: principal.account and
+//	principal.user, each as uint32 length + bytes
+//
+// A record without a principal (every record written before principals
+// existed) hashes exactly as it always did; the fields after data are
+// unambiguous because every field before them has a fixed size or a length.
 const canonicalTag = "roster.event.v1"
 
 // GenesisHash is the PrevHash of the record at position 1.
@@ -41,7 +47,14 @@ func canonical(r Record) []byte {
 		b = append(b, s...)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(r.Data)))
-	return append(b, r.Data...)
+	b = append(b, r.Data...)
+	if !noPrincipal(r.Principal) {
+		for _, s := range []string{r.Principal.Account, r.Principal.User} {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+			b = append(b, s...)
+		}
+	}
+	return b
 }
 
 // HashRecord computes r's hash from its content and prevHash (hex); it ignores

@@ -15,10 +15,18 @@ import (
 //
 // Version 1 (before the hash chain) is still read: a log of that format is
 // migrated on open (format.go). Version 2 adds PrevHash and Hash (32 bytes each)
-// after the strings, behind a byte saying whether they are present.
+// after the strings, behind a flag byte: bit 0 says they are present, bit 1 that
+// the principal's account and user (two strings) follow them. A record without
+// a principal is stored exactly as before principals existed.
 const (
 	codecV1      = 1
 	codecVersion = 2
+)
+
+// Bits of codec 2's flag byte.
+const (
+	flagHashes    = 1 << 0
+	flagPrincipal = 1 << 1
 )
 
 var errCorrupt = errors.New("corrupt stored record")
@@ -47,12 +55,21 @@ func encodeRecord(r Record) []byte {
 	for _, s := range []string{r.ID, r.Stream, r.Type, r.OrgID, r.Actor, r.CommandID, r.CorrelationID} {
 		b = appendString(b, s)
 	}
-	if r.Hash == "" && r.PrevHash == "" {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
+	var flags byte
+	if r.Hash != "" || r.PrevHash != "" {
+		flags |= flagHashes
+	}
+	if !noPrincipal(r.Principal) {
+		flags |= flagPrincipal
+	}
+	b = append(b, flags)
+	if flags&flagHashes != 0 {
 		b = appendHash(b, r.PrevHash)
 		b = appendHash(b, r.Hash)
+	}
+	if flags&flagPrincipal != 0 {
+		b = appendString(b, r.Principal.Account)
+		b = appendString(b, r.Principal.User)
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.Data)))
 	return append(b, r.Data...)
@@ -100,24 +117,35 @@ func decodeRecord(b []byte, r *Record) error {
 			return errCorrupt
 		}
 	}
-	r.PrevHash, r.Hash = "", ""
+	r.PrevHash, r.Hash, r.Principal = "", "", nil
 	if ver == codecVersion {
 		if len(b) < 1 {
 			return errCorrupt
 		}
-		has := b[0]
+		flags := b[0]
 		b = b[1:]
-		if has > 1 || (has == 1 && len(b) < 2*sha256.Size) {
+		if flags&^(flagHashes|flagPrincipal) != 0 {
 			return errCorrupt
 		}
-		if has == 0 {
-			goto data
+		if flags&flagHashes != 0 {
+			if len(b) < 2*sha256.Size {
+				return errCorrupt
+			}
+			r.PrevHash = hex.EncodeToString(b[:sha256.Size])
+			r.Hash = hex.EncodeToString(b[sha256.Size : 2*sha256.Size])
+			b = b[2*sha256.Size:]
 		}
-		r.PrevHash = hex.EncodeToString(b[:sha256.Size])
-		r.Hash = hex.EncodeToString(b[sha256.Size : 2*sha256.Size])
-		b = b[2*sha256.Size:]
+		if flags&flagPrincipal != 0 {
+			var p Principal
+			if p.Account, ok = str(); !ok {
+				return errCorrupt
+			}
+			if p.User, ok = str(); !ok {
+				return errCorrupt
+			}
+			r.Principal = &p
+		}
 	}
-data:
 	l, ok := next()
 	if !ok || l != uint64(len(b)) {
 		return errCorrupt

@@ -17,11 +17,13 @@ import (
 //
 //	1  records in codec 1, no hash chain (no "f" key)
 //	2  records in codec 2, with PrevHash and Hash (the hash chain)
+//	3  codec 2 records may carry a principal (flag bit 1); a format 2 log is a
+//	   format 3 log as it stands, so its migration only writes the new version
 //
 // A log of an older format is migrated when it is opened; a log of a newer
 // format is refused (ErrUnknownFormat). A change of the format must add a
 // version here, a migration in migrate, and a fixture under testdata.
-const FormatVersion = 2
+const FormatVersion = 3
 
 const prefixFormat = 'f'
 
@@ -70,6 +72,13 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 		return nil
 	case ver > FormatVersion:
 		return fmt.Errorf("%w: the log has format %d, this Roster reads up to %d", ErrUnknownFormat, ver, FormatVersion)
+	case ver == 2:
+		// Records without a principal are stored and hashed as in format 2: nothing to rewrite.
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey(), u64(FormatVersion)) }); err != nil {
+			return fmt.Errorf("write format: %w", err)
+		}
+		log.Info("eventstore: log migrated", "from_format", ver, "to_format", FormatVersion, "records", 0)
+		return nil
 	}
 	start := time.Now()
 	prev := GenesisHash

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"roster/client"
 )
 
 // Record is one stored event. Its JSON form is the wire envelope of API.md.
@@ -24,11 +26,23 @@ type Record struct {
 	CommandID     string          `json:"command_id,omitempty"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Data          json.RawMessage `json:"data"`
+	// Principal is the authenticated NATS credential that issued the command (SPEC §7), beside
+	// the Actor it spoke for; nil when there was none (insecure mode, Roster's own system
+	// commands, records written before principals existed).
+	Principal *Principal `json:"principal,omitempty"`
 	// PrevHash and Hash link the record into the log's hash chain (chain.go);
 	// set by the store.
 	PrevHash string `json:"prev_hash,omitempty"`
 	Hash     string `json:"hash,omitempty"`
 }
+
+// Principal is who sent a command, as the NATS server stamped it: the caller's account and user.
+// It is the wire type, so a Record converts to the envelope client.Event.
+type Principal = client.Principal
+
+// noPrincipal reports whether p names nobody (nil, or both fields empty): such a principal is
+// not stored, so a record has one form whether or not an empty principal was given.
+func noPrincipal(p *Principal) bool { return p == nil || (p.Account == "" && p.User == "") }
 
 // AppendRequest is one call to Store.Append.
 type AppendRequest struct {
@@ -179,6 +193,12 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 		}
 		lastTime = ev.Time
 		ev.Data = normalizeData(ev.Data)
+		if noPrincipal(ev.Principal) {
+			ev.Principal = nil
+		} else {
+			p := *ev.Principal
+			ev.Principal = &p
+		}
 		ev.PrevHash = lastHash
 		ev.Hash, _ = HashRecord(ev, lastHash) // lastHash is always valid hex here
 		lastHash = ev.Hash

@@ -279,7 +279,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	if d.writes() {
 		cmds, err = commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
-			Now: cfg.Now, InviteTTL: cfg.InviteTTL})
+			Now: cfg.Now, InviteTTL: cfg.InviteTTL, Policy: d.Policy})
 		if err != nil {
 			return nil, err
 		}

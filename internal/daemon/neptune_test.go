@@ -10,16 +10,15 @@ import (
 // The Neptune story of seeds/003 over real NATS and Badger: team organization, the admin
 // invites, the member accepts, the owner adds a contributor, the contributor cannot edit
 // members, the last admin cannot be removed, archiving makes the project read-only.
-func TestNeptuneStoryOverNATS(t *testing.T) {
-	r := newRig(t)
+func TestNeptuneStoryOverNATS(t *testing.T) { eachMode(t, neptuneStoryOverNATS) }
+
+func neptuneStoryOverNATS(t *testing.T, r *rig) {
 	r.ok("CreateOrganization", obj{"org_id": "acme", "name": "Acme", "kind": "team", "preset": "neptune", "actor": "ana",
 		"actor_email": "ana@acme.test", "actor_name": "Ana"})
 
 	// The admin invites Bob to the organization; until he joins he is listed as pending.
 	inv := r.ok("InviteMember", obj{"org_id": "acme", "actor": "ana", "email": "bob@acme.test", "name": "Bob", "roles": []string{"member"}})
-	var res struct {
-		InvitationID string `json:"invitation_id"`
-	}
+	var res invited
 	if err := jsonUnmarshal(inv.Result, &res); err != nil || res.InvitationID == "" {
 		t.Fatalf("invitation id missing from %s", inv.Result)
 	}
@@ -28,7 +27,7 @@ func TestNeptuneStoryOverNATS(t *testing.T) {
 	}
 	// Someone else cannot accept Bob's invitation.
 	r.refused("AcceptInvite", obj{"org_id": "acme", "actor": "eve", "invitation_id": res.InvitationID, "actor_email": "eve@evil.test"}, client.CodeForbidden)
-	r.ok("AcceptInvite", obj{"org_id": "acme", "actor": "bob", "invitation_id": res.InvitationID, "actor_email": "bob@acme.test"})
+	r.ok("AcceptInvite", r.withToken(obj{"org_id": "acme", "actor": "bob", "invitation_id": res.InvitationID, "actor_email": "bob@acme.test"}, res))
 	if m := r.members("acme", ""); m["bob"].Status != "accepted" || !slices.Equal(m["bob"].Roles, []string{"member"}) {
 		t.Fatalf("bob after accepting: %+v", m["bob"])
 	}

@@ -44,13 +44,15 @@ func result[T any](t *testing.T, rep *client.CommandReply) T {
 }
 
 type invited struct {
-	InvitationID string `json:"invitation_id"`
+	InvitationID    string `json:"invitation_id"`
+	InvitationToken string `json:"invitation_token"`
 }
 
 // Allonia (seeds/000): tenant admin creates a project, the creator is Project Manager, the first
 // track comes with it, a Track Leader manages track roles but not project roles; archive.
-func TestAlloniaStory(t *testing.T) {
-	r := newRig(t)
+func TestAlloniaStory(t *testing.T) { eachMode(t, alloniaStory) }
+
+func alloniaStory(t *testing.T, r *rig) {
 	r.ok("CreateOrganization", obj{"org_id": "al", "kind": "team", "preset": "allonia", "actor": "tess"})
 	for _, u := range []string{"paul", "lea", "dan", "mo"} {
 		r.ok("AddOrgMember", obj{"org_id": "al", "actor": "tess", "user_id": u, "email": u + "@al.test", "name": u})
@@ -121,8 +123,9 @@ func TestAlloniaStory(t *testing.T) {
 
 // ICA (seeds/001): team by user, e-mail and workgroup; accept/reject statuses; owner transfer;
 // the union of user and workgroup entries; upload/download flags; one role per category.
-func TestICAStory(t *testing.T) {
-	r := newRig(t)
+func TestICAStory(t *testing.T) { eachMode(t, iCAStory) }
+
+func iCAStory(t *testing.T, r *rig) {
 	r.ok("CreateOrganization", obj{"org_id": "ica", "kind": "team", "preset": "ica", "actor": "tina"})
 	for _, u := range []string{"ola", "uma", "vic"} {
 		r.ok("AddOrgMember", obj{"org_id": "ica", "actor": "tina", "user_id": u, "email": u + "@ica.test", "name": u})
@@ -145,8 +148,8 @@ func TestICAStory(t *testing.T) {
 	acc := result[invited](t, r.ok("InviteMember", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "email": "ext@lab.test", "roles": strs{"project_contributor"}}))
 	rej := result[invited](t, r.ok("InviteMember", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "email": "no@lab.test", "roles": strs{"project_viewer"}}))
 	r.ok("InviteMember", obj{"org_id": "ica", "actor": "ola", "project_id": "p1", "email": "later@lab.test", "roles": strs{"project_viewer"}})
-	r.ok("AcceptInvite", obj{"org_id": "ica", "actor": "ext", "invitation_id": acc.InvitationID, "actor_email": "ext@lab.test", "actor_name": "Ext"})
-	r.ok("RejectInvite", obj{"org_id": "ica", "actor": "nope", "invitation_id": rej.InvitationID, "actor_email": "no@lab.test"})
+	r.ok("AcceptInvite", r.withToken(obj{"org_id": "ica", "actor": "ext", "invitation_id": acc.InvitationID, "actor_email": "ext@lab.test", "actor_name": "Ext"}, acc))
+	r.ok("RejectInvite", r.withToken(obj{"org_id": "ica", "actor": "nope", "invitation_id": rej.InvitationID, "actor_email": "no@lab.test"}, rej))
 	m := r.members("ica", "p1")
 	if m["ext"].Status != "accepted" || m["no@lab.test"].Status != "rejected" || m["later@lab.test"].Status != "pending" {
 		t.Fatalf("statuses: ext=%q no=%q later=%q", m["ext"].Status, m["no@lab.test"].Status, m["later@lab.test"].Status)
@@ -194,8 +197,9 @@ func TestICAStory(t *testing.T) {
 // Dataloop (seeds/002): a labeling company's annotation manager adds only annotators and
 // annotation managers into its company and sees only its company; conditional rows; CSV
 // import; search by name, e-mail and role.
-func TestDataloopStory(t *testing.T) {
-	r := newRig(t)
+func TestDataloopStory(t *testing.T) { eachMode(t, dataloopStory) }
+
+func dataloopStory(t *testing.T, r *rig) {
 	r.ok("CreateOrganization", obj{"org_id": "dl", "kind": "team", "preset": "dataloop", "actor": "olga"})
 	r.ok("AddOrgMember", obj{"org_id": "dl", "actor": "olga", "user_id": "dave", "email": "dave@dl.test", "name": "Dave Dev"})
 	r.ok("AddOrgMember", obj{"org_id": "dl", "actor": "olga", "user_id": "amy", "email": "amy@dl.test", "name": "Amy Manager"})
@@ -207,13 +211,13 @@ func TestDataloopStory(t *testing.T) {
 	r.refused("AddPartner", obj{"org_id": "dl", "actor": "dave", "project_id": "p1", "partner_id": "x", "name": "X", "admin_email": "x@x.test"}, client.CodeForbidden)
 	lc := result[invited](t, r.ok("AddPartner", obj{"org_id": "dl", "actor": "olga", "project_id": "p1", "partner_id": "labelco", "name": "LabelCo", "admin_email": "lead@labelco.test"}))
 	r.ok("AddPartner", obj{"org_id": "dl", "actor": "olga", "project_id": "p1", "partner_id": "otherco", "name": "OtherCo", "admin_email": "boss@otherco.test"})
-	r.ok("AcceptInvite", obj{"org_id": "dl", "actor": "lead", "invitation_id": lc.InvitationID, "actor_email": "lead@labelco.test", "actor_name": "Lea Lead"})
+	r.ok("AcceptInvite", r.withToken(obj{"org_id": "dl", "actor": "lead", "invitation_id": lc.InvitationID, "actor_email": "lead@labelco.test", "actor_name": "Lea Lead"}, lc))
 	if m := r.members("dl", "p1"); m["lead"].PartnerID != "labelco" || !slices.Equal(m["lead"].Roles, strs{"annotation_manager"}) {
 		t.Fatalf("partner admin: %+v", m["lead"])
 	}
 	// The partner's annotation manager adds annotators into its own company only.
 	ann := result[invited](t, r.ok("InviteMember", obj{"org_id": "dl", "actor": "lead", "project_id": "p1", "email": "ann@labelco.test", "roles": strs{"annotator"}}))
-	r.ok("AcceptInvite", obj{"org_id": "dl", "actor": "ann", "invitation_id": ann.InvitationID, "actor_email": "ann@labelco.test", "actor_name": "Ann"})
+	r.ok("AcceptInvite", r.withToken(obj{"org_id": "dl", "actor": "ann", "invitation_id": ann.InvitationID, "actor_email": "ann@labelco.test", "actor_name": "Ann"}, ann))
 	r.refused("InviteMember", obj{"org_id": "dl", "actor": "lead", "project_id": "p1", "email": "dev@labelco.test", "roles": strs{"developer"}}, client.CodeForbidden)
 	r.refused("InviteMember", obj{"org_id": "dl", "actor": "lead", "project_id": "p1", "email": "spy@labelco.test", "roles": strs{"annotator"}, "partner_id": "otherco"}, client.CodeForbidden)
 	r.refused("ChangeRole", obj{"org_id": "dl", "actor": "lead", "project_id": "p1", "user_id": "dave", "roles": strs{"annotator"}}, client.CodeForbidden)
@@ -303,8 +307,9 @@ func TestDataloopStory(t *testing.T) {
 }
 
 // Neptune (seeds/003): individual vs team organizations, public projects, leaving.
-func TestNeptuneIndividualStory(t *testing.T) {
-	r := newRig(t)
+func TestNeptuneIndividualStory(t *testing.T) { eachMode(t, neptuneIndividualStory) }
+
+func neptuneIndividualStory(t *testing.T, r *rig) {
 	r.ok("CreateOrganization", obj{"org_id": "ivy", "kind": "individual", "preset": "neptune", "actor": "ivy"})
 	r.refused("AddOrgMember", obj{"org_id": "ivy", "actor": "ivy", "user_id": "joe"}, client.CodePreconditionFailed)
 	r.ok("CreateProject", obj{"org_id": "ivy", "actor": "ivy", "project_id": "priv", "name": "Private"})
@@ -328,8 +333,9 @@ func TestNeptuneIndividualStory(t *testing.T) {
 
 // Aunsight (seeds/004): organization membership first, an empty custom role then permissions,
 // several roles per member, team-manager delegation; creators get no team management.
-func TestAunsightStory(t *testing.T) {
-	r := newRig(t)
+func TestAunsightStory(t *testing.T) { eachMode(t, aunsightStory) }
+
+func aunsightStory(t *testing.T, r *rig) {
 	r.ok("CreateOrganization", obj{"org_id": "au", "kind": "team", "preset": "aunsight", "actor": "root"})
 	for _, u := range []string{"tm", "al", "bo", "cr"} {
 		r.ok("AddOrgMember", obj{"org_id": "au", "actor": "root", "user_id": u, "email": u + "@au.test", "name": u})
@@ -397,8 +403,9 @@ func TestAunsightStory(t *testing.T) {
 }
 
 // The Catalog over the wire gives each preset's permissions and roles with the seed's words.
-func TestCatalogSpeaksTheSeedsWords(t *testing.T) {
-	r := newRig(t)
+func TestCatalogSpeaksTheSeedsWords(t *testing.T) { eachMode(t, catalogStory) }
+
+func catalogStory(t *testing.T, r *rig) {
 	type catalog struct {
 		Preset      string `json:"preset"`
 		Permissions []struct {

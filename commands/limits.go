@@ -20,6 +20,7 @@ const (
 	MaxPermissions    = 256 // permissions of one role
 	MaxCSVBytes       = 1000000
 	MaxImportRows     = domain.MaxImportRows
+	MaxTimeLen        = 64 // instants such as expires_at (RFC 3339); domain.MaxMembershipTTL bounds how far ahead
 )
 
 // checkText refuses a value over max bytes, not UTF-8, or holding a control character (C0

@@ -36,6 +36,9 @@ const (
 	// Tenancy (tenancy.go).
 	CmdGrantOrganizationAccess  = "GrantOrganizationAccess"
 	CmdRevokeOrganizationAccess = "RevokeOrganizationAccess"
+	// Time-bound access (expiry.go).
+	CmdExtendMembership  = "ExtendMembership"
+	CmdExpireMemberships = "ExpireMemberships"
 )
 
 // CommandNames lists every command the domain decides, in a stable order.
@@ -50,6 +53,7 @@ func CommandNames() []string {
 		CmdCreateTrack, CmdConfigureTrack, CmdAddPartner,
 		CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers,
 		CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess,
+		CmdExtendMembership, CmdExpireMemberships,
 	}
 }
 
@@ -95,4 +99,7 @@ const (
 	// Tenancy (tenancy.go).
 	EvOrganizationAccessGranted = "OrganizationAccessGranted"
 	EvOrganizationAccessRevoked = "OrganizationAccessRevoked"
+	// Time-bound access (expiry.go).
+	EvMembershipExpired  = "MembershipExpired"
+	EvMembershipExtended = "MembershipExtended"
 )

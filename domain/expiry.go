@@ -87,7 +87,9 @@ type ExpireMemberships struct {
 
 // InternalCommand reports whether Roster issues the command itself (never decoded from a
 // request): ExpireInvites and ExpireMemberships.
-func InternalCommand(name string) bool { return name == CmdExpireInvites || name == CmdExpireMemberships }
+func InternalCommand(name string) bool {
+	return name == CmdExpireInvites || name == CmdExpireMemberships
+}
 
 func (*ExtendMembership) CommandName() string  { return CmdExtendMembership }
 func (*ExpireMemberships) CommandName() string { return CmdExpireMemberships }

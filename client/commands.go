@@ -21,6 +21,7 @@ const (
 	CmdGrantOrganizationAccess  = "GrantOrganizationAccess"
 	CmdRevokeOrganizationAccess = "RevokeOrganizationAccess"
 	CmdChangeRole               = "ChangeRole"
+	CmdExtendMembership         = "ExtendMembership"
 	CmdSetMemberGrants          = "SetMemberGrants"
 	CmdRemoveMember             = "RemoveMember"
 	CmdLeaveProject             = "LeaveProject"
@@ -39,7 +40,7 @@ const (
 
 // CommandNames lists every command a client may send, in API.md's order.
 func CommandNames() []string {
-	return []string{CmdCreateOrganization, CmdAddOrgMember, CmdChangeOrgRole, CmdRemoveOrgMember, CmdCreateWorkgroup, CmdAddWorkgroupMember, CmdRemoveWorkgroupMember, CmdCreateProject, CmdRenameProject, CmdSetProjectVisibility, CmdTransferProjectOwnership, CmdAddMember, CmdInviteMember, CmdAcceptInvite, CmdRejectInvite, CmdRevokeInvite, CmdChangeRole, CmdSetMemberGrants, CmdRemoveMember, CmdLeaveProject, CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject, CmdCreateTrack, CmdConfigureTrack, CmdAddPartner, CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers, CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess, CmdUpgradePreset}
+	return []string{CmdCreateOrganization, CmdAddOrgMember, CmdChangeOrgRole, CmdRemoveOrgMember, CmdCreateWorkgroup, CmdAddWorkgroupMember, CmdRemoveWorkgroupMember, CmdCreateProject, CmdRenameProject, CmdSetProjectVisibility, CmdTransferProjectOwnership, CmdAddMember, CmdInviteMember, CmdAcceptInvite, CmdRejectInvite, CmdRevokeInvite, CmdChangeRole, CmdSetMemberGrants, CmdRemoveMember, CmdLeaveProject, CmdArchiveProject, CmdUnarchiveProject, CmdDeleteProject, CmdCreateTrack, CmdConfigureTrack, CmdAddPartner, CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers, CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess, CmdUpgradePreset, CmdExtendMembership}
 }
 
 func (CreateOrganization) CommandName() string       { return CmdCreateOrganization }
@@ -62,6 +63,7 @@ func (GrantOrganizationAccess) CommandName() string  { return CmdGrantOrganizati
 func (UpgradePreset) CommandName() string            { return CmdUpgradePreset }
 func (RevokeOrganizationAccess) CommandName() string { return CmdRevokeOrganizationAccess }
 func (ChangeRole) CommandName() string               { return CmdChangeRole }
+func (ExtendMembership) CommandName() string         { return CmdExtendMembership }
 func (SetMemberGrants) CommandName() string          { return CmdSetMemberGrants }
 func (RemoveMember) CommandName() string             { return CmdRemoveMember }
 func (LeaveProject) CommandName() string             { return CmdLeaveProject }
@@ -111,6 +113,8 @@ type AddOrgMember struct {
 	Email  string `json:"email,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Role   string `json:"role,omitempty"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends; it must lie in the future.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // ChangeOrgRole changes a member's organization role.
@@ -138,6 +142,8 @@ type AddWorkgroupMember struct {
 	Meta
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends; it must lie in the future.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // RemoveWorkgroupMember removes a user from a workgroup.
@@ -195,6 +201,8 @@ type AddMember struct {
 	PartnerID string   `json:"partner_id,omitempty"`
 	Email     string   `json:"email,omitempty"`
 	Name      string   `json:"name,omitempty"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends; it must lie in the future.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // InviteMember invites an e-mail address or a user to the organization (no project_id) or to a project or track.
@@ -210,6 +218,8 @@ type InviteMember struct {
 	Grants       []string `json:"grants,omitempty"`
 	PartnerID    string   `json:"partner_id,omitempty"`
 	InvitationID string   `json:"invitation_id,omitempty"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends; it must lie in the future.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // AcceptInvite is the invitee accepting an invitation.
@@ -267,6 +277,8 @@ type ChangeRole struct {
 	Meta
 	MemberRef
 	Roles []string `json:"roles"`
+	// ExpiresAt (RFC 3339), when set, is the membership's new end; unset keeps the current one.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // SetMemberGrants replaces a member's direct grants.
@@ -274,6 +286,8 @@ type SetMemberGrants struct {
 	Meta
 	MemberRef
 	Grants []string `json:"grants"`
+	// ExpiresAt (RFC 3339), when set, is the membership's new end; unset keeps the current one.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // RemoveMember takes a user or workgroup off a project or track.
@@ -369,4 +383,19 @@ type ImportMembers struct {
 	ProjectID string `json:"project_id"`
 	TrackID   string `json:"track_id,omitempty"`
 	CSV       string `json:"csv"`
+}
+
+// ExtendMembership moves the end of a membership, or clears it with an empty expires_at.
+// With project_id: a user's or workgroup's membership of the project (or its track_id).
+// Without: a user's membership of the workgroup group_id when user_id and group_id are both
+// given, else a user's membership of the organization. It needs the permission of the
+// command that manages that membership: ChangeRole, AddWorkgroupMember or ChangeOrgRole.
+type ExtendMembership struct {
+	Meta
+	ProjectID string `json:"project_id,omitempty"`
+	TrackID   string `json:"track_id,omitempty"`
+	UserID    string `json:"user_id,omitempty"`
+	GroupID   string `json:"group_id,omitempty"`
+	// ExpiresAt (RFC 3339) is the new end, in the future; empty: the membership no longer ends.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }

@@ -166,3 +166,8 @@ func (c *Client) DeleteRole(ctx context.Context, req DeleteRole) (*CommandReply,
 func (c *Client) ImportMembers(ctx context.Context, req ImportMembers) (*CommandReply, error) {
 	return c.Command(ctx, CmdImportMembers, req)
 }
+
+// ExtendMembership submits the ExtendMembership command.
+func (c *Client) ExtendMembership(ctx context.Context, req ExtendMembership) (*CommandReply, error) {
+	return c.Command(ctx, CmdExtendMembership, req)
+}

@@ -143,6 +143,8 @@ type Member struct {
 	InvitationID string   `json:"invitation_id,omitempty"`
 	Guest        bool     `json:"guest,omitempty"`
 	Members      []string `json:"members,omitempty"`
+	// ExpiresAt (RFC 3339) is when a time-bound membership ends; absent when it does not.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // MembersPage is the result of ListMembers.

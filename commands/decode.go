@@ -31,6 +31,7 @@ var decoders = map[string]func([]byte) (domain.Command, error){
 	client.CmdGrantOrganizationAccess:  decodeGrantOrganizationAccess,
 	client.CmdRevokeOrganizationAccess: decodeRevokeOrganizationAccess,
 	client.CmdChangeRole:               decodeChangeRole,
+	client.CmdExtendMembership:         decodeExtendMembership,
 	client.CmdSetMemberGrants:          decodeSetMemberGrants,
 	client.CmdRemoveMember:             decodeRemoveMember,
 	client.CmdLeaveProject:             decodeLeaveProject,
@@ -63,10 +64,10 @@ func decodeAddOrgMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
-	return &domain.AddOrgMember{Meta: domain.Meta(c.Meta), UserID: c.UserID, Email: c.Email, Name: c.Name, Role: c.Role}, nil
+	return &domain.AddOrgMember{Meta: domain.Meta(c.Meta), UserID: c.UserID, Email: c.Email, Name: c.Name, Role: c.Role, ExpiresAt: c.ExpiresAt}, nil
 }
 
 func decodeChangeOrgRole(body []byte) (domain.Command, error) {
@@ -107,10 +108,10 @@ func decodeAddWorkgroupMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta))); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
-	return &domain.AddWorkgroupMember{Meta: domain.Meta(c.Meta), GroupID: c.GroupID, UserID: c.UserID}, nil
+	return &domain.AddWorkgroupMember{Meta: domain.Meta(c.Meta), GroupID: c.GroupID, UserID: c.UserID, ExpiresAt: c.ExpiresAt}, nil
 }
 
 func decodeRemoveWorkgroupMember(body []byte) (domain.Command, error) {
@@ -173,10 +174,10 @@ func decodeAddMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
-	return &domain.AddMember{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, Email: c.Email, Name: c.Name}, nil
+	return &domain.AddMember{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, Email: c.Email, Name: c.Name, ExpiresAt: c.ExpiresAt}, nil
 }
 
 func decodeInviteMember(body []byte) (domain.Command, error) {
@@ -184,10 +185,10 @@ func decodeInviteMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
-	return &domain.InviteMember{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Email: c.Email, UserID: c.UserID, Name: c.Name, Role: c.Role, Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, InvitationID: c.InvitationID}, nil
+	return &domain.InviteMember{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Email: c.Email, UserID: c.UserID, Name: c.Name, Role: c.Role, Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, InvitationID: c.InvitationID, ExpiresAt: c.ExpiresAt}, nil
 }
 
 func decodeAcceptInvite(body []byte) (domain.Command, error) {
@@ -261,10 +262,10 @@ func decodeChangeRole(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("roles", c.Roles, MaxRoles, MaxIDLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
-	return &domain.ChangeRole{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles}, nil
+	return &domain.ChangeRole{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles, ExpiresAt: c.ExpiresAt}, nil
 }
 
 func decodeSetMemberGrants(body []byte) (domain.Command, error) {
@@ -272,10 +273,10 @@ func decodeSetMemberGrants(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("grants", c.Grants, MaxGrants, MaxIDLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
-	return &domain.SetMemberGrants{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Grants: c.Grants}, nil
+	return &domain.SetMemberGrants{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Grants: c.Grants, ExpiresAt: c.ExpiresAt}, nil
 }
 
 func decodeRemoveMember(body []byte) (domain.Command, error) {
@@ -428,4 +429,16 @@ func checkCSV(csv string) error {
 		return fmt.Errorf("csv is not valid UTF-8")
 	}
 	return nil
+}
+
+func decodeExtendMembership(body []byte) (domain.Command, error) {
+	var c client.ExtendMembership
+	if err := edge.DecodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
+		return nil, err
+	}
+	return &domain.ExtendMembership{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, UserID: c.UserID,
+		GroupID: c.GroupID, ExpiresAt: c.ExpiresAt}, nil
 }

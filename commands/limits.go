@@ -22,6 +22,7 @@ const (
 	MaxImportRows     = domain.MaxImportRows
 	// MaxPresetVersionLen bounds UpgradePreset's preset_version ("<preset>@sha256:<64 hex>").
 	MaxPresetVersionLen = domain.MaxPresetVersionLen
+	MaxTimeLen          = 64 // instants such as expires_at (RFC 3339); domain.MaxMembershipTTL bounds how far ahead
 )
 
 // checkText refuses a value over max bytes, not UTF-8, or holding a control character (C0

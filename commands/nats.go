@@ -74,6 +74,7 @@ func (s *Service) RunExpiry(ctx context.Context) {
 			return
 		case <-t.C:
 			s.ExpireNow(ctx)
+			s.ExpireMembershipsNow(ctx)
 		}
 	}
 }

@@ -44,6 +44,8 @@ type AddOrgMember struct {
 	Email  string `json:"email,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Role   string `json:"role,omitempty"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends (expiry.go).
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // ChangeOrgRole changes a member's organization role.
@@ -71,6 +73,8 @@ type AddWorkgroupMember struct {
 	Meta
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends (expiry.go).
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // RemoveWorkgroupMember removes a user from a workgroup.
@@ -132,6 +136,8 @@ type AddMember struct {
 	PartnerID string   `json:"partner_id,omitempty"`
 	Email     string   `json:"email,omitempty"`
 	Name      string   `json:"name,omitempty"`
+	// ExpiresAt (RFC 3339), when set, is when the membership ends (expiry.go).
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // InviteMember invites an e-mail address or a user to the organization (no project_id) or to a project or track.
@@ -147,6 +153,8 @@ type InviteMember struct {
 	Grants       []string `json:"grants,omitempty"`
 	PartnerID    string   `json:"partner_id,omitempty"`
 	InvitationID string   `json:"invitation_id,omitempty"`
+	// ExpiresAt (RFC 3339), when set, is when the membership created on acceptance ends.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // AcceptInvite is the invitee accepting an invitation.
@@ -185,6 +193,8 @@ type ChangeRole struct {
 	Meta
 	MemberRef
 	Roles []string `json:"roles"`
+	// ExpiresAt (RFC 3339), when set, is the membership's new end; unset keeps the current one.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // SetMemberGrants replaces a member's direct grants.
@@ -192,6 +202,8 @@ type SetMemberGrants struct {
 	Meta
 	MemberRef
 	Grants []string `json:"grants"`
+	// ExpiresAt (RFC 3339), when set, is the membership's new end; unset keeps the current one.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // RemoveMember takes a user or workgroup off a project or track.
@@ -391,6 +403,8 @@ func NewCommand(name string) (Command, bool) {
 		return &UpgradePreset{}, true
 	case CmdRevokeOrganizationAccess:
 		return &RevokeOrganizationAccess{}, true
+	case CmdExtendMembership:
+		return &ExtendMembership{}, true
 	}
 	return nil, false
 }

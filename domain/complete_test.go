@@ -21,7 +21,10 @@ func TestCommandsComplete(t *testing.T) {
 		CmdAcceptInvite:       "only the invitation's invitee may answer it (SPEC §2.12), whatever their roles",
 		CmdRejectInvite:       "only the invitation's invitee may answer it (SPEC §2.12), whatever their roles",
 		CmdExpireInvites:      "issued by Roster itself (SystemActor), never by a user",
-		CmdLeaveProject:       "a member may always take themselves off a project",
+		CmdExpireMemberships:  "issued by Roster itself (SystemActor), never by a user",
+		CmdExtendMembership: "authorized as the command that manages the membership it names (expiry.go): " +
+			"ChangeRole at the project or track, AddWorkgroupMember, or ChangeOrgRole",
+		CmdLeaveProject: "a member may always take themselves off a project",
 		CmdGrantOrganizationAccess: "an account-level rule (SPEC §7): the owning account or an operator, and an actor holding " +
 			"the preset's org_admin_role; a granted account never grants, whatever its users' roles",
 		CmdRevokeOrganizationAccess: "an account-level rule (SPEC §7): the owning account or an operator, and an actor holding " +
@@ -44,7 +47,8 @@ func TestCommandsComplete(t *testing.T) {
 
 	// internalCommands are decided but never decoded from a request: Roster issues them itself.
 	internalCommands := map[string]Command{
-		CmdExpireInvites: &ExpireInvites{},
+		CmdExpireInvites:     &ExpireInvites{},
+		CmdExpireMemberships: &ExpireMemberships{},
 	}
 
 	presets := MustLoadPresets()

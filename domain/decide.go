@@ -61,9 +61,20 @@ func Decide(o *Org, cmd Command, env Env) (Outcome, error) {
 	if !ok {
 		return Outcome{}, invalidf("unknown command %s", name)
 	}
+	// A membership whose time ran out is gone at env.Now (expiry.go): the command is decided
+	// on the state without it, and the events that record the expiry go before its own.
+	var expired []Event
+	if name != CmdExpireMemberships && o.Exists() {
+		if evs, at := o.dueExpirations(env.Now); len(evs) > 0 {
+			o, expired = at, evs
+		}
+	}
 	out, err := h(&decider{o: o, env: env, actor: m.Actor}, cmd)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if len(expired) > 0 {
+		out.Events = append(expired, out.Events...)
 	}
 	if out.Result == nil {
 		out.Result = NoResult{}
@@ -169,6 +180,11 @@ func handlerOf(name string) (handler, bool) {
 	// preset_upgrade.go
 	case CmdUpgradePreset:
 		return on((*decider).upgradePreset), true
+	// expiry.go
+	case CmdExtendMembership:
+		return on((*decider).extendMembership), true
+	case CmdExpireMemberships:
+		return on((*decider).expireMemberships), true
 	}
 	return nil, false
 }
@@ -183,7 +199,7 @@ func validateMeta(name string, m *Meta) error {
 	} else if !ValidID(m.Actor) {
 		errs = append(errs, fmt.Sprintf("actor %q must be 1-128 characters of A-Z a-z 0-9 _ -", m.Actor))
 	}
-	if m.Actor == SystemActor && name != CmdExpireInvites {
+	if m.Actor == SystemActor && name != CmdExpireInvites && name != CmdExpireMemberships {
 		errs = append(errs, fmt.Sprintf("actor %q is reserved", SystemActor))
 	}
 	if len(m.CommandID) > 256 || len(m.CorrelationID) > 256 {

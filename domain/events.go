@@ -58,6 +58,8 @@ type OrgMemberAdded struct {
 	Name         string `json:"name,omitempty"`
 	Role         string `json:"role"`
 	InvitationID string `json:"invitation_id,omitempty"`
+	// ExpiresAt, when set, is when the membership ends (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // OrgRoleChanged changes a user's organization role.
@@ -82,6 +84,8 @@ type WorkgroupCreated struct {
 type WorkgroupMemberAdded struct {
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
+	// ExpiresAt, when set, is when the membership ends (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // WorkgroupMemberRemoved takes a user out of a workgroup.
@@ -154,6 +158,8 @@ type MemberAdded struct {
 	PartnerID    string   `json:"partner_id,omitempty"`
 	Guest        bool     `json:"guest,omitempty"`
 	InvitationID string   `json:"invitation_id,omitempty"`
+	// ExpiresAt, when set, is when the membership ends (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // RoleChanged replaces a member's roles.
@@ -162,6 +168,8 @@ type RoleChanged struct {
 	Principal
 	Roles         []string `json:"roles"`
 	PreviousRoles []string `json:"previous_roles"`
+	// ExpiresAt, when set, is the membership's new end; unset keeps the one it had (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // GrantsSet replaces a member's direct grants.
@@ -170,6 +178,8 @@ type GrantsSet struct {
 	Principal
 	Grants         []string `json:"grants"`
 	PreviousGrants []string `json:"previous_grants"`
+	// ExpiresAt, when set, is the membership's new end; unset keeps the one it had (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // MemberRemoved takes a user or workgroup off a project or track.
@@ -196,6 +206,8 @@ type InvitationCreated struct {
 	// TokenSHA256 is the hex SHA-256 of the invitation's secret token; the token itself is
 	// never stored (see tenancy.go).
 	TokenSHA256 string `json:"token_sha256,omitempty"`
+	// MembershipExpiresAt, when set, is when the membership created on acceptance ends.
+	MembershipExpiresAt time.Time `json:"membership_expires_at,omitzero"`
 }
 
 // InvitationAccepted records the invitee's acceptance; the membership events follow it.
@@ -359,6 +371,10 @@ func newEvent(typ string) (Event, bool) {
 		return &OrganizationAccessRevoked{}, true
 	case EvPresetUpgraded:
 		return &PresetUpgraded{}, true
+	case EvMembershipExpired:
+		return &MembershipExpired{}, true
+	case EvMembershipExtended:
+		return &MembershipExtended{}, true
 	}
 	return nil, false
 }

@@ -42,8 +42,12 @@ func (d *decider) invitation(c *InviteMember) (*InvitationCreated, error) {
 	if c.Role != "" {
 		refs = append(refs, c.Role)
 	}
+	end, err := d.expiresAt(c.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
 	ev := &InvitationCreated{InvitationID: c.InvitationID, ProjectID: c.ProjectID, TrackID: c.TrackID, Email: email,
-		UserID: c.UserID, Name: c.Name, InvitedBy: d.actor, ExpiresAt: d.env.Now.Add(d.env.InviteTTL)}
+		UserID: c.UserID, Name: c.Name, InvitedBy: d.actor, ExpiresAt: d.env.Now.Add(d.env.InviteTTL), MembershipExpiresAt: end}
 	if c.ProjectID == "" {
 		if c.TrackID != "" || c.PartnerID != "" || len(c.Grants) > 0 {
 			return nil, invalidf("an organization invitation takes no track_id, partner_id or grants; give project_id")
@@ -225,6 +229,9 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if end := inv.MembershipExpiresAt; !end.IsZero() && !d.env.Now.Before(end) {
+		return Outcome{}, preconditionf("invitation %s offers a membership that ended at %s; ask for a new one", inv.ID, end.UTC().Format(time.RFC3339))
+	}
 	o := d.o
 	email := firstNonEmpty(inv.Email, c.ActorEmail)
 	name := firstNonEmpty(c.ActorName, inv.Name)
@@ -233,7 +240,8 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 		if _, ok := o.Members[d.actor]; ok {
 			return Outcome{}, conflictf("user %s is already a member of organization %s", d.actor, o.ID)
 		}
-		evs = append(evs, &OrgMemberAdded{UserID: d.actor, Email: email, Name: name, Role: inv.Roles[0], InvitationID: inv.ID})
+		evs = append(evs, &OrgMemberAdded{UserID: d.actor, Email: email, Name: name, Role: inv.Roles[0], InvitationID: inv.ID,
+			ExpiresAt: d.acceptedEnd(inv)})
 		return Outcome{Events: evs}, nil
 	}
 	p, err := d.project(inv.ProjectID, false)
@@ -271,7 +279,8 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 		evs = append(evs, &RoleChanged{Target: target, Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)})
 	} else {
 		evs = append(evs, &MemberAdded{Target: target, Principal: Principal{UserID: d.actor}, Email: email, Name: name,
-			Roles: slices.Clone(inv.Roles), Grants: slices.Clone(inv.Grants), PartnerID: inv.PartnerID, Guest: !member, InvitationID: inv.ID})
+			Roles: slices.Clone(inv.Roles), Grants: slices.Clone(inv.Grants), PartnerID: inv.PartnerID, Guest: !member, InvitationID: inv.ID,
+			ExpiresAt: d.acceptedEnd(inv)})
 	}
 	if err := d.checkProjectRoleLimits(evs, []string{d.actor}, nil); err != nil {
 		return Outcome{}, err
@@ -329,3 +338,8 @@ func (d *decider) expireInvites(*ExpireInvites) (Outcome, error) {
 	}
 	return Outcome{Events: evs}, nil
 }
+
+// acceptedEnd is the end of the membership an accepted invitation creates (acceptInvite
+// refuses an invitation whose membership would already have ended). Accepting into an
+// existing membership (RoleChanged) keeps that membership's end.
+func (d *decider) acceptedEnd(inv *Invitation) time.Time { return inv.MembershipExpiresAt }

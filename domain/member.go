@@ -70,7 +70,11 @@ func (d *decider) addMembership(p *Project, c *AddMember) ([]Event, error) {
 	if err := d.mayChangeRoles(p, roles, nil); err != nil {
 		return nil, err
 	}
-	ev := &MemberAdded{Target: c.target(), Principal: c.principal(), Roles: roles, Grants: grants, PartnerID: partner}
+	end, err := d.expiresAt(c.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	ev := &MemberAdded{Target: c.target(), Principal: c.principal(), Roles: roles, Grants: grants, PartnerID: partner, ExpiresAt: end}
 	if c.GroupID != "" {
 		g, ok := o.Workgroups[c.GroupID]
 		if !ok {
@@ -134,10 +138,14 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if err := d.mayChangeRoles(p, added, removed); err != nil {
 		return Outcome{}, err
 	}
-	if slices.Equal(roles, m.Roles) {
+	end, err := d.expiresAt(c.ExpiresAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if slices.Equal(roles, m.Roles) && (end.IsZero() || end.Equal(m.ExpiresAt)) {
 		return Outcome{}, conflictf("%s already has roles %s", describePrincipal(m.Principal), strings.Join(roles, ", "))
 	}
-	evs := []Event{&RoleChanged{Target: c.target(), Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)}}
+	evs := []Event{&RoleChanged{Target: c.target(), Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles), ExpiresAt: end}}
 	if err := d.checkProjectRoleLimits(evs, nonEmpty(m.UserID), nonEmpty(m.GroupID)); err != nil {
 		return Outcome{}, err
 	}
@@ -160,7 +168,11 @@ func (d *decider) setGrants(c *SetMemberGrants) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return one(&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants)}), nil
+	end, err := d.expiresAt(c.ExpiresAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return one(&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants), ExpiresAt: end}), nil
 }
 
 func (d *decider) removeMember(c *RemoveMember) (Outcome, error) {

@@ -38,6 +38,9 @@ const (
 	CmdRevokeOrganizationAccess = "RevokeOrganizationAccess"
 	// Preset versions (preset_upgrade.go).
 	CmdUpgradePreset = "UpgradePreset"
+	// Time-bound access (expiry.go).
+	CmdExtendMembership  = "ExtendMembership"
+	CmdExpireMemberships = "ExpireMemberships"
 )
 
 // CommandNames lists every command the domain decides, in a stable order.
@@ -53,6 +56,7 @@ func CommandNames() []string {
 		CmdDefineRole, CmdSetRolePermissions, CmdDeleteRole, CmdImportMembers,
 		CmdGrantOrganizationAccess, CmdRevokeOrganizationAccess,
 		CmdUpgradePreset,
+		CmdExtendMembership, CmdExpireMemberships,
 	}
 }
 
@@ -100,4 +104,7 @@ const (
 	EvOrganizationAccessRevoked = "OrganizationAccessRevoked"
 	// Preset versions (preset_upgrade.go).
 	EvPresetUpgraded = "PresetUpgraded"
+	// Time-bound access (expiry.go).
+	EvMembershipExpired  = "MembershipExpired"
+	EvMembershipExtended = "MembershipExtended"
 )

@@ -64,7 +64,11 @@ func (d *decider) addOrgMember(c *AddOrgMember) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return one(&OrgMemberAdded{UserID: c.UserID, Email: c.Email, Name: c.Name, Role: role}), nil
+	end, err := d.expiresAt(c.ExpiresAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return one(&OrgMemberAdded{UserID: c.UserID, Email: c.Email, Name: c.Name, Role: role, ExpiresAt: end}), nil
 }
 
 func (d *decider) changeOrgRole(c *ChangeOrgRole) (Outcome, error) {

@@ -17,4 +17,5 @@ func (o *Org) Attach(presets Presets) {
 	for _, gs := range o.userGroups {
 		slices.Sort(gs)
 	}
+	o.rebuildExpiring()
 }

@@ -38,6 +38,8 @@ type OrgMember struct {
 	Role   string `json:"role"`
 	// InvitationID is set when the member joined by accepting an invitation.
 	InvitationID string `json:"invitation_id,omitempty"`
+	// ExpiresAt, when set, is the instant the membership ends (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Workgroup is an organization-level group of users.
@@ -45,6 +47,8 @@ type Workgroup struct {
 	ID      string          `json:"group_id"`
 	Name    string          `json:"name"`
 	Members map[string]bool `json:"members"`
+	// Expires holds the end of the time-bound memberships: user → instant (expiry.go).
+	Expires map[string]time.Time `json:"expires,omitempty"`
 }
 
 // Membership is a principal's place on a project or track.
@@ -59,6 +63,8 @@ type Membership struct {
 	Guest bool `json:"guest,omitempty"`
 	// InvitationID is set when the membership came from an accepted invitation.
 	InvitationID string `json:"invitation_id,omitempty"`
+	// ExpiresAt, when set, is the instant the membership ends (expiry.go).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Track is a sub-scope of a project with its own members.
@@ -106,6 +112,8 @@ type Invitation struct {
 	AnsweredBy string    `json:"answered_by,omitempty"`
 	// TokenSHA256 is the hex SHA-256 of the invitation's token (e-mail invitations).
 	TokenSHA256 string `json:"token_sha256,omitempty"`
+	// MembershipExpiresAt, when set, is when the membership the invitation creates ends.
+	MembershipExpiresAt time.Time `json:"membership_expires_at,omitzero"`
 }
 
 // Org is one organization's whole state: the consistency boundary of every rule.
@@ -135,6 +143,8 @@ type Org struct {
 	presets Presets
 	// userGroups indexes Workgroups by member: user → sorted group ids.
 	userGroups map[string][]string
+	// expiring indexes the time-bound memberships (expiry.go).
+	expiring expiryIndex
 }
 
 // NewOrg is the empty state of an organization stream, before OrganizationCreated.
@@ -219,16 +229,21 @@ func Evolve(o *Org, ev Event) {
 		o.userGroups = map[string][]string{}
 		o.OwnerAccount = e.Account
 	case *OrgMemberAdded:
-		o.Members[e.UserID] = &OrgMember{UserID: e.UserID, Email: e.Email, Name: e.Name, Role: e.Role, InvitationID: e.InvitationID}
+		o.Members[e.UserID] = &OrgMember{UserID: e.UserID, Email: e.Email, Name: e.Name, Role: e.Role, InvitationID: e.InvitationID, ExpiresAt: e.ExpiresAt}
+		o.expiring.set(orgKey(e.UserID), e.ExpiresAt)
 	case *OrgRoleChanged:
 		if m, ok := o.Members[e.UserID]; ok {
 			m.Role = e.Role
 		}
 	case *OrgMemberRemoved:
 		delete(o.Members, e.UserID)
+		o.expiring.set(orgKey(e.UserID), time.Time{})
 	case *WorkgroupCreated:
 		o.Workgroups[e.GroupID] = &Workgroup{ID: e.GroupID, Name: e.Name, Members: map[string]bool{}}
 	case *WorkgroupMemberAdded:
+		if g, ok := o.Workgroups[e.GroupID]; ok {
+			setWorkgroupExpiry(o, g, e.UserID, e.ExpiresAt)
+		}
 		if g, ok := o.Workgroups[e.GroupID]; ok && !g.Members[e.UserID] {
 			g.Members[e.UserID] = true
 			gs := append(slices.Clone(o.userGroups[e.UserID]), e.GroupID) // never grow a slice a copy may share
@@ -237,6 +252,7 @@ func Evolve(o *Org, ev Event) {
 		}
 	case *WorkgroupMemberRemoved:
 		if g, ok := o.Workgroups[e.GroupID]; ok {
+			setWorkgroupExpiry(o, g, e.UserID, time.Time{})
 			delete(g.Members, e.UserID)
 			gs := slices.DeleteFunc(slices.Clone(o.userGroups[e.UserID]), func(id string) bool { return id == e.GroupID })
 			if len(gs) == 0 {
@@ -262,6 +278,7 @@ func Evolve(o *Org, ev Event) {
 		o.setStatus(e.ProjectID, StatusActive)
 	case *ProjectDeleted:
 		o.setStatus(e.ProjectID, StatusDeleted)
+		o.expiring.dropProject(e.ProjectID)
 	case *TrackCreated:
 		if p, ok := o.Projects[e.ProjectID]; ok {
 			p.Tracks[e.TrackID] = &Track{ID: e.TrackID, Name: e.Name, Compute: e.Compute, NotebookEnv: e.NotebookEnv, Members: map[string]*Membership{}}
@@ -275,24 +292,30 @@ func Evolve(o *Org, ev Event) {
 	case *MemberAdded:
 		if mm := membershipMap(o, e.Target); mm != nil {
 			mm[e.Principal.Key()] = &Membership{Principal: e.Principal, Email: e.Email, Name: e.Name,
-				Roles: slices.Clone(e.Roles), Grants: slices.Clone(e.Grants), PartnerID: e.PartnerID, Guest: e.Guest, InvitationID: e.InvitationID}
+				Roles: slices.Clone(e.Roles), Grants: slices.Clone(e.Grants), PartnerID: e.PartnerID, Guest: e.Guest, InvitationID: e.InvitationID,
+				ExpiresAt: e.ExpiresAt}
+			o.expiring.set(memberKey(e.Target, e.Principal), e.ExpiresAt)
 		}
 	case *RoleChanged:
 		if m := membershipMap(o, e.Target)[e.Principal.Key()]; m != nil {
 			m.Roles = slices.Clone(e.Roles)
+			setMembershipExpiry(o, e.Target, m, e.ExpiresAt)
 		}
 	case *GrantsSet:
 		if m := membershipMap(o, e.Target)[e.Principal.Key()]; m != nil {
 			m.Grants = slices.Clone(e.Grants)
+			setMembershipExpiry(o, e.Target, m, e.ExpiresAt)
 		}
 	case *MemberRemoved:
 		if mm := membershipMap(o, e.Target); mm != nil {
 			delete(mm, e.Principal.Key())
+			o.expiring.set(memberKey(e.Target, e.Principal), time.Time{})
 		}
 	case *InvitationCreated:
 		o.Invitations[e.InvitationID] = &Invitation{ID: e.InvitationID, ProjectID: e.ProjectID, TrackID: e.TrackID,
 			Email: e.Email, UserID: e.UserID, Name: e.Name, Roles: slices.Clone(e.Roles), Grants: slices.Clone(e.Grants),
-			PartnerID: e.PartnerID, InvitedBy: e.InvitedBy, Status: InvitePending, ExpiresAt: e.ExpiresAt, TokenSHA256: e.TokenSHA256}
+			PartnerID: e.PartnerID, InvitedBy: e.InvitedBy, Status: InvitePending, ExpiresAt: e.ExpiresAt, TokenSHA256: e.TokenSHA256,
+			MembershipExpiresAt: e.MembershipExpiresAt}
 	case *InvitationAccepted:
 		if inv, ok := o.Invitations[e.InvitationID]; ok {
 			inv.Status, inv.AnsweredBy = InviteAccepted, e.UserID
@@ -333,6 +356,10 @@ func Evolve(o *Org, ev Event) {
 		if e.Preset != nil {
 			o.usePreset(o.PresetID, e.To, e.Preset)
 		}
+	case *MembershipExpired:
+		evolveMembershipEnd(o, e.MembershipRef, time.Time{}, true)
+	case *MembershipExtended:
+		evolveMembershipEnd(o, e.MembershipRef, e.ExpiresAt, false)
 	}
 }
 
@@ -359,6 +386,7 @@ func (o *Org) Clone() *Org {
 	for u, gs := range o.userGroups {
 		c.userGroups[u] = slices.Clone(gs)
 	}
+	c.expiring = o.expiring.clone()
 	c.Projects = make(map[string]*Project, len(o.Projects))
 	for k, p := range o.Projects {
 		c.Projects[k] = cloneProject(p)
@@ -381,6 +409,12 @@ func cloneWorkgroup(g *Workgroup) *Workgroup {
 	gc.Members = make(map[string]bool, len(g.Members))
 	for u := range g.Members {
 		gc.Members[u] = true
+	}
+	if g.Expires != nil {
+		gc.Expires = make(map[string]time.Time, len(g.Expires))
+		for u, t := range g.Expires {
+			gc.Expires[u] = t
+		}
 	}
 	return &gc
 }

@@ -44,7 +44,11 @@ func (d *decider) addWorkgroupMember(c *AddWorkgroupMember) (Outcome, error) {
 	if g.Members[c.UserID] {
 		return Outcome{}, conflictf("user %s is already in workgroup %s", c.UserID, c.GroupID)
 	}
-	evs := []Event{&WorkgroupMemberAdded{GroupID: c.GroupID, UserID: c.UserID}}
+	end, err := d.expiresAt(c.ExpiresAt)
+	if err != nil {
+		return Outcome{}, err
+	}
+	evs := []Event{&WorkgroupMemberAdded{GroupID: c.GroupID, UserID: c.UserID, ExpiresAt: end}}
 	if err := d.checkProjectRoleLimits(evs, []string{c.UserID}, nil); err != nil {
 		return Outcome{}, err
 	}

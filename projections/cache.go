@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"roster/domain"
 )
@@ -35,6 +36,9 @@ type checkKey struct {
 type cachedCheck struct {
 	decision   domain.Decision
 	permission string
+	// until, when set, is the earliest end of a time-bound membership of the organization when
+	// the answer was computed: from then on the answer may be stale and is not served.
+	until time.Time
 }
 
 type orgCache struct {
@@ -91,19 +95,21 @@ func (v *View) Check(orgID, userID, permission string, s domain.Scope, attrs map
 	if o == nil || !o.Exists() {
 		return domain.Decision{}, "", v.position, &OrgNotFoundError{OrgID: orgID}
 	}
+	now := v.now()
 	k := checkKey{user: userID, project: s.ProjectID, track: s.TrackID, permission: permission}
 	if v.cache != nil && len(attrs) == 0 {
-		if c, ok := v.cache.get(orgID, k); ok {
+		if c, ok := v.cache.get(orgID, k); ok && (c.until.IsZero() || now.Before(c.until)) {
 			return c.decision, c.permission, v.position, nil
 		}
 	}
+	o = o.At(now) // memberships whose end has come are gone (domain/expiry.go)
 	d, err := o.Check(userID, permission, s, attrs)
 	if err != nil {
 		return domain.Decision{}, "", v.position, err
 	}
 	perm, _ := o.ResolvePermission(permission)
 	if v.cache != nil && len(attrs) == 0 {
-		v.cache.put(orgID, k, cachedCheck{decision: d, permission: perm})
+		v.cache.put(orgID, k, cachedCheck{decision: d, permission: perm, until: o.NextExpiry()})
 	}
 	return d, perm, v.position, nil
 }

@@ -56,3 +56,45 @@ func BenchmarkViewCheckCached(b *testing.B) {
 		}
 	}
 }
+
+// A cached allow does not outlive the end of the membership behind it, though no event
+// was appended since.
+func TestCheckCacheDoesNotServeAnAllowPastTheMembershipsEnd(t *testing.T) {
+	store, presets := history(t)
+	ctx := context.Background()
+	start := time.Unix(1_800_000_000, 0).UTC()
+	end := start.Add(time.Hour)
+	now := start
+	v := projections.NewView("permissions", presets, nil, slog.New(slog.DiscardHandler))
+	v.EnableCheckCache()
+	v.SetClock(func() time.Time { return now })
+	svc, _ := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return start }})
+	body := `{"org_id":"acme","actor":"ana","project_id":"p1","user_id":"bob","roles":["contributor"],"expires_at":"` + end.Format(time.RFC3339) + `"}`
+	if reply, code := svc.Execute(ctx, "ChangeRole", []byte(body)); code != "" {
+		t.Fatal(string(reply))
+	}
+	if err := v.CatchUp(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	head := v.Position()
+	ask := func() string {
+		d, _, _, err := v.Check("acme", "bob", "project.content.edit", domain.Scope{ProjectID: "p1"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Decision
+	}
+	if ask() != "allowed" || ask() != "allowed" { // the second answer comes from the cache
+		t.Fatal("bob may not edit before his membership ends")
+	}
+	now = end
+	if got := ask(); got != "denied" {
+		t.Fatalf("at the membership's end the view answered %s", got)
+	}
+	if v.Position() != head {
+		t.Fatal("an event was appended; the test needs none")
+	}
+	if got := ask(); got != "denied" {
+		t.Fatalf("the second answer at the end was %s", got)
+	}
+}

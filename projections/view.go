@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -44,6 +45,9 @@ type View struct {
 	applied chan struct{} // closed and replaced on every apply
 	// cache, when enabled, remembers Check answers until their organization changes.
 	cache *decisionCache
+	// now is the clock reads are answered at: a membership whose end is at or before it is
+	// gone from every read (domain/expiry.go). time.Now unless SetClock replaced it.
+	now func() time.Time
 
 	db        *badger.DB // nil: not persisted
 	persisted uint64
@@ -56,7 +60,17 @@ func NewView(name string, presets domain.Presets, db *badger.DB, log *slog.Logge
 	}
 	return &View{name: name, presets: presets, db: db, log: log.With("view", name),
 		orgs: map[string]*domain.Org{}, orgPos: map[string]uint64{}, dirty: map[string]bool{}, applied: make(chan struct{}),
-		refused: make(chan struct{})}
+		refused: make(chan struct{}), now: time.Now}
+}
+
+// SetClock sets the clock reads are answered at (tests inject theirs); nil restores time.Now.
+func (v *View) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.now = now
 }
 
 // Name of the view.
@@ -86,18 +100,36 @@ func (v *View) WaitFor(ctx context.Context, pos uint64) error {
 	}
 }
 
-// Read runs fn with the organization's state under the read lock (nil if unknown).
+// Read runs fn with the organization's state under the read lock (nil if unknown), as of the
+// view's clock: without the memberships whose end has come (domain.Org.At).
 func (v *View) Read(orgID string, fn func(o *domain.Org, position uint64) error) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return fn(v.orgs[orgID], v.position)
+	o := v.orgs[orgID]
+	if o != nil {
+		o = o.At(v.now())
+	}
+	return fn(o, v.position)
 }
 
-// ReadAll runs fn over every organization under the read lock.
+// ReadAll runs fn over every organization under the read lock, as of the view's clock (Read).
 func (v *View) ReadAll(fn func(orgs map[string]*domain.Org, position uint64) error) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return fn(v.orgs, v.position)
+	orgs, now := v.orgs, v.now()
+	var copied map[string]*domain.Org
+	for id, o := range v.orgs {
+		if at := o.At(now); at != o {
+			if copied == nil {
+				copied = maps.Clone(v.orgs)
+			}
+			copied[id] = at
+		}
+	}
+	if copied != nil {
+		orgs = copied
+	}
+	return fn(orgs, v.position)
 }
 
 // Apply folds one log record into the view. Records at or below the view's position are

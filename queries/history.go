@@ -189,6 +189,7 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		return 0, nil, err
 	}
 	pos := r.Position
+	var asOf time.Time // the instant asked about: at, or the time of the record at position
 	if r.At != "" {
 		at, err := parseTime("at", r.At)
 		if err != nil {
@@ -197,11 +198,18 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		if pos, err = q.cfg.History.PositionAt(ctx, at); err != nil {
 			return 0, nil, err
 		}
+		asOf = at
 	}
 	o, err := OrgAt(ctx, q.cfg.History, q.cfg.Presets, r.OrgID, pos)
 	if err != nil {
 		return 0, nil, err
 	}
+	if asOf.IsZero() && !o.NextExpiry().IsZero() {
+		if asOf, err = q.timeOfPosition(ctx, r.OrgID, pos); err != nil {
+			return 0, nil, err
+		}
+	}
+	o = o.At(asOf) // a membership whose end came before then was gone (domain/expiry.go)
 	if !o.Exists() {
 		if head, err := q.cfg.History.OrgEvents(ctx, r.OrgID); err != nil || len(head) == 0 {
 			return pos, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
@@ -330,4 +338,20 @@ func (q *Queries) auditAwareness(ctx context.Context, orgID, projectID, viewer s
 		}
 		return true
 	}, nil
+}
+
+// timeOfPosition is the time of the organization's last record at or before pos.
+func (q *Queries) timeOfPosition(ctx context.Context, orgID string, pos uint64) (time.Time, error) {
+	recs, err := q.cfg.History.OrgEvents(ctx, orgID)
+	if err != nil {
+		return time.Time{}, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	var t time.Time
+	for _, rec := range recs {
+		if rec.Position > pos {
+			break
+		}
+		t = rec.Time
+	}
+	return t, nil
 }

@@ -122,7 +122,7 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 	if s.ProjectID == "" {
 		for id, m := range o.Members {
 			out = append(out, MemberEntry{Member: client.Member{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role},
-				Grants: []string{}, Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + id})
+				Grants: []string{}, Status: status(m.InvitationID), InvitationID: m.InvitationID, ExpiresAt: rfc3339(m.ExpiresAt)}, key: "1:" + id})
 		}
 	} else {
 		p, ok := o.Projects[s.ProjectID]
@@ -140,7 +140,7 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 		for key, m := range mm {
 			e := MemberEntry{Member: client.Member{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name,
 				Roles: nonNil(m.Roles), Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest,
-				Status: status(m.InvitationID), InvitationID: m.InvitationID}, key: "1:" + key}
+				Status: status(m.InvitationID), InvitationID: m.InvitationID, ExpiresAt: rfc3339(m.ExpiresAt)}, key: "1:" + key}
 			if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
 				e.Members = sortedKeysOf(g.Members)
 			}
@@ -169,4 +169,12 @@ func invitationStatus(inv *domain.Invitation, now time.Time) string {
 		return domain.InviteExpired
 	}
 	return inv.Status
+}
+
+// rfc3339 is a membership end on the wire: RFC 3339, empty when there is none.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -39,6 +39,7 @@ func opHelp() map[string]string {
 		"GrantOrganizationAccess":  "let another NATS account command and query the organization",
 		"RevokeOrganizationAccess": "take back an account's access to the organization",
 		"ChangeRole":               "replace a member's roles",
+		"ExtendMembership":         "move the end of a time-bound membership (--expires-at RFC 3339; empty clears it)",
 		"SetMemberGrants":          "replace a member's direct grants",
 		"RemoveMember":             "remove a member from a project or track",
 		"LeaveProject":             "leave a project (the actor)",

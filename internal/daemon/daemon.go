@@ -389,6 +389,8 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	d.Members = projections.NewView("members", presets, d.viewsDB, log)
 	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
 	d.Perms.EnableCheckCache()
+	d.Members.SetClock(d.cfg.Now) // reads drop memberships whose end has come
+	d.Perms.SetClock(d.cfg.Now)
 	views := []*projections.View{d.Members, d.Perms}
 	if err := d.loadViews(ctx); err != nil {
 		return err

@@ -174,6 +174,8 @@ func TestTenancyOtherApplicationCannotCommand(t *testing.T) {
 	}{
 		{"GrantOrganizationAccess", obj{"org_id": "acme-org", "actor": "ann", "account": "GLOBEX"}},
 		{"RevokeOrganizationAccess", obj{"org_id": "acme-org", "actor": "ann", "account": "ACME"}},
+		{"UpgradePreset", obj{"org_id": "acme-org", "actor": "ann"}},
+		{"ExtendMembership", obj{"org_id": "acme-org", "actor": "ann", "user_id": "ann", "expires_at": "2030-01-01T00:00:00Z"}},
 		{"CreateWorkgroup", obj{"org_id": "acme-org", "actor": "ann", "group_id": "gown", "command_id": "owner-cmd"}},
 	} {
 		cmds = append(cmds, struct {

@@ -441,3 +441,46 @@ func (m *Model) hasOwner(p *project) bool {
 	}
 	return false
 }
+
+// ProjectStatus is the project's status in the model (active, archived, deleted).
+func (m *Model) ProjectStatus(id string) (string, bool) {
+	p, ok := m.Projects[id]
+	if !ok {
+		return "", false
+	}
+	return p.status, true
+}
+
+// Public says whether the project is public in the model.
+func (m *Model) Public(id string) bool {
+	p, ok := m.Projects[id]
+	return ok && p.visibility == "public"
+}
+
+// OnPath says whether a user has any way to the project (or its track) in the model: an
+// organization member (whose organization role may reach it), or a member of the project or
+// the track, directly or through a workgroup.
+func (m *Model) OnPath(user, projectID, trackID string) bool {
+	if _, in := m.OrgMembers[user]; in {
+		return true
+	}
+	p, ok := m.Projects[projectID]
+	if !ok {
+		return false
+	}
+	sets := []map[string]*member{p.members}
+	if trackID != "" {
+		sets = append(sets, p.tracks[trackID])
+	}
+	for _, mm := range sets {
+		for k := range mm {
+			if k == "u:"+user {
+				return true
+			}
+			if g, isGroup := strings.CutPrefix(k, "g:"); isGroup && m.Groups[g][user] {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -56,4 +56,3 @@ func (s *fzRun) judgeRead(user string, perm Permission, sc Scope, decision strin
 		s.fatalf("oracle: %s, on no path to project %s (track %q), is %s %s", user, sc.ProjectID, sc.TrackID, decision, perm.ID)
 	}
 }
-

@@ -138,9 +138,9 @@ func (m *Model) problem(format string, args ...any) {
 
 type fields struct {
 	Kind, Preset, AdminID, AdminRole, UserID, GroupID, ProjectID, TrackID, Role, Visibility string
-	Email, PartnerID, InvitationID, Reason                                                 string
-	Roles                                                                                  []string
-	Guest                                                                                  bool
+	Email, PartnerID, InvitationID, Reason                                                  string
+	Roles                                                                                   []string
+	Guest                                                                                   bool
 }
 
 func (f *fields) UnmarshalJSON(b []byte) error {

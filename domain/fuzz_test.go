@@ -110,6 +110,7 @@ type fzRun struct {
 	log     []string
 	judge   *oracle.Model // the independent judge (oracle_fuzz_test.go)
 	steps   int
+	soft    bool
 }
 
 func (s *fzRun) newID() string { s.ids++; return fmt.Sprintf("gen-%d", s.ids) }
@@ -119,7 +120,7 @@ func runDomainSequence(t *testing.T, data []byte) {
 	ids := kitPresets.SortedIDs()
 	preset := kitPresets[fzPick(r, ids)]
 	kind := fzPick(r, preset.OrgKinds)
-	s := &fzRun{t: t, o: NewOrg(fzOrg, kitPresets), replica: NewOrg(fzOrg, kitPresets), judge: oracle.NewModel(fzOrg)}
+	s := &fzRun{t: t, o: NewOrg(fzOrg, kitPresets), replica: NewOrg(fzOrg, kitPresets), judge: newJudge()}
 	s.env = Env{Now: kitNow, NewID: s.newID}
 	s.step(&CreateOrganization{Meta: Meta{OrgID: fzOrg, Actor: "u0"}, Name: "Fuzz", Kind: kind, Preset: preset.ID,
 		ActorEmail: "u0@fz.test", ActorName: "U0"})
@@ -404,6 +405,9 @@ func errOrTypes(err error, evs []Event) string {
 
 func (s *fzRun) fatalf(format string, args ...any) {
 	s.t.Helper()
+	if s.soft { // the corpus generator (oracle_corpus_gen_test.go) drops failing walks
+		panic(walkFailed(fmt.Sprintf(format, args...)))
+	}
 	s.t.Fatalf("%s\nsteps:\n  %s\nstate: %s", fmt.Sprintf(format, args...), strings.Join(s.log, "\n  "), stateJSON(s.t, s.o))
 }
 

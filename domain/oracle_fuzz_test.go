@@ -56,3 +56,5 @@ func (s *fzRun) judgeRead(user string, perm Permission, sc Scope, decision strin
 		s.fatalf("oracle: %s, on no path to project %s (track %q), is %s %s", user, sc.ProjectID, sc.TrackID, decision, perm.ID)
 	}
 }
+
+func newJudge() *oracle.Model { return oracle.NewModel(fzOrg) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roster/internal/oracle"
 )
 
 // FuzzDomainSequence drives Decide with a sequence of commands decoded from the fuzz input
@@ -106,6 +108,9 @@ type fzRun struct {
 	env     Env
 	ids     int
 	log     []string
+	judge   *oracle.Model // the independent judge (oracle_fuzz_test.go)
+	steps   int
+	soft    bool
 }
 
 func (s *fzRun) newID() string { s.ids++; return fmt.Sprintf("gen-%d", s.ids) }
@@ -115,7 +120,7 @@ func runDomainSequence(t *testing.T, data []byte) {
 	ids := kitPresets.SortedIDs()
 	preset := kitPresets[fzPick(r, ids)]
 	kind := fzPick(r, preset.OrgKinds)
-	s := &fzRun{t: t, o: NewOrg(fzOrg, kitPresets), replica: NewOrg(fzOrg, kitPresets)}
+	s := &fzRun{t: t, o: NewOrg(fzOrg, kitPresets), replica: NewOrg(fzOrg, kitPresets), judge: newJudge()}
 	s.env = Env{Now: kitNow, NewID: s.newID}
 	s.step(&CreateOrganization{Meta: Meta{OrgID: fzOrg, Actor: "u0"}, Name: "Fuzz", Kind: kind, Preset: preset.ID,
 		ActorEmail: "u0@fz.test", ActorName: "U0"})
@@ -380,6 +385,7 @@ func (s *fzRun) step(cmd Command) {
 		}
 		Evolve(s.replica, back)
 	}
+	s.judgeEvents(cmd, out.Events)
 	if a, b := stateJSON(t, o), stateJSON(t, s.replica); a != b {
 		s.fatalf("state folded from JSON-decoded events differs:\n live    %s\n replica %s", a, b)
 	}
@@ -399,6 +405,9 @@ func errOrTypes(err error, evs []Event) string {
 
 func (s *fzRun) fatalf(format string, args ...any) {
 	s.t.Helper()
+	if s.soft { // the corpus generator (oracle_corpus_gen_test.go) drops failing walks
+		panic(walkFailed(fmt.Sprintf(format, args...)))
+	}
 	s.t.Fatalf("%s\nsteps:\n  %s\nstate: %s", fmt.Sprintf(format, args...), strings.Join(s.log, "\n  "), stateJSON(s.t, s.o))
 }
 
@@ -551,6 +560,7 @@ func (s *fzRun) probeReads(r *fz) {
 	default:
 		s.fatalf("Check decision %q", d.Decision)
 	}
+	s.judgeRead(user, *perm, sc, d.Decision)
 	if user == fzStranger && d.Decision != Denied && !perm.View {
 		s.fatalf("stranger %s is %s %s at %+v", user, d.Decision, perm.ID, sc)
 	}

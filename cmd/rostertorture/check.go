@@ -15,6 +15,7 @@ import (
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/oracle"
 	"roster/projections"
 )
 
@@ -508,6 +509,13 @@ func (t *torture) checkViews(ctx context.Context, rep *report, store eventstore.
 			if total <= 10 {
 				t.out.f("VIOLATION in %s: %s", id, v)
 			}
+		}
+	}
+	// The independent judge, written from SPEC §2 alone, reads the raw records.
+	for _, v := range oracle.CheckRecords(recs) {
+		total++
+		if total <= 10 {
+			t.out.f("VIOLATION (independent oracle): %s", v)
 		}
 	}
 	t.out.f("invariants: %d organizations, %d violations of SPEC §2", len(ids), total)

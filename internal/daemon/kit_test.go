@@ -37,6 +37,7 @@ func start(t *testing.T, dir string) *rig {
 	}
 	r := &rig{t: t, d: d, c: client.New(nc), nc: nc, dir: dir}
 	t.Cleanup(r.stop)
+	r.watch()
 	return r
 }
 

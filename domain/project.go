@@ -209,6 +209,13 @@ func (d *decider) transferOwnership(c *TransferProjectOwnership) (Outcome, error
 	if _, member := d.o.Members[c.NewOwner]; !member && d.o.Kind == KindTeam {
 		return Outcome{}, preconditionf("user %s is not a member of organization %s; ownership goes only to organization members", c.NewOwner, d.o.ID)
 	}
+	if _, member := d.o.Members[c.NewOwner]; !member && d.o.Kind == KindIndividual {
+		// SPEC §2.4: others reach an individual organization's projects only by invitation, only
+		// to public projects; a transfer is no way around it.
+		if _, collaborator := p.Members[Principal{UserID: c.NewOwner}.Key()]; !collaborator || p.Visibility != Public {
+			return Outcome{}, preconditionf("user %s is not a collaborator of project %s in individual organization %s; others join only public projects, by invitation: invite them first", c.NewOwner, p.ID, d.o.ID)
+		}
+	}
 	prevRoles := pre.TransferRoles
 	if len(c.PreviousOwnerRoles) > 0 {
 		if prevRoles, err = d.resolveRoles(c.PreviousOwnerRoles, ScopeProject, c.ProjectID); err != nil {

@@ -52,6 +52,18 @@ func TestSeedNeptuneIndividualPrivateProjectsTakeNobody(t *testing.T) {
 		s.when(&SetProjectVisibility{Meta: by("ana"), ProjectID: "pub", Visibility: Private}).
 			thenEvents(&ProjectVisibilitySet{ProjectID: "pub", Visibility: Private})
 	})
+	t.Run("ownership goes to an outsider only as an invited collaborator of a public project", func(t *testing.T) {
+		// SPEC §2.4: others reach an individual organization's projects only by invitation,
+		// only to public projects; a transfer of a private project to a stranger is no way in.
+		s := given(t, neptuneIndividual())
+		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "priv", NewOwner: "zed"}).
+			thenErrorMentions(CodePreconditionFailed, "zed", "invite")
+		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "pub", NewOwner: "zed"}).
+			thenErrorMentions(CodePreconditionFailed, "zed", "invite")
+		s.when(&InviteMember{Meta: by("ana"), ProjectID: "pub", UserID: "zed", Role: "contributor"}).thenTypes(EvInvitationCreated)
+		s.when(&AcceptInvite{Meta: by("zed"), InvitationID: "inv-1"}).thenTypes(EvInvitationAccepted, EvMemberAdded)
+		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "pub", NewOwner: "zed"}).thenTypes(EvRoleChanged)
+	})
 	t.Run("team organizations are not concerned", func(t *testing.T) {
 		s := given(t, neptuneTeam(), invitedEv("i1", "p1", "", "dave", "ana", "viewer"))
 		s.when(&AcceptInvite{Meta: by("dave"), InvitationID: "i1"}).thenTypes(EvInvitationAccepted, EvMemberAdded)

@@ -35,6 +35,8 @@ type Config struct {
 	MaxPayload int
 	// ExpireEvery is how often pending invitations are checked for expiry (default 1 minute).
 	ExpireEvery time.Duration
+	// OrgQueue bounds one organization's queued commands (MaxOrgQueue when 0).
+	OrgQueue int
 }
 
 // Validate reports every problem with the configuration.

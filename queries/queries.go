@@ -54,6 +54,11 @@ type Config struct {
 	Logger  *slog.Logger
 	// DeadLetters counts events sent to the dead-letter subject (for Status).
 	DeadLetters func() uint64
+	// MaxWaiters bounds the queries waiting at once (DefaultMaxWaiters when 0).
+	MaxWaiters int
+	// MaxPayload is the connection's max payload: a larger reply becomes an error naming it
+	// (0: not checked).
+	MaxPayload int64
 }
 
 // Queries answers roster.query.<Query>.

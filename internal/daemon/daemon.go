@@ -61,8 +61,17 @@ type Config struct {
 	OperatorAccounts []string
 	// Role is all (default), writer (commands, log, relay) or reader (views and queries).
 	Role string
-	// InviteTTL is how long invitations stay pending.
+	// InviteTTL is how long invitations stay pending: between MinInviteTTL and MaxInviteTTL
+	// (0 gives domain.DefaultInviteTTL).
 	InviteTTL time.Duration
+	// MaxWaiters bounds the queries waiting for min_position or the log at once
+	// (queries.DefaultMaxWaiters when 0).
+	MaxWaiters int
+	// OrgQueue bounds one organization's queued commands (commands.MaxOrgQueue when 0).
+	OrgQueue int
+	// CheckCache bounds the decision cache's memory in bytes
+	// (projections.DefaultCheckCacheBytes when 0).
+	CheckCache int64
 	// FlushEvery is how often views write their snapshots and checkpoints.
 	FlushEvery time.Duration
 	// Replicas of the JetStream streams (3 in a cluster).
@@ -73,6 +82,12 @@ type Config struct {
 	Logger            *slog.Logger
 	Now               func() time.Time
 }
+
+// Bounds of Config.InviteTTL (README "Limits").
+const (
+	MinInviteTTL = time.Minute
+	MaxInviteTTL = 365 * 24 * time.Hour
+)
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
@@ -130,8 +145,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.InviteTTL < 0 {
-		errs = append(errs, errors.New("invite TTL is negative"))
+	if c.InviteTTL != 0 && (c.InviteTTL < MinInviteTTL || c.InviteTTL > MaxInviteTTL) {
+		errs = append(errs, fmt.Errorf("invite TTL %s is out of bounds: invitations stay pending at least %s and at most %s", c.InviteTTL, MinInviteTTL, MaxInviteTTL))
+	}
+	if c.MaxWaiters < 0 || c.OrgQueue < 0 || c.CheckCache < 0 {
+		errs = append(errs, errors.New("the waiter, queue and cache limits must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -279,7 +297,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	if d.writes() {
 		cmds, err = commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
-			Now: cfg.Now, InviteTTL: cfg.InviteTTL})
+			Now: cfg.Now, InviteTTL: cfg.InviteTTL, OrgQueue: cfg.OrgQueue})
 		if err != nil {
 			return nil, err
 		}
@@ -295,7 +313,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	if d.reads() {
 		qcfg := queries.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
-			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js}}
+			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js},
+			MaxWaiters: cfg.MaxWaiters, MaxPayload: d.NC.MaxPayload()}
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
@@ -374,7 +393,7 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	}
 	d.Members = projections.NewView("members", presets, d.viewsDB, log)
 	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
-	d.Perms.EnableCheckCache()
+	d.Perms.EnableCheckCache(d.cfg.CheckCache)
 	views := []*projections.View{d.Members, d.Perms}
 	if err := d.loadViews(ctx); err != nil {
 		return err
@@ -458,6 +477,9 @@ func (d *Daemon) Close() {
 		}
 		d.cancel()
 		d.wg.Wait()
+		if d.Perms != nil {
+			d.Perms.CloseCheckCache()
+		}
 		if d.viewsDB != nil {
 			_ = d.viewsDB.Close()
 		}

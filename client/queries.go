@@ -101,13 +101,16 @@ type WhoCan struct {
 	ProjectID   string `json:"project_id,omitempty"`
 	TrackID     string `json:"track_id,omitempty"`
 	Permission  string `json:"permission"`
+	Limit       int    `json:"limit,omitempty"`
+	PageToken   string `json:"page_token,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
 
 // WhoCanResult is the result of WhoCan.
 type WhoCanResult struct {
-	Users []string `json:"users"`
+	Users         []string `json:"users"`
+	NextPageToken string   `json:"next_page_token,omitempty"`
 }
 
 // ListMembers pages through the members and open invitations of an organization, project
@@ -153,6 +156,8 @@ type ListProjects struct {
 	UserID          string `json:"user_id"`
 	OrgID           string `json:"org_id,omitempty"`
 	IncludeArchived bool   `json:"include_archived,omitempty"`
+	Limit           int    `json:"limit,omitempty"`
+	PageToken       string `json:"page_token,omitempty"`
 	MinPosition     uint64 `json:"min_position,omitempty"`
 	WaitMS          int    `json:"wait_ms,omitempty"`
 }
@@ -169,7 +174,8 @@ type ProjectEntry struct {
 
 // ProjectsList is the result of ListProjects.
 type ProjectsList struct {
-	Projects []ProjectEntry `json:"projects"`
+	Projects      []ProjectEntry `json:"projects"`
+	NextPageToken string         `json:"next_page_token,omitempty"`
 }
 
 // GetProject describes one project (roster.query.GetProject).
@@ -220,6 +226,8 @@ type ListInvitations struct {
 	Email       string `json:"email,omitempty"`
 	UserID      string `json:"user_id,omitempty"`
 	Status      string `json:"status,omitempty"`
+	Limit       int    `json:"limit,omitempty"`
+	PageToken   string `json:"page_token,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
@@ -244,7 +252,8 @@ type Invitation struct {
 
 // InvitationsList is the result of ListInvitations.
 type InvitationsList struct {
-	Invitations []Invitation `json:"invitations"`
+	Invitations   []Invitation `json:"invitations"`
+	NextPageToken string       `json:"next_page_token,omitempty"`
 }
 
 // Catalog lists an organization's permissions, roles and conditions (roster.query.Catalog).

@@ -116,6 +116,8 @@ type whoCanReq struct {
 	Consistency
 	scopeReq
 	Permission string `json:"permission"`
+	Limit      int    `json:"limit,omitempty"`
+	PageToken  string `json:"page_token,omitempty"`
 }
 
 func (q *Queries) whoCan(ctx context.Context, r whoCanReq, mayBlock bool) (uint64, any, error) {
@@ -125,11 +127,21 @@ func (q *Queries) whoCan(ctx context.Context, r whoCanReq, mayBlock bool) (uint6
 	if r.Permission == "" {
 		return 0, nil, fail(client.CodeInvalid, "permission is required")
 	}
+	limit, err := listLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
+	}
 	return q.readOrg(ctx, q.cfg.Permissions, r.Consistency, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
 		users, err := o.WhoCan(r.Permission, r.scope())
 		if err != nil {
 			return nil, err
 		}
-		return client.WhoCanResult{Users: users}, nil
+		users = slices.Clone(users)
+		slices.Sort(users)
+		page, next, err := pageOf(slices.Compact(users), func(u string) string { return u }, limit, r.PageToken)
+		if err != nil {
+			return nil, err
+		}
+		return client.WhoCanResult{Users: page, NextPageToken: next}, nil
 	})
 }

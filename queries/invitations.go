@@ -18,6 +18,8 @@ type listInvitationsReq struct {
 	Email     string `json:"email,omitempty"`
 	UserID    string `json:"user_id,omitempty"`
 	Status    string `json:"status,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	PageToken string `json:"page_token,omitempty"`
 }
 
 // InvitationEntry is one row of ListInvitations.
@@ -32,6 +34,10 @@ func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq, may
 	}
 	if r.OrgID == "" && r.Email == "" && r.UserID == "" {
 		return 0, nil, fail(client.CodeInvalid, "give org_id, email or user_id")
+	}
+	limit, err := listLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
 	}
 	now := q.cfg.Now()
 	out := []InvitationEntry{}
@@ -54,7 +60,11 @@ func (q *Queries) listInvitations(ctx context.Context, r listInvitationsReq, may
 		return 0, nil, err
 	}
 	slices.SortFunc(out, func(a, b InvitationEntry) int { return strings.Compare(a.OrgID+"\x00"+a.ID, b.OrgID+"\x00"+b.ID) })
-	res := client.InvitationsList{Invitations: make([]client.Invitation, len(out))}
+	out, next, err := pageOf(out, func(e InvitationEntry) string { return e.OrgID + "\x00" + e.ID }, limit, r.PageToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	res := client.InvitationsList{Invitations: make([]client.Invitation, len(out)), NextPageToken: next}
 	for i, e := range out {
 		res.Invitations[i] = client.Invitation{OrgID: e.OrgID, InvitationID: e.ID, ProjectID: e.ProjectID, TrackID: e.TrackID, Email: e.Email,
 			UserID: e.UserID, Name: e.Name, Roles: e.Roles, Grants: e.Grants, PartnerID: e.PartnerID, InvitedBy: e.InvitedBy,

@@ -16,6 +16,8 @@ type listProjectsReq struct {
 	UserID          string `json:"user_id"`
 	OrgID           string `json:"org_id,omitempty"`
 	IncludeArchived bool   `json:"include_archived,omitempty"`
+	Limit           int    `json:"limit,omitempty"`
+	PageToken       string `json:"page_token,omitempty"`
 }
 
 // ProjectEntry is one row of ListProjects.
@@ -23,6 +25,10 @@ type ProjectEntry = client.ProjectEntry
 
 func (q *Queries) listProjects(ctx context.Context, r listProjectsReq, mayBlock bool) (uint64, any, error) {
 	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
+		return 0, nil, err
+	}
+	limit, err := listLimit(r.Limit)
+	if err != nil {
 		return 0, nil, err
 	}
 	out := []ProjectEntry{}
@@ -44,7 +50,11 @@ func (q *Queries) listProjects(ctx context.Context, r listProjectsReq, mayBlock 
 	slices.SortFunc(out, func(a, b ProjectEntry) int {
 		return strings.Compare(a.OrgID+"\x00"+a.ProjectID, b.OrgID+"\x00"+b.ProjectID)
 	})
-	return pos, client.ProjectsList{Projects: out}, nil
+	page, next, err := pageOf(out, func(e ProjectEntry) string { return e.OrgID + "\x00" + e.ProjectID }, limit, r.PageToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	return pos, client.ProjectsList{Projects: page, NextPageToken: next}, nil
 }
 
 type getProjectReq struct {

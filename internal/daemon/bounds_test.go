@@ -185,3 +185,82 @@ func TestMicroStatsReportCommandFigures(t *testing.T) {
 	}
 	t.Fatalf("no commands endpoint in %s", msg.Data)
 }
+
+// 10,000 invitations with names of the maximum length are listed in pages, each within the
+// max payload, every invitation once; a page token from elsewhere is refused.
+func TestLongInvitationListsArePaged(t *testing.T) {
+	r := newRig(t)
+	r.ok(client.CmdCreateOrganization, obj{"org_id": "a", "kind": "team", "preset": "ica", "actor": "tina", "name": "A"})
+	r.ok(client.CmdCreateProject, obj{"org_id": "a", "actor": "tina", "project_id": "p", "name": "P"})
+	const total, chunk = 10_000, 2_500
+	long := strings.Repeat("n", commands.MaxNameLen-6)
+	for start := 0; start < total; start += chunk {
+		var csv strings.Builder
+		csv.WriteString("email,user_id,name,roles,grants\n")
+		for i := start; i < start+chunk; i++ {
+			fmt.Fprintf(&csv, "u%d@a.test,,%s%06d,project_viewer,\n", i, long, i)
+		}
+		r.ok(client.CmdImportMembers, obj{"org_id": "a", "actor": "tina", "project_id": "p", "csv": csv.String()})
+	}
+	seen := map[string]bool{}
+	token, pages := "", 0
+	for {
+		var page client.InvitationsList
+		req := obj{"org_id": "a", "wait_ms": 30000}
+		if token != "" {
+			req["page_token"] = token
+		}
+		r.query(client.QListInvitations, req, &page)
+		pages++
+		for _, inv := range page.Invitations {
+			if seen[inv.InvitationID] {
+				t.Fatalf("invitation %s on two pages", inv.InvitationID)
+			}
+			if len(inv.Name) != commands.MaxNameLen {
+				t.Fatalf("name of %d bytes", len(inv.Name))
+			}
+			seen[inv.InvitationID] = true
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		token = page.NextPageToken
+	}
+	if len(seen) != total || pages != total/1000 {
+		t.Fatalf("%d invitations on %d pages, want %d on %d", len(seen), pages, total, total/1000)
+	}
+	var small client.InvitationsList
+	r.query(client.QListInvitations, obj{"org_id": "a", "limit": 7}, &small)
+	if len(small.Invitations) != 7 || small.NextPageToken == "" {
+		t.Fatalf("limit 7: %d rows, next %q", len(small.Invitations), small.NextPageToken)
+	}
+	_, err := r.c.Query(context.Background(), client.QListInvitations, obj{"org_id": "a", "page_token": "bm9wZQ"}, &small)
+	if client.CodeOf(err) != client.CodeInvalid {
+		t.Fatalf("foreign page token: %v", err)
+	}
+}
+
+// Positions that name the past are refused beyond the log head: AccessAt position (2^64-1
+// included) and Audit after_position.
+func TestPositionsBeyondTheHeadAreRefused(t *testing.T) {
+	r := newRig(t)
+	r.ok(client.CmdCreateOrganization, obj{"org_id": "a", "kind": "team", "preset": "ica", "actor": "tina", "name": "A"})
+	for _, c := range []struct {
+		name string
+		req  obj
+	}{
+		{client.QAccessAt, obj{"org_id": "a", "user_id": "tina", "position": uint64(1<<64 - 1)}},
+		{client.QAccessAt, obj{"org_id": "a", "user_id": "tina", "position": r.pos + 1}},
+		{client.QAudit, obj{"org_id": "a", "after_position": r.pos + 1}},
+	} {
+		_, err := r.c.Query(context.Background(), c.name, c.req, nil)
+		if client.CodeOf(err) != client.CodeInvalid || !strings.Contains(err.Error(), "beyond the log head") {
+			t.Fatalf("%s %v: %v", c.name, c.req, err)
+		}
+	}
+	var res client.AccessAtResult
+	r.query(client.QAccessAt, obj{"org_id": "a", "user_id": "tina", "position": r.pos}, &res)
+	if res.Position != r.pos {
+		t.Fatalf("AccessAt at the head: %+v", res)
+	}
+}

@@ -69,6 +69,10 @@ type Config struct {
 	MaxWaiters int
 	// OrgQueue bounds one organization's queued commands (commands.MaxOrgQueue when 0).
 	OrgQueue int
+	// LogMemTable, LogCache, ViewsMemTable and ViewsCache size the Badger memtables and block
+	// caches of the log and the views in bytes (0 keeps Badger's defaults: 64 MiB memtables,
+	// 256 MiB block cache).
+	LogMemTable, LogCache, ViewsMemTable, ViewsCache int64
 	// CheckCache bounds the decision cache's memory in bytes
 	// (projections.DefaultCheckCacheBytes when 0).
 	CheckCache int64
@@ -148,7 +152,7 @@ func (c Config) Validate() error {
 	if c.InviteTTL != 0 && (c.InviteTTL < MinInviteTTL || c.InviteTTL > MaxInviteTTL) {
 		errs = append(errs, fmt.Errorf("invite TTL %s is out of bounds: invitations stay pending at least %s and at most %s", c.InviteTTL, MinInviteTTL, MaxInviteTTL))
 	}
-	if c.MaxWaiters < 0 || c.OrgQueue < 0 || c.CheckCache < 0 {
+	if c.MaxWaiters < 0 || c.OrgQueue < 0 || c.CheckCache < 0 || c.LogMemTable < 0 || c.LogCache < 0 || c.ViewsMemTable < 0 || c.ViewsCache < 0 {
 		errs = append(errs, errors.New("the waiter, queue and cache limits must not be negative"))
 	}
 	return errors.Join(errs...)
@@ -249,7 +253,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 
 	if d.writes() {
 		// A failed open leaves d.Store nil (not an interface holding a nil store), so Close skips it.
-		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
+		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log"),
+			MemTableSize: cfg.LogMemTable, BlockCacheSize: cfg.LogCache})
 		if err != nil {
 			return nil, d.logOpenError(err)
 		}
@@ -386,6 +391,12 @@ func (d *Daemon) connect(ctx context.Context) error {
 func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {
 	log := d.cfg.Logger
 	opts := badger.DefaultOptions(filepath.Join(d.cfg.DataDir, "views")).WithLogger(nil).WithSyncWrites(false)
+	if d.cfg.ViewsMemTable > 0 {
+		opts = opts.WithMemTableSize(d.cfg.ViewsMemTable)
+	}
+	if d.cfg.ViewsCache > 0 {
+		opts = opts.WithBlockCacheSize(d.cfg.ViewsCache)
+	}
 	var err error
 	d.viewsDB, err = badger.Open(opts)
 	if err != nil {

@@ -2,10 +2,12 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"roster/client"
@@ -76,7 +78,7 @@ func (q *Queries) respond(req micro.Request, name string, body []byte, code stri
 	} else {
 		err = req.Error(strconv.Itoa(client.StatusOf(code)), code, body)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, nats.ErrMsgNoReply) {
 		q.cfg.Logger.Warn("reply not sent", "query", name, "bytes", len(body), "code", code, "err", err)
 	}
 }

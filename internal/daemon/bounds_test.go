@@ -79,6 +79,7 @@ func TestWaitersAreBounded(t *testing.T) {
 	const limit = 8
 	r := startWith(t, daemon.Config{MaxWaiters: limit})
 	r.ok(client.CmdCreateOrganization, obj{"org_id": "a", "kind": "team", "preset": "ica", "actor": "tina", "name": "A"})
+	r.check("a", "", "tina", "org.members.manage") // the views hold the organization
 	replies := collect(t, r.nc)
 	far := r.pos + 1_000_000
 	send := func(reply string, req obj) {

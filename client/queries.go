@@ -104,13 +104,16 @@ type WhoCan struct {
 	// Viewer, a labeling company's member, learns only of their own company's users (in a user
 	// account the viewer is the authenticated user).
 	Viewer      string `json:"viewer,omitempty"`
+	Limit       int    `json:"limit,omitempty"`
+	PageToken   string `json:"page_token,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
 
 // WhoCanResult is the result of WhoCan.
 type WhoCanResult struct {
-	Users []string `json:"users"`
+	Users         []string `json:"users"`
+	NextPageToken string   `json:"next_page_token,omitempty"`
 }
 
 // ListMembers pages through the members and open invitations of an organization, project
@@ -158,6 +161,8 @@ type ListProjects struct {
 	UserID          string `json:"user_id"`
 	OrgID           string `json:"org_id,omitempty"`
 	IncludeArchived bool   `json:"include_archived,omitempty"`
+	Limit           int    `json:"limit,omitempty"`
+	PageToken       string `json:"page_token,omitempty"`
 	MinPosition     uint64 `json:"min_position,omitempty"`
 	WaitMS          int    `json:"wait_ms,omitempty"`
 }
@@ -174,7 +179,8 @@ type ProjectEntry struct {
 
 // ProjectsList is the result of ListProjects.
 type ProjectsList struct {
-	Projects []ProjectEntry `json:"projects"`
+	Projects      []ProjectEntry `json:"projects"`
+	NextPageToken string         `json:"next_page_token,omitempty"`
 }
 
 // GetProject describes one project (roster.query.GetProject).
@@ -230,6 +236,8 @@ type ListInvitations struct {
 	Status    string `json:"status,omitempty"`
 	// Viewer, a labeling company's member, sees only their own company's invitations.
 	Viewer      string `json:"viewer,omitempty"`
+	Limit       int    `json:"limit,omitempty"`
+	PageToken   string `json:"page_token,omitempty"`
 	MinPosition uint64 `json:"min_position,omitempty"`
 	WaitMS      int    `json:"wait_ms,omitempty"`
 }
@@ -254,7 +262,8 @@ type Invitation struct {
 
 // InvitationsList is the result of ListInvitations.
 type InvitationsList struct {
-	Invitations []Invitation `json:"invitations"`
+	Invitations   []Invitation `json:"invitations"`
+	NextPageToken string       `json:"next_page_token,omitempty"`
 }
 
 // Catalog lists an organization's permissions, roles and conditions (roster.query.Catalog).

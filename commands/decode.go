@@ -56,6 +56,9 @@ func decodeCreateOrganization(body []byte) (domain.Command, error) {
 	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkText("kind", c.Kind, MaxLabelLen), checkText("preset", c.Preset, MaxLabelLen), checkEmail("actor_email", c.ActorEmail), checkText("actor_name", c.ActorName, MaxNameLen)); err != nil {
 		return nil, err
 	}
+	if c.Name == "" {
+		c.Name = c.OrgID // an organization without a name is named by its id (README "Limits")
+	}
 	return &domain.CreateOrganization{Meta: domain.Meta(c.Meta), Name: c.Name, Kind: c.Kind, Preset: c.Preset, ActorEmail: c.ActorEmail, ActorName: c.ActorName}, nil
 }
 

@@ -81,9 +81,13 @@ func (sch *scheduler) submit(j *job) error {
 		return edge.Refuse(client.CodeUnavailable, "the service is stopping; retry")
 	}
 	q := sch.queues[org]
-	if q != nil && len(q.jobs) >= MaxOrgQueue {
+	limit := sch.s.cfg.OrgQueue
+	if limit <= 0 {
+		limit = MaxOrgQueue
+	}
+	if q != nil && len(q.jobs) >= limit {
 		return edge.Refuse(client.CodeUnavailable, "organization %s has %d commands queued (the per-organization limit is %d); retry after the earlier ones are answered",
-			org, len(q.jobs), MaxOrgQueue)
+			org, len(q.jobs), limit)
 	}
 	if sch.queued >= MaxQueued {
 		return edge.Refuse(client.CodeUnavailable, "%d commands are queued (the limit is %d); retry shortly", sch.queued, MaxQueued)

@@ -43,6 +43,8 @@ type Config struct {
 	Policy *caller.Policy
 	// NewToken generates the secret of an e-mail invitation (default: 32 random bytes, base64url).
 	NewToken func() string
+	// OrgQueue bounds one organization's queued commands (MaxOrgQueue when 0).
+	OrgQueue int
 }
 
 // Validate reports every problem with the configuration.

@@ -78,6 +78,9 @@ type BadgerOptions struct {
 	Logger *slog.Logger
 	// MaxBatch is the most appends one group commit takes; <= 0 gives 256.
 	MaxBatch int
+	// MemTableSize and BlockCacheSize size Badger's memtables and block cache in bytes (0 keeps
+	// Badger's defaults).
+	MemTableSize, BlockCacheSize int64
 }
 
 const defaultMaxBatch = 256
@@ -164,6 +167,12 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		WithChecksumVerificationMode(options.OnBlockRead).
 		WithVerifyValueChecksum(true).
 		WithLogger(badgerLogger{logger})
+	if opts.MemTableSize > 0 {
+		bo = bo.WithMemTableSize(opts.MemTableSize)
+	}
+	if opts.BlockCacheSize > 0 {
+		bo = bo.WithBlockCacheSize(opts.BlockCacheSize)
+	}
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
 	}

@@ -119,12 +119,22 @@ func (q *Queries) whoCan(ctx context.Context, r client.WhoCan, mayBlock bool) (u
 	if r.Permission == "" {
 		return 0, nil, fail(client.CodeInvalid, "permission is required")
 	}
+	limit, err := listLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
+	}
 	return q.readOrg(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
 		users, err := o.WhoCan(r.Permission, scopeOf(r.ProjectID, r.TrackID))
 		if err != nil {
 			return nil, err
 		}
 		// A labeling company's member learns only of their own company's people.
-		return client.WhoCanResult{Users: o.AwareOf(o.CompanyOf(r.Viewer, r.ProjectID), users, r.ProjectID)}, nil
+		users = slices.Clone(o.AwareOf(o.CompanyOf(r.Viewer, r.ProjectID), users, r.ProjectID))
+		slices.Sort(users)
+		page, next, err := pageOf(slices.Compact(users), func(u string) string { return u }, limit, r.PageToken)
+		if err != nil {
+			return nil, err
+		}
+		return client.WhoCanResult{Users: page, NextPageToken: next}, nil
 	})
 }

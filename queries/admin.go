@@ -41,7 +41,14 @@ type Rebuilder struct {
 	mu    sync.Mutex
 	// Policy reads the caller from the server's stamp: in secured mode only operator accounts
 	// rebuild. Nil (in process, insecure) lets every request through.
-	Policy *caller.Policy
+	Policy  *caller.Policy
+	running *runningRebuild // nil when none runs
+}
+
+// runningRebuild names the rebuild under way, for the conflict a second request gets.
+type runningRebuild struct {
+	views   []string
+	started time.Time
 }
 
 // NewRebuilder serves rebuilds of views from log; progress goes out on nc.
@@ -65,8 +72,15 @@ func (b *Rebuilder) Run(ctx context.Context, req RebuildRequest) ([]RebuiltView,
 			return nil, fail(client.CodeInvalid, "no view named %q; views: %s", name, strings.Join(b.names(), ", "))
 		}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	names := make([]string, len(todo))
+	for i, v := range todo {
+		names[i] = v.Name()
+	}
+	release, err := b.begin(names)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	out := []RebuiltView{}
 	for _, v := range todo {
 		start := time.Now()
@@ -92,6 +106,23 @@ func (b *Rebuilder) Run(ctx context.Context, req RebuildRequest) ([]RebuiltView,
 		out = append(out, RebuiltView{Name: v.Name(), Position: pos, Seconds: secs, EventsPerSec: float64(pos) / max(secs, 1e-9), Digest: digest})
 	}
 	return out, nil
+}
+
+// begin marks a rebuild of views as running, or refuses with conflict naming the one that
+// runs: one rebuild at a time (README "Limits").
+func (b *Rebuilder) begin(views []string) (release func(), err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r := b.running; r != nil {
+		return nil, fail(client.CodeConflict, "a rebuild of %s has been running since %s (one rebuild at a time); retry when it is done",
+			strings.Join(r.views, ", "), r.started.UTC().Format(time.RFC3339))
+	}
+	b.running = &runningRebuild{views: views, started: time.Now()}
+	return func() {
+		b.mu.Lock()
+		b.running = nil
+		b.mu.Unlock()
+	}, nil
 }
 
 func (b *Rebuilder) names() []string {
@@ -127,7 +158,9 @@ func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 			}
 			raw, _ := json.Marshal(client.RebuildResult{Views: views})
 			body, _ := json.Marshal(client.QueryReply{OK: true, Position: views[len(views)-1].Position, Result: raw})
-			_ = req.Respond(body)
+			if err := req.Respond(body); err != nil {
+				b.slog.Warn("rebuild reply not sent", "err", err)
+			}
 		}()
 	})
 	if err := svc.AddEndpoint("rebuild", handler, micro.WithEndpointSubject(AdminRebuild),

@@ -111,6 +111,9 @@ func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, an
 	if err != nil {
 		return 0, nil, err
 	}
+	if r.AfterPosition > head {
+		return 0, nil, fail(client.CodeInvalid, "after_position %d is beyond the log head %d; positions name the past (min_position waits for the future)", r.AfterPosition, head)
+	}
 	records, err := q.cfg.History.OrgEvents(ctx, r.OrgID)
 	if err != nil {
 		return 0, nil, err
@@ -189,6 +192,15 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		return 0, nil, err
 	}
 	pos := r.Position
+	if pos != 0 {
+		head, err := q.cfg.History.Head(ctx)
+		if err != nil {
+			return 0, nil, fail(client.CodeUnavailable, "read the log head: %v", err)
+		}
+		if pos > head {
+			return 0, nil, fail(client.CodeInvalid, "position %d is beyond the log head %d; positions name the past (min_position waits for the future)", pos, head)
+		}
+	}
 	var asOf time.Time // the instant asked about: at, or the time of the record at position
 	if r.At != "" {
 		at, err := parseTime("at", r.At)

@@ -29,6 +29,10 @@ func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations,
 	if r.OrgID == "" && r.Email == "" && r.UserID == "" {
 		return 0, nil, fail(client.CodeInvalid, "give org_id, email or user_id")
 	}
+	limit, err := listLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
+	}
 	now := q.cfg.Now()
 	out := []InvitationEntry{}
 	pos, err := q.eachOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
@@ -54,7 +58,11 @@ func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations,
 		return 0, nil, err
 	}
 	slices.SortFunc(out, func(a, b InvitationEntry) int { return strings.Compare(a.OrgID+"\x00"+a.ID, b.OrgID+"\x00"+b.ID) })
-	res := client.InvitationsList{Invitations: make([]client.Invitation, len(out))}
+	out, next, err := pageOf(out, func(e InvitationEntry) string { return e.OrgID + "\x00" + e.ID }, limit, r.PageToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	res := client.InvitationsList{Invitations: make([]client.Invitation, len(out)), NextPageToken: next}
 	for i, e := range out {
 		res.Invitations[i] = client.Invitation{OrgID: e.OrgID, InvitationID: e.ID, ProjectID: e.ProjectID, TrackID: e.TrackID, Email: e.Email,
 			UserID: e.UserID, Name: e.Name, Roles: e.Roles, Grants: e.Grants, PartnerID: e.PartnerID, InvitedBy: e.InvitedBy,

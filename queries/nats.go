@@ -2,24 +2,41 @@ package queries
 
 import (
 	"context"
-	"roster/client"
-	"roster/internal/caller"
-	"roster/internal/edge"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+	"roster/internal/caller"
+	"roster/internal/edge"
 )
 
 // NATS
 
+// Limits of the query endpoint (README "Limits").
+const (
+	// DefaultMaxWaiters bounds the queries waiting at once (for min_position or a log read)
+	// over all organizations; one more is answered unavailable at once.
+	DefaultMaxWaiters = 1024
+	// replyHeadroom is kept below the connection's max payload for the headers of a reply.
+	replyHeadroom = 1024
+)
+
 // AddEndpoints registers roster.query.* on the micro service.
 func (q *Queries) AddEndpoints(ctx context.Context, svc micro.Service) error {
-	sem := make(chan struct{}, 1024)
+	maxWaiters := q.cfg.MaxWaiters
+	if maxWaiters <= 0 {
+		maxWaiters = DefaultMaxWaiters
+	}
+	sem := make(chan struct{}, maxWaiters)
 	// Questions the views can answer at once are answered on the subscription's goroutine (a
 	// goroutine per request costs a fifth of the throughput); one that must wait for
-	// min_position or read the log goes to a goroutine of its own.
+	// min_position or read the log goes to a goroutine of its own, if one of the MaxWaiters
+	// slots is free: the subscription's goroutine never waits for a slot.
 	handler := micro.HandlerFunc(func(req micro.Request) {
 		name := strings.TrimPrefix(req.Subject(), client.QueryPrefix)
 		ctx, err := q.callerContext(ctx, req)
@@ -30,17 +47,24 @@ func (q *Queries) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		}
 		if !q.Blocks(name) {
 			if body, code, answered := q.Answer(ctx, name, req.Data(), false); answered {
-				edge.Respond(req, body, code)
+				q.respond(req, name, body, code)
 				return
 			}
 		}
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		default:
+			body, code := edge.ErrorBody(fail(client.CodeUnavailable,
+				"%d queries are waiting (for min_position or the log; the limit is %d); retry shortly", maxWaiters, maxWaiters))
+			q.respond(req, name, body, code)
+			return
+		}
 		go func() {
 			defer func() { <-sem }()
 			rctx, cancel := context.WithTimeout(ctx, MaxWait+5*time.Second)
 			defer cancel()
 			body, code, _ := q.Answer(rctx, name, req.Data(), true)
-			edge.Respond(req, body, code)
+			q.respond(req, name, body, code)
 		}()
 	})
 	return svc.AddEndpoint("queries", handler, micro.WithEndpointSubject(client.QueryPrefix+"*"),
@@ -58,4 +82,23 @@ func (q *Queries) callerContext(ctx context.Context, req micro.Request) (context
 		return ctx, err
 	}
 	return caller.With(ctx, who), nil
+}
+
+// respond sends a reply; one that would exceed the connection's max payload becomes an
+// invalid error naming the limit (ask a smaller page), and a failed send is logged.
+func (q *Queries) respond(req micro.Request, name string, body []byte, code string) {
+	if limit := q.cfg.MaxPayload; limit > 0 && int64(len(body))+replyHeadroom > limit {
+		size := len(body)
+		body, code = edge.ErrorBody(fail(client.CodeInvalid,
+			"the reply to %s would be %d bytes; the connection's max payload is %d bytes; ask for a smaller page (limit)", name, size, limit))
+	}
+	var err error
+	if code == "" {
+		err = req.Respond(body)
+	} else {
+		err = req.Error(strconv.Itoa(client.StatusOf(code)), code, body)
+	}
+	if err != nil && !errors.Is(err, nats.ErrMsgNoReply) {
+		q.cfg.Logger.Warn("reply not sent", "query", name, "bytes", len(body), "code", code, "err", err)
+	}
 }

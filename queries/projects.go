@@ -22,6 +22,10 @@ func (q *Queries) listProjects(ctx context.Context, r client.ListProjects, mayBl
 	if err := errors.Join(checkID("user_id", r.UserID, true), checkID("org_id", r.OrgID, false)); err != nil {
 		return 0, nil, err
 	}
+	limit, err := listLimit(r.Limit)
+	if err != nil {
+		return 0, nil, err
+	}
 	out := []ProjectEntry{}
 	pos, err := q.eachOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
 		for pid, p := range o.Projects {
@@ -43,7 +47,11 @@ func (q *Queries) listProjects(ctx context.Context, r client.ListProjects, mayBl
 	slices.SortFunc(out, func(a, b ProjectEntry) int {
 		return strings.Compare(a.OrgID+"\x00"+a.ProjectID, b.OrgID+"\x00"+b.ProjectID)
 	})
-	return pos, client.ProjectsList{Projects: out}, nil
+	page, next, err := pageOf(out, func(e ProjectEntry) string { return e.OrgID + "\x00" + e.ProjectID }, limit, r.PageToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	return pos, client.ProjectsList{Projects: page, NextPageToken: next}, nil
 }
 
 func (q *Queries) getProject(ctx context.Context, r client.GetProject, mayBlock bool) (uint64, any, error) {

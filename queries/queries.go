@@ -60,6 +60,11 @@ type Config struct {
 	// Policy reads the caller of each request from the server's stamp; nil answers every
 	// request as an anonymous caller of the insecure mode.
 	Policy *caller.Policy
+	// MaxWaiters bounds the queries waiting at once (DefaultMaxWaiters when 0).
+	MaxWaiters int
+	// MaxPayload is the connection's max payload: a larger reply becomes an error naming it
+	// (0: not checked).
+	MaxPayload int64
 }
 
 // Queries answers roster.query.<Query>.

@@ -18,9 +18,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"roster/commands"
+	"roster/domain"
 	"roster/internal/caller"
 	"roster/internal/daemon"
 	"roster/internal/natsconn"
+	"roster/projections"
+	"roster/queries"
 )
 
 func main() {
@@ -52,7 +56,14 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.StringVar(&nopts.TLSCA, "tls-ca", "", "external NATS: CA certificate to trust (env NATS_CA)")
 	fs.StringVar(&nopts.Context, "context", "", "external NATS: read unset options from this nats CLI context (env NATS_CONTEXT)")
 	fs.StringVar(&cfg.Role, "role", daemon.RoleAll, "all, writer (commands, log, relay) or reader (views and queries); writer/reader need --nats-url")
-	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", 0, "how long invitations stay pending (default 168h)")
+	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", domain.DefaultInviteTTL, "how long invitations stay pending (at least 1m, at most 8760h = 1 year)")
+	fs.IntVar(&cfg.MaxWaiters, "max-waiters", queries.DefaultMaxWaiters, "queries waiting for min_position or the log at once; one more is answered unavailable")
+	fs.IntVar(&cfg.OrgQueue, "org-queue", commands.MaxOrgQueue, "commands of one organization queued at once; one more is answered unavailable")
+	logMem := fs.Int64("log-memtable-mib", 64, "Badger memtable size of the event log, MiB")
+	logCache := fs.Int64("log-cache-mib", 32, "Badger block cache of the event log, MiB")
+	viewsMem := fs.Int64("views-memtable-mib", 64, "Badger memtable size of the views' snapshots, MiB")
+	viewsCache := fs.Int64("views-cache-mib", 16, "Badger block cache of the views' snapshots, MiB")
+	fs.Int64Var(&cfg.CheckCache, "check-cache", projections.DefaultCheckCacheBytes, "memory bound of the Check decision cache, in bytes")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
 	fs.BoolVar(&cfg.RecoverFromStream, "recover-from-stream", false, "before starting, rebuild the event log from the JetStream stream ROSTER_EVENTS (the old log is moved aside; see docs/INTEGRITY.md)")
@@ -71,6 +82,14 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if fs.NArg() > 0 {
 		return cfg, false, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if cfg.InviteTTL < daemon.MinInviteTTL || cfg.InviteTTL > daemon.MaxInviteTTL {
+		return cfg, false, fmt.Errorf("--invite-ttl %s is out of bounds: invitations stay pending at least %s and at most %s (8760h)",
+			cfg.InviteTTL, daemon.MinInviteTTL, daemon.MaxInviteTTL)
+	}
+	if cfg.MaxWaiters <= 0 || cfg.OrgQueue <= 0 || cfg.CheckCache <= 0 || *logMem <= 0 || *logCache <= 0 || *viewsMem <= 0 || *viewsCache <= 0 {
+		return cfg, false, errors.New("--max-waiters, --org-queue, --check-cache and the --log-*/--views-* sizes must be positive")
+	}
+	cfg.LogMemTable, cfg.LogCache, cfg.ViewsMemTable, cfg.ViewsCache = *logMem<<20, *logCache<<20, *viewsMem<<20, *viewsCache<<20
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, false, fmt.Errorf("--log-level: %w", err)

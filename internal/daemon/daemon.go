@@ -61,8 +61,21 @@ type Config struct {
 	OperatorAccounts []string
 	// Role is all (default), writer (commands, log, relay) or reader (views and queries).
 	Role string
-	// InviteTTL is how long invitations stay pending.
+	// InviteTTL is how long invitations stay pending: between MinInviteTTL and MaxInviteTTL
+	// (0 gives domain.DefaultInviteTTL).
 	InviteTTL time.Duration
+	// MaxWaiters bounds the queries waiting for min_position or the log at once
+	// (queries.DefaultMaxWaiters when 0).
+	MaxWaiters int
+	// OrgQueue bounds one organization's queued commands (commands.MaxOrgQueue when 0).
+	OrgQueue int
+	// LogMemTable, LogCache, ViewsMemTable and ViewsCache size the Badger memtables and block
+	// caches of the log and the views in bytes (0 keeps Badger's defaults: 64 MiB memtables,
+	// 256 MiB block cache).
+	LogMemTable, LogCache, ViewsMemTable, ViewsCache int64
+	// CheckCache bounds the decision cache's memory in bytes
+	// (projections.DefaultCheckCacheBytes when 0).
+	CheckCache int64
 	// FlushEvery is how often views write their snapshots and checkpoints.
 	FlushEvery time.Duration
 	// Replicas of the JetStream streams (3 in a cluster).
@@ -73,6 +86,12 @@ type Config struct {
 	Logger            *slog.Logger
 	Now               func() time.Time
 }
+
+// Bounds of Config.InviteTTL (README "Limits").
+const (
+	MinInviteTTL = time.Minute
+	MaxInviteTTL = 365 * 24 * time.Hour
+)
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
@@ -130,8 +149,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.InviteTTL < 0 {
-		errs = append(errs, errors.New("invite TTL is negative"))
+	if c.InviteTTL != 0 && (c.InviteTTL < MinInviteTTL || c.InviteTTL > MaxInviteTTL) {
+		errs = append(errs, fmt.Errorf("invite TTL %s is out of bounds: invitations stay pending at least %s and at most %s", c.InviteTTL, MinInviteTTL, MaxInviteTTL))
+	}
+	if c.MaxWaiters < 0 || c.OrgQueue < 0 || c.CheckCache < 0 || c.LogMemTable < 0 || c.LogCache < 0 || c.ViewsMemTable < 0 || c.ViewsCache < 0 {
+		errs = append(errs, errors.New("the waiter, queue and cache limits must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -231,7 +253,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 
 	if d.writes() {
 		// A failed open leaves d.Store nil (not an interface holding a nil store), so Close skips it.
-		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log")})
+		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log"),
+			MemTableSize: cfg.LogMemTable, BlockCacheSize: cfg.LogCache})
 		if err != nil {
 			return nil, d.logOpenError(err)
 		}
@@ -279,7 +302,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	if d.writes() {
 		cmds, err = commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
-			Now: cfg.Now, InviteTTL: cfg.InviteTTL, Policy: d.Policy})
+			Now: cfg.Now, InviteTTL: cfg.InviteTTL, Policy: d.Policy, OrgQueue: cfg.OrgQueue})
 		if err != nil {
 			return nil, err
 		}
@@ -296,7 +319,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.reads() {
 		qcfg := queries.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
 			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js},
-			Policy: d.Policy}
+			Policy: d.Policy, MaxWaiters: cfg.MaxWaiters, MaxPayload: d.NC.MaxPayload()}
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
@@ -381,6 +404,12 @@ func (d *Daemon) connect(ctx context.Context) error {
 func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {
 	log := d.cfg.Logger
 	opts := badger.DefaultOptions(filepath.Join(d.cfg.DataDir, "views")).WithLogger(nil).WithSyncWrites(false)
+	if d.cfg.ViewsMemTable > 0 {
+		opts = opts.WithMemTableSize(d.cfg.ViewsMemTable)
+	}
+	if d.cfg.ViewsCache > 0 {
+		opts = opts.WithBlockCacheSize(d.cfg.ViewsCache)
+	}
 	var err error
 	d.viewsDB, err = badger.Open(opts)
 	if err != nil {
@@ -388,7 +417,7 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	}
 	d.Members = projections.NewView("members", presets, d.viewsDB, log)
 	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
-	d.Perms.EnableCheckCache()
+	d.Perms.EnableCheckCache(d.cfg.CheckCache)
 	d.Members.SetClock(d.cfg.Now) // reads drop memberships whose end has come
 	d.Perms.SetClock(d.cfg.Now)
 	views := []*projections.View{d.Members, d.Perms}
@@ -482,6 +511,9 @@ func (d *Daemon) Close() {
 		}
 		d.cancel()
 		d.wg.Wait()
+		if d.Perms != nil {
+			d.Perms.CloseCheckCache()
+		}
 		if d.viewsDB != nil {
 			_ = d.viewsDB.Close()
 		}

@@ -1,0 +1,72 @@
+package queries_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"roster/client"
+	"roster/commands"
+	"roster/domain"
+	"roster/eventstore"
+	"roster/internal/edge"
+	"roster/projections"
+	"roster/queries"
+)
+
+// pausedLog is a log whose first scan waits until released, so a rebuild is known to be
+// running (ordering, not time).
+type pausedLog struct {
+	eventstore.Store
+	started, release chan struct{}
+}
+
+func (l *pausedLog) Scan(ctx context.Context, from uint64, fn func(eventstore.Record) error) error {
+	select {
+	case l.started <- struct{}{}:
+		<-l.release
+	default:
+	}
+	return l.Store.Scan(ctx, from, fn)
+}
+
+// A second rebuild while one runs is refused with conflict naming the running one; once it is
+// done, the next one runs.
+func TestOneRebuildAtATime(t *testing.T) {
+	ctx := context.Background()
+	presets := domain.MustLoadPresets()
+	store := eventstore.NewMemory()
+	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply, code := svc.Execute(ctx, "CreateOrganization", []byte(`{"org_id":"acme","kind":"team","preset":"neptune","actor":"ana","name":"Acme"}`)); code != "" {
+		t.Fatal(string(reply))
+	}
+	logger := slog.New(slog.DiscardHandler)
+	members := projections.NewView("members", presets, nil, logger)
+	perms := projections.NewView("permissions", presets, nil, logger)
+	log := &pausedLog{Store: store, started: make(chan struct{}), release: make(chan struct{})}
+	b := queries.NewRebuilder(nil, []*projections.View{members, perms}, log, logger)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := b.Run(ctx, queries.RebuildRequest{Views: []string{"members"}})
+		first <- err
+	}()
+	<-log.started
+	_, err = b.Run(ctx, queries.RebuildRequest{Views: []string{"permissions"}})
+	if code, _ := edge.CodeOf(err); code != client.CodeConflict || !strings.Contains(err.Error(), "rebuild of members") {
+		t.Fatalf("second rebuild: %v, want conflict naming the running rebuild of members", err)
+	}
+	close(log.release)
+	if err := <-first; err != nil {
+		t.Fatalf("first rebuild: %v", err)
+	}
+	views, err := b.Run(ctx, queries.RebuildRequest{})
+	if err != nil || len(views) != 2 {
+		t.Fatalf("rebuild after the first: %v %v", views, err)
+	}
+}

@@ -47,10 +47,16 @@ const migrateChunk = 512
 // open (records already rewritten decode and hash the same).
 func migrate(db *badger.DB, log *slog.Logger) error {
 	var ver uint64
+	fresh := false
 	err := db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(formatKey())
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			// No format key: a log of format 1, or a new log with no record at all.
 			ver = 1
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}})
+			defer it.Close()
+			it.Rewind()
+			fresh = !it.Valid()
 			return nil
 		}
 		if err != nil {
@@ -69,6 +75,12 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 	}
 	switch {
 	case ver == FormatVersion:
+		return nil
+	case fresh:
+		// A new log is written in the current format from its first record on.
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey(), u64(FormatVersion)) }); err != nil {
+			return fmt.Errorf("write format: %w", err)
+		}
 		return nil
 	case ver > FormatVersion:
 		return fmt.Errorf("%w: the log has format %d, this Roster reads up to %d", ErrUnknownFormat, ver, FormatVersion)

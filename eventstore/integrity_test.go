@@ -3,8 +3,10 @@ package eventstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -354,5 +356,28 @@ func TestRecoverLegacyEnvelopes(t *testing.T) {
 	publish(next) // no hashes after hashed envelopes
 	if _, err := RecoverFromStream(ctx, js, RelayConfig{}, filepath.Join(t.TempDir(), "log"), BadgerOptions{}); !errors.Is(err, ErrStreamInvalid) {
 		t.Fatalf("hashless envelope after the chain: %v", err)
+	}
+}
+
+// A new log is written in the current format from the start: nothing is migrated.
+func TestNewLogStartsInTheCurrentFormat(t *testing.T) {
+	var logs bytes.Buffer
+	s, err := OpenBadger(t.TempDir(), BadgerOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ver uint64
+	if err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey())
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { ver = binary.BigEndian.Uint64(v); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ver != FormatVersion || strings.Contains(logs.String(), "migrated") {
+		t.Fatalf("format %d, logs %q", ver, logs.String())
 	}
 }

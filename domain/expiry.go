@@ -418,7 +418,12 @@ func (d *decider) extendMembership(c *ExtendMembership) (Outcome, error) {
 		}
 		return Outcome{}, conflictf("the membership already ends at %s", at.Format(time.RFC3339Nano))
 	}
-	return one(&MembershipExtended{MembershipRef: ref, ExpiresAt: at, PreviousExpiresAt: end}), nil
+	evs := []Event{&MembershipExtended{MembershipRef: ref, ExpiresAt: at, PreviousExpiresAt: end}}
+	// An end date on the last admin or owner would break SPEC §2.2 at that instant.
+	if err := d.guard(evs); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Events: evs}, nil
 }
 
 func (d *decider) expireMemberships(*ExpireMemberships) (Outcome, error) {

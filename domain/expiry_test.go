@@ -205,3 +205,27 @@ func jsonRoundTrip(in, out any) error {
 	}
 	return json.Unmarshal(b, out)
 }
+
+// SPEC §2.2 holds at every instant: an end date on the last admin, or on a project's last
+// owner, would leave the organization or the project without one when it comes.
+func TestEndDatesKeepTheLastAdminAndOwner(t *testing.T) {
+	later := kitNow.Add(48 * time.Hour)
+	t.Run("last admin", func(t *testing.T) {
+		s := given(t, neptuneTeam())
+		s.when(&ExtendMembership{Meta: by("ana"), UserID: "ana", ExpiresAt: rfc(later)}).
+			thenErrorMentions(CodePreconditionFailed, "admin")
+		// With a second admin without an end date, ana's may end.
+		s.do(&ChangeOrgRole{Meta: by("ana"), UserID: "bob", Role: "admin"})
+		s.when(&ExtendMembership{Meta: by("ana"), UserID: "ana", ExpiresAt: rfc(later)}).thenTypes(EvMembershipExtended)
+		// Now bob is the last admin without an end: he may not be demoted.
+		s.when(&ChangeOrgRole{Meta: by("ana"), UserID: "bob", Role: "member"}).thenError(CodePreconditionFailed)
+	})
+	t.Run("last owner", func(t *testing.T) {
+		// Dataloop: olga is p1's only owner and admins do not own every project.
+		s := given(t, dataloop())
+		s.when(&ExtendMembership{Meta: by("olga"), ProjectID: "p1", UserID: "olga", ExpiresAt: rfc(later)}).
+			thenErrorMentions(CodePreconditionFailed, "owner")
+		s.when(&ChangeRole{Meta: by("olga"), MemberRef: MemberRef{ProjectID: "p1", UserID: "olga"}, Roles: []string{"owner"}, ExpiresAt: rfc(later)}).
+			thenErrorMentions(CodePreconditionFailed, "owner")
+	})
+}

@@ -65,12 +65,14 @@ func (o *Org) violationsIn(t touched) []string {
 	if t.all || len(t.users) > 0 {
 		admins := 0
 		for _, m := range o.Members {
-			if m.Role == o.preset.OrgAdminRole {
+			// An admin whose membership has an end date does not count: at that instant the
+			// organization would be left without one (SPEC §2.2 holds at every moment).
+			if m.Role == o.preset.OrgAdminRole && m.ExpiresAt.IsZero() {
 				admins++
 			}
 		}
 		if admins == 0 {
-			out = append(out, fmt.Sprintf("organization %s would have no %s left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
+			out = append(out, fmt.Sprintf("organization %s would have no %s without an end date left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
 		}
 	}
 	// Where admins own every project the last-owner rule is off, except in single-owner presets
@@ -115,7 +117,8 @@ func (o *Org) adminsOwnProjects() bool {
 
 func (o *Org) hasOwner(p *Project) bool {
 	for _, m := range p.Members {
-		if !slices.Contains(m.Roles, o.preset.OwnerRole) {
+		// An owner whose membership has an end date does not count (see violationsIn).
+		if !slices.Contains(m.Roles, o.preset.OwnerRole) || !m.ExpiresAt.IsZero() {
 			continue
 		}
 		if m.UserID != "" {
@@ -176,9 +179,28 @@ func touchedBy(evs []Event) touched {
 			t.invitations = append(t.invitations, e.InvitationID)
 		case *InvitationAccepted:
 			t.invitations = append(t.invitations, e.InvitationID)
+		case *MembershipExtended:
+			t = t.withMembership(e.MembershipRef)
+		case *MembershipExpired:
+			t = t.withMembership(e.MembershipRef)
 		default:
 			t.all = true
 		}
+	}
+	return t
+}
+
+// withMembership adds the part of the state a membership end names.
+func (t touched) withMembership(r MembershipRef) touched {
+	switch {
+	case r.ProjectID != "":
+		t.projects = append(t.projects, r.ProjectID)
+	case r.GroupID != "":
+		t.groups, t.users = append(t.groups, r.GroupID), append(t.users, r.UserID)
+	case r.UserID != "":
+		t.users = append(t.users, r.UserID)
+	default:
+		t.all = true
 	}
 	return t
 }
@@ -192,6 +214,8 @@ func (o *Org) cloneFor(t touched) *Org {
 	}
 	users, groups, projects, invitations := t.users, t.groups, t.projects, t.invitations
 	c := *o
+	// Evolve keeps the expiry index up to date: the copy needs its own.
+	c.expiring = o.expiring.clone()
 	if len(users) > 0 {
 		c.Members = maps.Clone(o.Members)
 		c.userGroups = maps.Clone(o.userGroups)

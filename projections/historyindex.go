@@ -67,6 +67,13 @@ func (x *HistoryIndex) Reset() {
 	x.pos, x.orgs = 0, map[string]*orgPostings{}
 }
 
+// Rebuild builds the index again from position 1 (roster rebuild's counterpart for the
+// index: it is derived from the log alone).
+func (x *HistoryIndex) Rebuild(ctx context.Context) error {
+	x.Reset()
+	return x.CatchUp(ctx)
+}
+
 // CatchUp indexes every record the log holds beyond the index's position.
 func (x *HistoryIndex) CatchUp(ctx context.Context) error {
 	head, err := x.h.Head(ctx)

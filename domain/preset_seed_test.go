@@ -342,7 +342,7 @@ func TestSeedAllonia(t *testing.T) {
 	}
 	wantLabels := map[string]string{
 		"tenant_admin": "Tenant Admin", "project_manager": "Project Manager", "track_leader": "Track Leader",
-		"data_scientist": "Data scientist / Data engineer", "ml_ops": "ML Ops",
+		"data_scientist": "Data scientist / Data Engineer", "ml_ops": "ML Ops",
 	}
 	wantScopes := map[string]string{
 		"tenant_admin": ScopeOrg, "project_manager": ScopeProject, "track_leader": ScopeTrack,

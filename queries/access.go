@@ -5,7 +5,6 @@ import (
 	"errors"
 	"roster/client"
 	"roster/domain"
-	"roster/eventstore"
 	"slices"
 	"strconv"
 )
@@ -66,13 +65,11 @@ func (q *Queries) check(ctx context.Context, r client.Check, mayBlock bool) (uin
 	if !mayBlock {
 		return 0, nil, errWouldBlock
 	}
-	// Explanations read the organization's events up to the answer's position.
-	recs, err := q.cfg.History.OrgEvents(ctx, r.OrgID)
+	vias, err := q.explainVias(ctx, r.OrgID, r.UserID, r.ProjectID, pos, d.Via)
 	if err != nil {
-		return 0, nil, fail(client.CodeUnavailable, "read the history of %s: %v", r.OrgID, err)
+		return 0, nil, err
 	}
-	recs = slices.DeleteFunc(recs, func(rec eventstore.Record) bool { return rec.Position > pos })
-	return pos, client.CheckResult{Decision: d.Decision, Permission: perm, Via: buildLineage(recs).explain(r.UserID, d.Via), ExplainedAt: pos}, nil
+	return pos, client.CheckResult{Decision: d.Decision, Permission: perm, Via: vias, ExplainedAt: pos}, nil
 }
 
 // viasOf is the wire's form of a decision's vias (nil stays nil: the wire says null).

@@ -1682,6 +1682,7 @@ func TestDifferentialViewsAgainstBruteForce(t *testing.T) {
 				// A full comparison of one organization in the middle of its history.
 				spec := diffPick(h.rng, diffOrgSpecs)
 				h.compareOrg(spec)
+				h.compareHistory(spec, rand.New(rand.NewPCG(diffSeed1, uint64(midway))))
 				midway++
 			}
 		}
@@ -1716,6 +1717,7 @@ func TestDifferentialViewsAgainstBruteForce(t *testing.T) {
 		t.Logf("org %-9s %-8s members %2d workgroups %d custom roles %2d tracks %2d partners %d projects %v invitations %v",
 			spec.id, spec.preset, len(o.Members), len(o.Workgroups), len(o.CustomRoles), tracks, partners, status, inv)
 		h.compareOrg(spec)
+		h.compareHistory(spec, rand.New(rand.NewPCG(diffSeed2, uint64(len(spec.id)))))
 	}
 	h.compareAccessAt()
 

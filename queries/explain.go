@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"context"
 	"slices"
 
 	"roster/client"
@@ -100,4 +101,20 @@ func (l *lineage) explain(userID string, vias []domain.Via) []client.Via {
 		out = append(out, w)
 	}
 	return out
+}
+
+// explainVias attaches to each via the events behind it, read from the history index: the
+// records up to pos that concern the user, their workgroups, the project and the
+// invitations those name (projections.HistoryIndex.Facts), which hold every event the
+// lineage of the whole stream would give these vias.
+func (q *Queries) explainVias(ctx context.Context, orgID, userID, projectID string, pos uint64, vias []domain.Via) ([]client.Via, error) {
+	x := q.cfg.Index
+	if err := x.CatchUp(ctx); err != nil {
+		return nil, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	recs, err := x.Facts(ctx, orgID, userID, projectID, pos, true)
+	if err != nil {
+		return nil, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	return buildLineage(recs).explain(userID, vias), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -114,25 +115,142 @@ func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, an
 	if r.AfterPosition > head {
 		return 0, nil, fail(client.CodeInvalid, "after_position %d is beyond the log head %d; positions name the past (min_position waits for the future)", r.AfterPosition, head)
 	}
-	records, err := q.cfg.History.OrgEvents(ctx, r.OrgID)
+	res, err := q.auditPage(ctx, r.OrgID, f, r.AfterPosition, limit, func(rec eventstore.Record) bool { return principal.match(rec) && aware(rec) })
 	if err != nil {
 		return 0, nil, err
 	}
-	if len(records) == 0 {
-		return 0, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
-	}
-	res := client.AuditPage{Events: []client.Event{}}
-	for _, rec := range records {
-		if rec.Position <= r.AfterPosition || !f.Match(rec) || !principal.match(rec) || !aware(rec) {
-			continue
-		}
-		if len(res.Events) == limit {
-			res.NextAfterPosition = res.Events[len(res.Events)-1].Position
-			break
-		}
-		res.Events = append(res.Events, client.Event(rec))
-	}
 	return head, res, nil
+}
+
+// auditPage reads one page of an organization's trail from the history index: it walks the
+// shortest posting list of the filter's dimensions (every event, project, user, actor,
+// types) from after_position (or since) up to until, keeps the positions the other lists
+// hold, and reads only those records, which the filter then checks in full. It stops after
+// limit+1 matches.
+func (q *Queries) auditPage(ctx context.Context, orgID string, f AuditFilter, after uint64, limit int, keep func(eventstore.Record) bool) (client.AuditPage, error) {
+	x := q.cfg.Index
+	if err := x.CatchUp(ctx); err != nil {
+		return client.AuditPage{}, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	if !x.Known(orgID) {
+		return client.AuditPage{}, fail(client.CodeNotFound, "organization %s not found", orgID)
+	}
+	start, end := after+1, uint64(math.MaxUint64)
+	if !f.Since.IsZero() {
+		p, err := q.cfg.History.PositionAt(ctx, f.Since.Add(-time.Nanosecond))
+		if err != nil {
+			return client.AuditPage{}, fail(client.CodeUnavailable, "find the position of since: %v", err)
+		}
+		start = max(start, p+1)
+	}
+	if !f.Until.IsZero() {
+		p, err := q.cfg.History.PositionAt(ctx, f.Until)
+		if err != nil {
+			return client.AuditPage{}, fail(client.CodeUnavailable, "find the position of until: %v", err)
+		}
+		end = p
+	}
+	cut := func(key string) []uint64 { return projections.UpTo(projections.From(x.List(orgID, key), start), end) }
+	// Each dimension is a union of lists (only types has more than one).
+	dims := [][][]uint64{{cut("A")}}
+	if f.ProjectID != "" {
+		dims = append(dims, [][]uint64{cut("P:" + f.ProjectID)})
+	}
+	if f.UserID != "" {
+		dims = append(dims, [][]uint64{cut("U:" + f.UserID)})
+	}
+	if f.Actor != "" {
+		dims = append(dims, [][]uint64{cut("C:" + f.Actor)})
+	}
+	if len(f.Types) > 0 {
+		var ts [][]uint64
+		for _, t := range f.Types {
+			ts = append(ts, cut("T:"+t))
+		}
+		dims = append(dims, ts)
+	}
+	size := func(d [][]uint64) (n int) {
+		for _, l := range d {
+			n += len(l)
+		}
+		return n
+	}
+	best := 0
+	for i, d := range dims {
+		if size(d) < size(dims[best]) {
+			best = i
+		}
+	}
+	drive := newUnion(dims[best])
+	others := append(slices.Clone(dims[:best]), dims[best+1:]...)
+	res := client.AuditPage{Events: []client.Event{}}
+	matched := 0
+	batch := make([]uint64, 0, 64)
+	for {
+		batch = batch[:0]
+		want := min(max(limit+1-matched, 16), 256)
+		for len(batch) < want {
+			p, ok := drive.next()
+			if !ok {
+				break
+			}
+			if inAll(others, p) {
+				batch = append(batch, p)
+			}
+		}
+		if len(batch) == 0 {
+			return res, nil
+		}
+		recs, err := x.Records(ctx, batch)
+		if err != nil {
+			return client.AuditPage{}, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+		}
+		for _, rec := range recs {
+			if !f.Match(rec) || !keep(rec) {
+				continue
+			}
+			if len(res.Events) == limit {
+				res.NextAfterPosition = res.Events[len(res.Events)-1].Position
+				return res, nil
+			}
+			res.Events = append(res.Events, client.Event(rec))
+			matched++
+		}
+	}
+}
+
+// inAll reports whether every dimension (a union of posting lists) holds p.
+func inAll(dims [][][]uint64, p uint64) bool {
+	for _, d := range dims {
+		if !slices.ContainsFunc(d, func(l []uint64) bool { return projections.Contains(l, p) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// union walks the sorted union of a few posting lists.
+type union struct{ lists [][]uint64 }
+
+func newUnion(lists [][]uint64) *union { return &union{lists: slices.Clone(lists)} }
+
+func (u *union) next() (uint64, bool) {
+	best := -1
+	for i, l := range u.lists {
+		if len(l) > 0 && (best < 0 || l[0] < u.lists[best][0]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, false
+	}
+	p := u.lists[best][0]
+	for i, l := range u.lists {
+		if len(l) > 0 && l[0] == p {
+			u.lists[i] = l[1:]
+		}
+	}
+	return p, true
 }
 
 // awaitLog waits for the log itself to reach min_position.
@@ -152,7 +270,37 @@ func (q *Queries) awaitLog(ctx context.Context, c Consistency) error {
 	return nil
 }
 
-// OrgAt folds an organization's stream up to and including position.
+// orgFactsAt folds, from the history index, the organization's events up to pos that decide
+// userID's access at projectID (projections.HistoryIndex.Facts): the state answers that
+// user's permissions and roles there exactly as the fold of the whole stream would. known
+// reports whether the organization has any event in the log.
+func (q *Queries) orgFactsAt(ctx context.Context, orgID, userID, projectID string, pos uint64) (o *domain.Org, known bool, err error) {
+	x := q.cfg.Index
+	if err := x.CatchUp(ctx); err != nil {
+		return nil, false, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	recs, err := x.Facts(ctx, orgID, userID, projectID, pos, false)
+	if err != nil {
+		return nil, false, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	return foldRecords(orgID, q.cfg.Presets, recs), x.Known(orgID), nil
+}
+
+// foldRecords folds records (of one organization, in log order) into a fresh state.
+func foldRecords(orgID string, presets domain.Presets, recs []eventstore.Record) *domain.Org {
+	o := domain.NewOrg(orgID, presets)
+	for _, r := range recs {
+		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		if err != nil {
+			continue
+		}
+		domain.Evolve(o, ev)
+	}
+	return o
+}
+
+// OrgAt folds an organization's whole stream up to and including position (the reference
+// the history index is tested against).
 func OrgAt(ctx context.Context, h projections.History, presets domain.Presets, orgID string, position uint64) (*domain.Org, error) {
 	o := domain.NewOrg(orgID, presets)
 	records, err := h.OrgEvents(ctx, orgID)
@@ -212,7 +360,7 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		}
 		asOf = at
 	}
-	o, err := OrgAt(ctx, q.cfg.History, q.cfg.Presets, r.OrgID, pos)
+	o, known, err := q.orgFactsAt(ctx, r.OrgID, r.UserID, r.ProjectID, pos)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -223,7 +371,7 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 	}
 	o = o.At(asOf) // a membership whose end came before then was gone (domain/expiry.go)
 	if !o.Exists() {
-		if head, err := q.cfg.History.OrgEvents(ctx, r.OrgID); err != nil || len(head) == 0 {
+		if !known {
 			return pos, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
 		}
 		// The organization came later: nobody had access then.

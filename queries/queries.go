@@ -50,6 +50,9 @@ type Config struct {
 	Members, Permissions *projections.View
 	// History serves Audit, AccessAt, Check explanations and the head for Status.
 	History projections.History
+	// Index answers the as-of questions from posting lists over History; nil builds one
+	// over History (in memory, caught up from the log on use).
+	Index   *projections.HistoryIndex
 	Presets domain.Presets
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -102,6 +105,9 @@ func NewQueries(cfg Config) (*Queries, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Index == nil {
+		cfg.Index = projections.NewHistoryIndex(cfg.History)
 	}
 	q := &Queries{cfg: cfg}
 	q.table = map[string]query{

@@ -5,6 +5,7 @@
 // memory per membership and start to ready. Every figure is the median of several rounds.
 //
 //	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N]
+//	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests N]
 package main
 
 import (
@@ -26,6 +27,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "history" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runHistory(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("rosterbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a smaller load that runs in under a minute on an idle machine")

@@ -423,7 +423,7 @@ func catalogStory(t *testing.T, r *rig) {
 		perms, roles []string
 		categories   map[string]string // role label → category
 	}{
-		"allonia":  {perms: strs{"Create project", "Add new track", "Manager user roles in project", "Manager user roles in a track", "Project view", "Data catalog"}, roles: strs{"Tenant Admin", "Project Manager", "Track Leader", "Data scientist / Data engineer", "ML Ops"}},
+		"allonia":  {perms: strs{"Create project", "Add new track", "Manager user roles in project", "Manager user roles in a track", "Project view", "Data catalog"}, roles: strs{"Tenant Admin", "Project Manager", "Track Leader", "Data scientist / Data Engineer", "ML Ops"}},
 		"ica":      {perms: strs{"Create a Connector", "Manage project team", "Add docker image", "Load files into a table", "Install additional tools, packages, libraries, …", "Upload allowed", "Download allowed"}, roles: strs{"No Access", "Data Provider", "Viewer", "Contributor", "Administrator"}, categories: map[string]string{"Data Provider": "Project"}},
 		"dataloop": {perms: strs{"Create annotation", "Delete a task", "Open an issue", "View Datasets", "Add labeling company", "Move an Item"}, roles: strs{"Owner", "Developer", "Annotation Manager", "Annotator"}},
 		"neptune":  {perms: strs{"Managing subscription (including invoice data)", "Managing organization members", "Creating and deleting projects", "Viewing project content", "Editing project members", "Viewing or editing of project settings and properties"}, roles: strs{"Admin", "Member", "Owner", "Contributor", "Viewer"}},

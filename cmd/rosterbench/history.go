@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"roster/commands"
+	"roster/domain"
+	"roster/eventstore"
+	"roster/internal/edge"
+	"roster/projections"
+	"roster/queries"
+)
+
+// The history figures (rosterbench history): the as-of queries of one organization whose
+// log holds 1k, 10k, 100k (and, when asked, 1M) events, in process against a Badger log.
+//
+//	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests 300]
+
+// historyQuery is one measured query: its name and a request body for a random draw.
+type historyQuery struct {
+	name, query string
+	body        func(rng *rand.Rand, head uint64) string
+}
+
+// historyFigure is one query's p50 and p99 at one size.
+type historyFigure struct {
+	Size     int     `json:"events"`
+	Query    string  `json:"query"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	IndexSec float64 `json:"index_build_s"`
+}
+
+func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rosterbench history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizes := fs.String("sizes", "1000,10000,100000", "events of the organization, comma-separated (e.g. 1000,10000,100000,1000000)")
+	requests := fs.Int("requests", 1000, "requests per query and size")
+	dir := fs.String("dir", "", "parent directory of the temp data dirs")
+	asJSON := fs.Bool("json", false, "print JSON instead of the table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var ns []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 100 {
+			return fmt.Errorf("--sizes: %q is not a number of events of at least 100", s)
+		}
+		ns = append(ns, n)
+	}
+	var figs []historyFigure
+	for _, n := range ns {
+		fmt.Fprintf(stderr, "history: writing %d events...\n", n)
+		f, err := historyAt(ctx, *dir, n, *requests, stderr)
+		if err != nil {
+			return fmt.Errorf("%d events: %w", n, err)
+		}
+		figs = append(figs, f...)
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(figs, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first")
+	first := map[string]historyFigure{}
+	for _, f := range figs {
+		if _, ok := first[f.Query]; !ok {
+			first[f.Query] = f
+		}
+	}
+	for _, f := range figs {
+		if f.Query == "index build" {
+			continue
+		}
+		b := first[f.Query]
+		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS)
+	}
+	for _, n := range ns {
+		for _, f := range figs {
+			if f.Size == n && f.Query == "index build" {
+				fmt.Fprintf(stdout, "index built from the log at %d events in %.2fs\n", n, f.IndexSec)
+			}
+		}
+	}
+	return nil
+}
+
+// historyAt writes one organization of n events and measures the queries on it.
+func historyAt(ctx context.Context, parent string, n, requests int, progress io.Writer) ([]historyFigure, error) {
+	tmp, err := os.MkdirTemp(parent, "rosterbench-history-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	quiet := slog.New(slog.DiscardHandler)
+	store, err := eventstore.OpenBadger(tmp, eventstore.BadgerOptions{Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	presets := domain.MustLoadPresets()
+	const org = "big"
+	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []struct{ name, body string }{
+		{"CreateOrganization", `{"org_id":"big","kind":"team","preset":"neptune","actor":"ana"}`},
+		{"AddOrgMember", `{"org_id":"big","actor":"ana","user_id":"bob","name":"Bob Builder","email":"bob@example.com"}`},
+		{"CreateProject", `{"org_id":"big","actor":"ana","project_id":"p1"}`},
+		{"AddMember", `{"org_id":"big","actor":"ana","project_id":"p1","user_id":"bob","roles":["viewer"]}`},
+	} {
+		if reply, code := svc.Execute(ctx, c.name, []byte(c.body)); code != "" {
+			return nil, fmt.Errorf("%s: %s", c.name, reply)
+		}
+	}
+	stream := edge.StreamOf(org)
+	seed, err := store.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return nil, err
+	}
+	var member map[string]any
+	for _, r := range seed {
+		if r.Type == domain.EvOrgMemberAdded {
+			if err := json.Unmarshal(r.Data, &member); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The rest of the organization's history: other members joining (as in the issue's table).
+	version := uint64(len(seed))
+	for version < uint64(n) {
+		batch := make([]eventstore.Record, 0, 1000)
+		for len(batch) < cap(batch) && version+uint64(len(batch)) < uint64(n) {
+			i := version + uint64(len(batch))
+			member["user_id"] = fmt.Sprintf("m%07d", i)
+			member["name"] = fmt.Sprintf("Member %d", i)
+			member["email"] = fmt.Sprintf("m%07d@example.com", i)
+			data, err := json.Marshal(member)
+			if err != nil {
+				return nil, err
+			}
+			batch = append(batch, eventstore.Record{ID: uuid.Must(uuid.NewV7()).String(), Stream: stream, Type: domain.EvOrgMemberAdded,
+				Time: time.Now().UTC(), OrgID: org, Actor: "ana", Data: data})
+		}
+		if _, err := store.Append(ctx, eventstore.AppendRequest{Stream: stream, ExpectedVersion: version, Events: batch}); err != nil {
+			return nil, err
+		}
+		version += uint64(len(batch))
+	}
+	members := projections.NewView("members", presets, nil, quiet)
+	perms := projections.NewView("permissions", presets, nil, quiet)
+	perms.EnableCheckCache()
+	for _, v := range []*projections.View{members, perms} {
+		if err := v.CatchUp(ctx, store); err != nil {
+			return nil, err
+		}
+	}
+	history := projections.StoreHistory{Store: store}
+	index := projections.NewHistoryIndex(history)
+	start := time.Now()
+	if err := index.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	built := time.Since(start)
+	q, err := queries.NewQueries(queries.Config{Members: members, Permissions: perms, History: history, Index: index, Presets: presets, Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	head, err := store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	qs := []historyQuery{
+		{"AccessAt position", queries.QAccessAt, func(rng *rand.Rand, head uint64) string {
+			return fmt.Sprintf(`{"org_id":"big","project_id":"p1","user_id":"bob","position":%d}`, 1+rng.Uint64N(head))
+		}},
+		{"AccessAt at (head)", queries.QAccessAt, func(*rand.Rand, uint64) string {
+			return `{"org_id":"big","project_id":"p1","user_id":"bob","at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+		}},
+		{"Check explain", queries.QCheck, func(*rand.Rand, uint64) string {
+			return `{"org_id":"big","project_id":"p1","user_id":"bob","permission":"project.content.view","explain":true}`
+		}},
+		{"Audit user, limit 10", queries.QAudit, func(rng *rand.Rand, head uint64) string {
+			return fmt.Sprintf(`{"org_id":"big","user_id":"m%07d","limit":10}`, 4+rng.Uint64N(head-4))
+		}},
+		{"Audit type, limit 10", queries.QAudit, func(rng *rand.Rand, head uint64) string {
+			return fmt.Sprintf(`{"org_id":"big","type":"OrgMemberAdded","after_position":%d,"limit":10}`, rng.Uint64N(head))
+		}},
+		{"ListMembers q", queries.QListMembers, func(*rand.Rand, uint64) string {
+			return `{"org_id":"big","q":"bob","limit":10}`
+		}},
+	}
+	// Let Badger's compactions after the bulk write settle and collect the catch-up's garbage,
+	// so that the figures are the queries' own.
+	time.Sleep(time.Duration(min(n/20_000, 10)) * time.Second)
+	runtime.GC()
+	figs := []historyFigure{{Size: n, Query: "index build", IndexSec: built.Seconds()}}
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	for _, hq := range qs {
+		// The slow, unindexed queries get fewer requests at large sizes.
+		reqs := requests
+		lat := make(latencies, 0, reqs)
+		for i := range reqs + 5 {
+			body := hq.body(rng, head)
+			t0 := time.Now()
+			reply, code := q.Execute(ctx, hq.query, []byte(body))
+			d := time.Since(t0)
+			if code != "" {
+				return nil, fmt.Errorf("%s %s: %s", hq.query, body, reply)
+			}
+			if i >= 5 { // warm-up
+				lat = append(lat, d)
+			}
+			if hq.name == "ListMembers q" && d > 200*time.Millisecond && len(lat) >= 20 {
+				break // an O(n) query: enough samples
+			}
+		}
+		slices.Sort(lat)
+		figs = append(figs, historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99))})
+		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms\n", n, hq.name, ms(lat.pct(50)), ms(lat.pct(99)))
+	}
+	return figs, nil
+}

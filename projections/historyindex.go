@@ -1,0 +1,392 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// HistoryIndex is a view of the log that answers the as-of questions (AccessAt, Check's
+// explanations, Audit) without reading an organization's whole stream. For each
+// organization it keeps sorted lists of positions (posting lists) under keys:
+//
+//   - the facts that decide a user's access, one timeline per entity: "u:" user (their
+//     organization membership, their workgroup memberships, their direct project and track
+//     memberships), "g:" workgroup (its creation and its project and track memberships),
+//     "p:" project (creation, status, visibility, tracks, partners), "i:" invitation, and "o"
+//     for every other event of the organization (creation, custom roles, accounts, and any
+//     event type this index does not know, so a new event type is never left out of a fold);
+//   - Audit's dimensions: "A" every event, "P:" project_id, "U:" user_id or admin_user_id,
+//     "C:" actor, "T:" type.
+//
+// An answer as of position P reads only the lists it needs, seeks to P by binary search
+// and fetches only the records it folds or returns: O(log n + answer), whatever the size of
+// the organization's history.
+//
+// The index lives in memory and is derived from the log alone: CatchUp reads what the log
+// gained since the last call (each query calls it first), Reset forgets everything (roster
+// rebuild), and a process builds it again from the log on first use.
+type HistoryIndex struct {
+	h History
+	// catch serialises catch-ups; mu guards pos and orgs.
+	catch sync.Mutex
+	mu    sync.RWMutex
+	pos   uint64
+	orgs  map[string]*orgPostings
+}
+
+type orgPostings struct {
+	lists map[string][]uint64
+}
+
+// NewHistoryIndex indexes the records of h.
+func NewHistoryIndex(h History) *HistoryIndex {
+	return &HistoryIndex{h: h, orgs: map[string]*orgPostings{}}
+}
+
+// Position is the last position indexed.
+func (x *HistoryIndex) Position() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.pos
+}
+
+// Reset forgets the index; the next CatchUp builds it again from position 1.
+func (x *HistoryIndex) Reset() {
+	x.catch.Lock()
+	defer x.catch.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pos, x.orgs = 0, map[string]*orgPostings{}
+}
+
+// Rebuild builds the index again from position 1 (roster rebuild's counterpart for the
+// index: it is derived from the log alone).
+func (x *HistoryIndex) Rebuild(ctx context.Context) error {
+	x.Reset()
+	return x.CatchUp(ctx)
+}
+
+// CatchUp indexes every record the log holds beyond the index's position.
+func (x *HistoryIndex) CatchUp(ctx context.Context) error {
+	head, err := x.h.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("history index: read the head: %w", err)
+	}
+	if head <= x.Position() {
+		return nil
+	}
+	x.catch.Lock()
+	defer x.catch.Unlock()
+	from := x.Position() + 1
+	if head < from {
+		return nil
+	}
+	const batch = 4096
+	pending := make([]eventstore.Record, 0, batch)
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		x.mu.Lock()
+		for _, r := range pending {
+			x.add(r)
+		}
+		x.mu.Unlock()
+		pending = pending[:0]
+	}
+	errDone := errors.New("done")
+	err = x.h.Scan(ctx, from, func(r eventstore.Record) error {
+		if r.Position > head {
+			return errDone
+		}
+		pending = append(pending, r)
+		if len(pending) == batch {
+			flush()
+		}
+		if r.Position == head {
+			return errDone
+		}
+		return nil
+	})
+	flush()
+	if err != nil && !errors.Is(err, errDone) {
+		return fmt.Errorf("history index: read the log from %d: %w", from, err)
+	}
+	return nil
+}
+
+// indexFields are the data fields the index reads of an event.
+type indexFields struct {
+	ProjectID    string `json:"project_id"`
+	UserID       string `json:"user_id"`
+	GroupID      string `json:"group_id"`
+	AdminID      string `json:"admin_user_id"`
+	InvitationID string `json:"invitation_id"`
+}
+
+// add indexes one record; x.mu is held.
+func (x *HistoryIndex) add(r eventstore.Record) {
+	if r.Position > x.pos {
+		x.pos = r.Position
+	}
+	if r.OrgID == "" {
+		return
+	}
+	o := x.orgs[r.OrgID]
+	if o == nil {
+		o = &orgPostings{lists: map[string][]uint64{}}
+		x.orgs[r.OrgID] = o
+	}
+	var f indexFields
+	_ = json.Unmarshal(r.Data, &f)
+	put := func(key string) {
+		l := o.lists[key]
+		if n := len(l); n > 0 && l[n-1] >= r.Position {
+			return // each position once, in order
+		}
+		o.lists[key] = append(l, r.Position)
+	}
+	put("A")
+	put("T:" + r.Type)
+	if r.Actor != "" {
+		put("C:" + r.Actor)
+	}
+	if f.ProjectID != "" {
+		put("P:" + f.ProjectID)
+	}
+	if f.UserID != "" {
+		put("U:" + f.UserID)
+	}
+	if f.AdminID != "" && f.AdminID != f.UserID {
+		put("U:" + f.AdminID)
+	}
+	put(factKey(r.Type, f))
+}
+
+// factKey is the access timeline an event belongs to (see HistoryIndex).
+func factKey(typ string, f indexFields) string {
+	switch typ {
+	case domain.EvOrgMemberAdded, domain.EvOrgRoleChanged, domain.EvOrgMemberRemoved,
+		domain.EvWorkgroupMemberAdded, domain.EvWorkgroupMemberRemoved:
+		if f.UserID != "" {
+			return "u:" + f.UserID
+		}
+	case domain.EvWorkgroupCreated:
+		if f.GroupID != "" {
+			return "g:" + f.GroupID
+		}
+	case domain.EvMemberAdded, domain.EvRoleChanged, domain.EvGrantsSet, domain.EvMemberRemoved:
+		switch {
+		case f.UserID != "" && f.GroupID == "":
+			return "u:" + f.UserID
+		case f.GroupID != "" && f.UserID == "":
+			return "g:" + f.GroupID
+		}
+	case domain.EvProjectCreated, domain.EvProjectRenamed, domain.EvProjectVisibilitySet, domain.EvProjectArchived,
+		domain.EvProjectUnarchived, domain.EvProjectDeleted, domain.EvTrackCreated, domain.EvTrackConfigured, domain.EvPartnerAdded:
+		if f.ProjectID != "" {
+			return "p:" + f.ProjectID
+		}
+	case domain.EvInvitationCreated, domain.EvInvitationAccepted, domain.EvInvitationRejected,
+		domain.EvInvitationRevoked, domain.EvInvitationExpired:
+		if f.InvitationID != "" {
+			return "i:" + f.InvitationID
+		}
+	}
+	return "o"
+}
+
+// Known reports whether the index holds any event of the organization.
+func (x *HistoryIndex) Known(orgID string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, ok := x.orgs[orgID]
+	return ok
+}
+
+// List returns the posting list of one key of an organization (sorted positions). The
+// slice is never written below its length again: callers may read it without the lock.
+func (x *HistoryIndex) List(orgID, key string) []uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	o := x.orgs[orgID]
+	if o == nil {
+		return nil
+	}
+	l := o.lists[key]
+	return l[:len(l):len(l)]
+}
+
+// UpTo cuts a posting list to the positions at or before pos.
+func UpTo(l []uint64, pos uint64) []uint64 {
+	return l[:sort.Search(len(l), func(i int) bool { return l[i] > pos })]
+}
+
+// From cuts a posting list to the positions at or after pos.
+func From(l []uint64, pos uint64) []uint64 {
+	return l[sort.Search(len(l), func(i int) bool { return l[i] >= pos }):]
+}
+
+// Contains reports whether a posting list holds pos.
+func Contains(l []uint64, pos uint64) bool {
+	_, ok := slices.BinarySearch(l, pos)
+	return ok
+}
+
+// RecordReader fetches records by position; the histories of this package implement it.
+type RecordReader interface {
+	RecordsAt(ctx context.Context, positions []uint64) ([]eventstore.Record, error)
+}
+
+// Records fetches the records at the given positions, in the order given.
+func (x *HistoryIndex) Records(ctx context.Context, positions []uint64) ([]eventstore.Record, error) {
+	if len(positions) == 0 {
+		return nil, nil
+	}
+	if rr, ok := x.h.(RecordReader); ok {
+		return rr.RecordsAt(ctx, positions)
+	}
+	out := make([]eventstore.Record, 0, len(positions))
+	for _, p := range positions {
+		var got *eventstore.Record
+		errDone := errors.New("done")
+		err := x.h.Scan(ctx, p, func(r eventstore.Record) error {
+			got = &r
+			return errDone
+		})
+		if err != nil && !errors.Is(err, errDone) {
+			return nil, fmt.Errorf("read record %d: %w", p, err)
+		}
+		if got == nil || got.Position != p {
+			return nil, fmt.Errorf("read record %d: not in the log", p)
+		}
+		out = append(out, *got)
+	}
+	return out, nil
+}
+
+// Facts returns, in log order, the organization's records up to pos that decide userID's
+// access at projectID (every project when projectID is ""): the organization-wide events,
+// the user's own timeline, that of every workgroup the user was in, and the project's.
+// With invitations, the events of the invitations those records name come too (Check's
+// explanations show them). Folding them with domain.Evolve gives a state in which the
+// user's permissions at the project are those of the whole organization's fold.
+func (x *HistoryIndex) Facts(ctx context.Context, orgID, userID, projectID string, pos uint64, invitations bool) ([]eventstore.Record, error) {
+	own, err := x.Records(ctx, UpTo(x.List(orgID, "u:"+userID), pos))
+	if err != nil {
+		return nil, err
+	}
+	var groups []string
+	var lists [][]uint64
+	lists = append(lists, UpTo(x.List(orgID, "o"), pos))
+	if projectID != "" {
+		lists = append(lists, UpTo(x.List(orgID, "p:"+projectID), pos))
+	}
+	for _, r := range own {
+		if r.Type == domain.EvWorkgroupMemberAdded {
+			var f indexFields
+			if json.Unmarshal(r.Data, &f) == nil && f.GroupID != "" && !slices.Contains(groups, f.GroupID) {
+				groups = append(groups, f.GroupID)
+				lists = append(lists, UpTo(x.List(orgID, "g:"+f.GroupID), pos))
+			}
+		}
+	}
+	rest, err := x.Records(ctx, mergePostings(lists...))
+	if err != nil {
+		return nil, err
+	}
+	out := append(own, rest...)
+	if invitations {
+		var ids []string
+		for _, r := range out {
+			var f indexFields
+			if json.Unmarshal(r.Data, &f) == nil && f.InvitationID != "" && !slices.Contains(ids, f.InvitationID) {
+				ids = append(ids, f.InvitationID)
+			}
+		}
+		var il [][]uint64
+		for _, id := range ids {
+			il = append(il, UpTo(x.List(orgID, "i:"+id), pos))
+		}
+		inv, err := x.Records(ctx, mergePostings(il...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv...)
+	}
+	slices.SortFunc(out, func(a, b eventstore.Record) int {
+		switch {
+		case a.Position < b.Position:
+			return -1
+		case a.Position > b.Position:
+			return 1
+		}
+		return 0
+	})
+	return slices.CompactFunc(out, func(a, b eventstore.Record) bool { return a.Position == b.Position }), nil
+}
+
+// mergePostings is the sorted union of posting lists.
+func mergePostings(lists ...[]uint64) []uint64 {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	out := make([]uint64, 0, n)
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// RecordsAt implements RecordReader over the local log.
+func (h StoreHistory) RecordsAt(ctx context.Context, positions []uint64) ([]eventstore.Record, error) {
+	out := make([]eventstore.Record, 0, len(positions))
+	for i := 0; i < len(positions); {
+		// A run of consecutive positions is one read.
+		j := i + 1
+		for j < len(positions) && positions[j] == positions[j-1]+1 {
+			j++
+		}
+		recs, err := h.Store.Read(ctx, positions[i], j-i)
+		if err != nil {
+			return nil, fmt.Errorf("read records %d..%d: %w", positions[i], positions[j-1], err)
+		}
+		if len(recs) != j-i {
+			return nil, fmt.Errorf("read records %d..%d: the log holds %d of them", positions[i], positions[j-1], len(recs))
+		}
+		out = append(out, recs...)
+		i = j
+	}
+	return out, nil
+}
+
+// RecordsAt implements RecordReader over the stream (sequence = position).
+func (h StreamHistory) RecordsAt(ctx context.Context, positions []uint64) ([]eventstore.Record, error) {
+	s, err := h.stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Record, 0, len(positions))
+	for _, p := range positions {
+		msg, err := s.GetMsg(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("read record %d: %w", p, err)
+		}
+		var r eventstore.Record
+		if err := json.Unmarshal(msg.Data, &r); err != nil {
+			return nil, fmt.Errorf("decode record %d: %w", p, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

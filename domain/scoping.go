@@ -64,3 +64,43 @@ func (o *Org) AwareOf(company string, users []string, projectID string) []string
 	}
 	return out
 }
+
+// MaySee reports whether a viewer may see the people of the project ("" for the organization):
+// an organization member, anyone with a membership in the project or one of its tracks (by
+// invitation or through a labeling company), or anyone for a public project. A viewer with none
+// of these (a stranger, or someone whose invitation is still pending) sees nobody.
+func (o *Org) MaySee(viewer, projectID string) bool {
+	if viewer == "" {
+		return true
+	}
+	if _, ok := o.Members[viewer]; ok {
+		return true
+	}
+	key := Principal{UserID: viewer}.Key()
+	in := func(p *Project) bool {
+		if _, ok := p.Members[key]; ok {
+			return true
+		}
+		for _, t := range p.Tracks {
+			if _, ok := t.Members[key]; ok {
+				return true
+			}
+		}
+		for _, gid := range o.userGroups[viewer] {
+			if _, ok := p.Members[Principal{GroupID: gid}.Key()]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	if projectID != "" {
+		p, ok := o.Projects[projectID]
+		return ok && (p.Visibility == Public || in(p))
+	}
+	for _, p := range o.Projects {
+		if in(p) {
+			return true
+		}
+	}
+	return false
+}

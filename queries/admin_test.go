@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,14 +22,15 @@ import (
 type pausedLog struct {
 	eventstore.Store
 	started, release chan struct{}
+	once             sync.Once
 }
 
 func (l *pausedLog) Scan(ctx context.Context, from uint64, fn func(eventstore.Record) error) error {
-	select {
-	case l.started <- struct{}{}:
+	// The first scan, whoever reaches it first, says so and waits; later ones go through.
+	l.once.Do(func() {
+		l.started <- struct{}{}
 		<-l.release
-	default:
-	}
+	})
 	return l.Store.Scan(ctx, from, fn)
 }
 

@@ -45,6 +45,13 @@ func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBloc
 		after = string(b)
 	}
 	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		if !o.MaySee(r.Viewer, r.ProjectID) {
+			where := "organization " + r.OrgID
+			if r.ProjectID != "" {
+				where = "project " + r.ProjectID
+			}
+			return nil, fail(client.CodeForbidden, "viewer %s is not a member of %s and may not see its members", r.Viewer, where)
+		}
 		entries, err := memberEntries(o, scopeOf(r.ProjectID, r.TrackID), q.cfg.Now())
 		if err != nil {
 			return nil, err
@@ -156,7 +163,12 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 		case domain.InviteAccepted, domain.InviteRevoked:
 			continue
 		}
-		out = append(out, MemberEntry{Member: client.Member{UserID: inv.UserID, Email: inv.Email, Name: inv.Name, Roles: nonNil(inv.Roles),
+		email, name := inv.Email, inv.Name
+		if m, ok := o.Members[inv.UserID]; ok && inv.UserID != "" {
+			// An invitation by user id names the person the organization already knows.
+			email, name = firstOf(email, m.Email), firstOf(name, m.Name)
+		}
+		out = append(out, MemberEntry{Member: client.Member{UserID: inv.UserID, Email: email, Name: name, Roles: nonNil(inv.Roles),
 			Grants: nonNil(inv.Grants), Status: st, PartnerID: inv.PartnerID, InvitationID: id}, key: "2:" + id})
 	}
 	slices.SortFunc(out, func(a, b MemberEntry) int { return strings.Compare(a.key, b.key) })
@@ -177,4 +189,12 @@ func rfc3339(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// firstOf returns a, or b when a is empty.
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -1512,7 +1512,15 @@ func (h *diffHarness) compareListMembers(ref diffRef, where, orgID string, s dsc
 			Members []diffMember `json:"members"`
 			Next    string       `json:"next_page_token"`
 		}
-		if _, code := h.query(queries.QListMembers, b, &got); code != "" {
+		_, code := h.query(queries.QListMembers, b, &got)
+		if !ref.maySee(viewer, s) {
+			// A viewer outside the organization and the project sees nobody of a private project.
+			if code != client.CodeForbidden {
+				h.mismatch("ListMembers", "%s viewer %q may not see the project: answered %q, want forbidden", where, viewer, code)
+			}
+			return
+		}
+		if code != "" {
 			h.mismatch("ListMembers", "%s viewer %q: refused with %s", where, viewer, code)
 			return
 		}
@@ -1534,6 +1542,38 @@ func (h *diffHarness) compareListMembers(ref diffRef, where, orgID string, s dsc
 	if want := ref.listMembers(s, viewer); !slices.Equal(want, have) {
 		h.mismatch("ListMembers", "%s viewer %q (limit %d):\n  want %v\n  got  %v", where, viewer, limit, want, have)
 	}
+}
+
+// maySee: a viewer sees a project's people when they are in the organization, hold a membership
+// in the project or one of its tracks (directly or through a workgroup), or the project is public.
+func (r diffRef) maySee(viewer string, s dscope) bool {
+	if viewer == "" {
+		return true
+	}
+	if _, ok := r.o.Members[viewer]; ok {
+		return true
+	}
+	p, ok := r.o.Projects[s.Project]
+	if !ok {
+		return s.Project == ""
+	}
+	if p.Visibility == domain.Public {
+		return true
+	}
+	if _, ok := p.Members["u:"+viewer]; ok {
+		return true
+	}
+	for _, t := range p.Tracks {
+		if _, ok := t.Members["u:"+viewer]; ok {
+			return true
+		}
+	}
+	for gid, g := range r.o.Workgroups {
+		if _, in := p.Members["g:"+gid]; in && g.Members[viewer] {
+			return true
+		}
+	}
+	return false
 }
 
 // describe summarizes what a user holds at a scope, for mismatch reports.

@@ -29,6 +29,7 @@ import (
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/oracle"
 	"roster/projections"
 	"roster/queries"
 )
@@ -235,7 +236,11 @@ func (h *diffHarness) exec(name string, body dobj) bool {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	want := h.predict(name, body)
 	reply, code := h.svc.Execute(h.ctx, name, raw)
+	if code != client.CodeUnavailable {
+		h.judgeWrite(name, body, want, code)
+	}
 	st := h.byCommand[name]
 	switch code {
 	case "":
@@ -1447,6 +1452,7 @@ func (h *diffHarness) compareOrg(spec diffOrgSpec) {
 			}
 		}
 	}
+	h.compareReads(spec, ref, userList)
 	if !ref.pre.OpenPermissions {
 		b := dscope{}.body(spec.id)
 		b["user_id"], b["permission"] = spec.admin, diffUnheldPerm
@@ -1723,6 +1729,13 @@ func TestDifferentialViewsAgainstBruteForce(t *testing.T) {
 		h.compareOrg(spec)
 	}
 	h.compareAccessAt()
+	recs, err := h.store.Read(h.ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range oracle.CheckRecords(recs) {
+		h.mismatch("Write/oracle", "an accepted command broke SPEC §2: %s", v)
+	}
 
 	total := 0
 	for _, kind := range diffSortedKeys(h.comparisons) {

@@ -189,7 +189,7 @@ type diffHarness struct {
 	q       *queries.Queries
 
 	// gen is the generator's own fold of the log, used only to pick plausible commands.
-	gen    map[string]*domain.Org
+	gen map[string]*domain.Org
 	// ref is the reference fold of the same records (reference_fold_test.go): what every
 	// comparison judges by.
 	ref    map[string]*domain.Org

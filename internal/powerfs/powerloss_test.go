@@ -14,7 +14,8 @@ package powerfs_test
 // install); it skips, saying why, only when FUSE cannot be mounted here.
 //
 // It proves itself: with the committer's DB.Sync removed (eventstore/badger.go), every
-// acknowledged command is lost at the cut and this test fails, while the SIGKILL tests pass.
+// acknowledged command is lost at the cut and this test fails (a process kill keeps the page
+// cache and would not notice).
 
 import (
 	"bufio"

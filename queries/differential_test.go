@@ -6,9 +6,9 @@ package queries_test
 // through commands.Service (many are refused, which is fine). The views are caught up
 // from the same MemoryStore, and every Check, Permissions, WhoCan and ListMembers answer
 // of Queries.Execute is compared with a brute-force reference written here: the log is
-// folded through the domain (commands.LoadOrg, i.e. domain.Evolve) and the decision is
-// computed from the plain state fields and the preset data, never with domain's
-// evaluation functions. AccessAt(position p) is compared with the live Permissions
+// folded by the test's own reference fold (reference_fold_test.go: raw JSON into plain
+// fields, never domain.Evolve) and the decision is computed from the plain state fields
+// and the preset data, never with domain's evaluation functions. AccessAt(position p) is compared with the live Permissions
 // answer recorded when the log head was p.
 
 import (
@@ -29,6 +29,7 @@ import (
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/oracle"
 	"roster/projections"
 	"roster/queries"
 )
@@ -188,7 +189,10 @@ type diffHarness struct {
 	q       *queries.Queries
 
 	// gen is the generator's own fold of the log, used only to pick plausible commands.
-	gen    map[string]*domain.Org
+	gen map[string]*domain.Org
+	// ref is the reference fold of the same records (reference_fold_test.go): what every
+	// comparison judges by.
+	ref    map[string]*domain.Org
 	folded uint64
 	seq    int
 
@@ -214,7 +218,7 @@ func newDiffHarness(t *testing.T) *diffHarness {
 		t.Fatal(err)
 	}
 	h := &diffHarness{t: t, ctx: ctx, rng: rand.New(rand.NewPCG(diffSeed1, diffSeed2)), presets: presets, store: store,
-		svc: svc, clock: clock, gen: map[string]*domain.Org{}, byCommand: map[string][2]int{}, comparisons: map[string]int{}, outcomes: map[string]int{}}
+		svc: svc, clock: clock, gen: map[string]*domain.Org{}, ref: map[string]*domain.Org{}, byCommand: map[string][2]int{}, comparisons: map[string]int{}, outcomes: map[string]int{}}
 	h.members = projections.NewView("members", presets, nil, logger)
 	h.perms = projections.NewView("permissions", presets, nil, logger)
 	h.q, err = queries.NewQueries(queries.Config{Members: h.members, Permissions: h.perms,
@@ -232,7 +236,11 @@ func (h *diffHarness) exec(name string, body dobj) bool {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	want := h.predict(name, body)
 	reply, code := h.svc.Execute(h.ctx, name, raw)
+	if code != client.CodeUnavailable {
+		h.judgeWrite(name, body, want, code)
+	}
 	st := h.byCommand[name]
 	switch code {
 	case "":
@@ -266,6 +274,14 @@ func (h *diffHarness) fold() {
 			h.gen[r.OrgID] = o
 		}
 		domain.Evolve(o, ev)
+		ro, ok := h.ref[r.OrgID]
+		if !ok {
+			ro = refNewOrg(r.OrgID)
+			h.ref[r.OrgID] = ro
+		}
+		if err := refApply(ro, r); err != nil {
+			h.t.Fatal(err)
+		}
 		h.folded = r.Position
 	}
 }
@@ -1331,11 +1347,8 @@ func (h *diffHarness) scopesOf(o *domain.Org) []dscope {
 
 // compareOrg compares every answer about one organization with the reference.
 func (h *diffHarness) compareOrg(spec diffOrgSpec) {
-	o, err := commands.LoadOrg(h.ctx, h.store, h.presets, spec.id)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if !o.Exists() {
+	o := h.ref[spec.id]
+	if o == nil || o.Kind == "" {
 		h.t.Fatalf("organization %s was never created", spec.id)
 	}
 	ref := diffRef{o: o, pre: h.presets[o.PresetID]}
@@ -1439,6 +1452,7 @@ func (h *diffHarness) compareOrg(spec diffOrgSpec) {
 			}
 		}
 	}
+	h.compareReads(spec, ref, userList)
 	if !ref.pre.OpenPermissions {
 		b := dscope{}.body(spec.id)
 		b["user_id"], b["permission"] = spec.admin, diffUnheldPerm
@@ -1650,10 +1664,7 @@ func (h *diffHarness) sample() {
 		if pos != head {
 			h.mismatch("Permissions", "live answer at position %d, want the head %d", pos, head)
 		}
-		now, err := commands.LoadOrg(h.ctx, h.store, h.presets, spec.id)
-		if err != nil {
-			h.t.Fatal(err)
-		}
+		now := h.ref[spec.id]
 		where := fmt.Sprintf("org %s (preset %s) at %s, log head %d", spec.id, spec.preset, s, head)
 		h.comparePermAnswer("Permissions@head", where, user, diffRef{o: now, pre: h.presets[now.PresetID]}, s, live)
 		h.samples = append(h.samples, diffAccessSample{pos: head, org: spec.id, scope: s, user: user, live: live, atTime: recs[0].Time})
@@ -1760,6 +1771,13 @@ func TestDifferentialViewsAgainstBruteForce(t *testing.T) {
 		h.compareHistory(spec, rand.New(rand.NewPCG(diffSeed2, uint64(len(spec.id)))))
 	}
 	h.compareAccessAt()
+	recs, err := h.store.Read(h.ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range oracle.CheckRecords(recs) {
+		h.mismatch("Write/oracle", "an accepted command broke SPEC §2: %s", v)
+	}
 
 	total := 0
 	for _, kind := range diffSortedKeys(h.comparisons) {

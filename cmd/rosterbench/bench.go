@@ -54,6 +54,8 @@ type Config struct {
 	RosterdArgs []string
 	// NoProcess skips the separate-process phases (rosterd's RSS, the noisy neighbour).
 	NoProcess bool
+	// OnlyProcess runs only the separate-process phases (to compare rosterd's memory flags).
+	OnlyProcess bool
 
 	Dir      string    // parent of the temp dir; "" uses the system's
 	Progress io.Writer // progress lines; nil discards them
@@ -124,6 +126,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			b.rep.note("the machine was busy when the run began (1-minute load average %.1f on %d CPUs): other processes share the cores and the disk", la, runtime.NumCPU())
 		}
 	}
+	if cfg.OnlyProcess {
+		b.plan()
+		b.prepareQueries()
+		if err := b.external(ctx); err != nil {
+			return b.rep, fmt.Errorf("separate rosterd: %w", err)
+		}
+		b.rep.finish()
+		return b.rep, nil
+	}
 	// Memory first, in a process no daemon has run in yet: a stopped daemon's memory is
 	// still being released for a while and would blur the heap difference.
 	if err := b.memory(); err != nil {
@@ -147,8 +158,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return b.rep, nil
 }
 
-// onDaemon runs every phase that needs the running service.
-func (b *bench) onDaemon(ctx context.Context) (err error) {
+// plan builds the organizations' plans of the data set.
+func (b *bench) plan() {
 	cfg := b.cfg
 	sh := shapeFor(cfg.Orgs, cfg.Users, cfg.Projects, cfg.Memberships)
 	memberships := 0
@@ -162,7 +173,12 @@ func (b *bench) onDaemon(ctx context.Context) (err error) {
 	b.rep.set("dataset_users", float64(cfg.Orgs*sh.Users))
 	b.rep.set("dataset_projects", float64(cfg.Orgs*sh.Projects))
 	b.rep.set("dataset_memberships", float64(memberships))
+}
 
+// onDaemon runs every phase that needs the running service.
+func (b *bench) onDaemon(ctx context.Context) (err error) {
+	cfg := b.cfg
+	b.plan()
 	t0 := time.Now()
 	b.d, err = daemon.Start(ctx, rosterdMemory(daemon.Config{DataDir: filepath.Join(b.tmp, "roster"), Listen: "127.0.0.1:0", Logger: b.log,
 		FlushEvery: b.cfg.ViewFlush}))

@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rosterdBin := fs.String("rosterd", "", "rosterd binary for the separate-process phases (default: build cmd/rosterd)")
 	rosterdArgs := fs.String("rosterd-args", "", "extra flags for the separate rosterd, space-separated (e.g. \"--log-memtable-mib 32\")")
 	noProcess := fs.Bool("no-process", false, "skip the separate-process phases (rosterd's RSS and the noisy-neighbour ratio)")
+	onlyProcess := fs.Bool("only-process", false, "run only the separate-process phases (to compare --rosterd-args settings)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Dir = *dir
 	cfg.RosterdBin, cfg.RosterdArgs, cfg.NoProcess = *rosterdBin, strings.Fields(*rosterdArgs), *noProcess
+	cfg.OnlyProcess = *onlyProcess
 	cfg.ViewFlush = *viewFlush
 	if !*quiet {
 		cfg.Progress = stderr

@@ -124,7 +124,7 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 			var mine latencies
 			var err error
 			if w < half {
-				c := client.New(b.conn(w))
+				c := client.New(b.conn(w)).WithTimeout(30 * time.Second)
 				ts := assign[w]
 				for i := 0; len(ts) > 0 && !stopped(); i++ {
 					t0 := time.Now()

@@ -48,6 +48,15 @@ type Config struct {
 	// ViewFlush overrides rosterd's view snapshot interval (0: rosterd's default).
 	ViewFlush time.Duration
 
+	// RosterdBin is the rosterd binary of the separate-process phases ("" builds cmd/rosterd);
+	// RosterdArgs are extra flags for it (memory settings to compare).
+	RosterdBin  string
+	RosterdArgs []string
+	// NoProcess skips the separate-process phases (rosterd's RSS, the noisy neighbour).
+	NoProcess bool
+	// OnlyProcess runs only the separate-process phases (to compare rosterd's memory flags).
+	OnlyProcess bool
+
 	Dir      string    // parent of the temp dir; "" uses the system's
 	Progress io.Writer // progress lines; nil discards them
 }
@@ -78,6 +87,7 @@ type bench struct {
 	log     *slog.Logger
 
 	d     *daemon.Daemon
+	proc  *rosterdProc // the separate rosterd process, while its phases run
 	conns []*nats.Conn
 	plans []*orgPlan
 
@@ -116,6 +126,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			b.rep.note("the machine was busy when the run began (1-minute load average %.1f on %d CPUs): other processes share the cores and the disk", la, runtime.NumCPU())
 		}
 	}
+	if cfg.OnlyProcess {
+		b.plan()
+		b.prepareQueries()
+		if err := b.external(ctx); err != nil {
+			return b.rep, fmt.Errorf("separate rosterd: %w", err)
+		}
+		b.rep.finish()
+		return b.rep, nil
+	}
 	// Memory first, in a process no daemon has run in yet: a stopped daemon's memory is
 	// still being released for a while and would blur the heap difference.
 	if err := b.memory(); err != nil {
@@ -123,6 +142,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := b.onDaemon(ctx); err != nil {
 		return b.rep, err
+	}
+	if !cfg.NoProcess {
+		if err := b.external(ctx); err != nil {
+			return b.rep, fmt.Errorf("separate rosterd: %w", err)
+		}
 	}
 	if err := b.ready(ctx); err != nil {
 		return b.rep, fmt.Errorf("ready: %w", err)
@@ -134,8 +158,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return b.rep, nil
 }
 
-// onDaemon runs every phase that needs the running service.
-func (b *bench) onDaemon(ctx context.Context) (err error) {
+// plan builds the organizations' plans of the data set.
+func (b *bench) plan() {
 	cfg := b.cfg
 	sh := shapeFor(cfg.Orgs, cfg.Users, cfg.Projects, cfg.Memberships)
 	memberships := 0
@@ -149,10 +173,15 @@ func (b *bench) onDaemon(ctx context.Context) (err error) {
 	b.rep.set("dataset_users", float64(cfg.Orgs*sh.Users))
 	b.rep.set("dataset_projects", float64(cfg.Orgs*sh.Projects))
 	b.rep.set("dataset_memberships", float64(memberships))
+}
 
+// onDaemon runs every phase that needs the running service.
+func (b *bench) onDaemon(ctx context.Context) (err error) {
+	cfg := b.cfg
+	b.plan()
 	t0 := time.Now()
-	b.d, err = daemon.Start(ctx, daemon.Config{DataDir: filepath.Join(b.tmp, "roster"), Listen: "127.0.0.1:0", Logger: b.log,
-		FlushEvery: b.cfg.ViewFlush})
+	b.d, err = daemon.Start(ctx, rosterdMemory(daemon.Config{DataDir: filepath.Join(b.tmp, "roster"), Listen: "127.0.0.1:0", Logger: b.log,
+		FlushEvery: b.cfg.ViewFlush}))
 	if err != nil {
 		return fmt.Errorf("start rosterd: %w", err)
 	}
@@ -172,7 +201,7 @@ func (b *bench) onDaemon(ctx context.Context) (err error) {
 	}
 	defer stopEcho()
 
-	if err := b.load(ctx); err != nil {
+	if err := b.load(ctx, ""); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	b.prepareQueries()
@@ -191,7 +220,8 @@ func (b *bench) conn(w int) *nats.Conn { return b.conns[w%len(b.conns)] }
 
 // load builds the data set over NATS: every organization's commands in order, organizations
 // in parallel, one command in flight per organization, cfg.Clients clients.
-func (b *bench) load(ctx context.Context) error {
+// With a prefix (the separate rosterd process) it reports progress only, no figures.
+func (b *bench) load(ctx context.Context, prefix string) error {
 	n := len(b.plans)
 	ready := make(chan int, n)
 	next := make([]int, n)
@@ -268,22 +298,44 @@ func (b *bench) load(ctx context.Context) error {
 		b.progress("warning: %d of %d load commands failed; first: %v", errs, total, firstErr)
 	}
 	sortLat(lat)
-	b.rep.set("load_commands", float64(total))
-	b.rep.set("load_commands_per_s", float64(len(lat))/elapsed.Seconds())
-	b.rep.set("load_command_p99_ms", ms(lat.pct(99)))
-	head, err := b.d.Store.Head(ctx)
+	head, err := b.head(ctx)
 	if err != nil {
 		return err
 	}
+	if prefix != "" {
+		b.progress("%s: loaded %d commands (%d events) in %s: %.0f commands/s", prefix, total, head, elapsed.Round(time.Millisecond),
+			float64(len(lat))/elapsed.Seconds())
+		_, err := b.wait(ctx)
+		return err
+	}
+	b.rep.set("load_commands", float64(total))
+	b.rep.set("load_commands_per_s", float64(len(lat))/elapsed.Seconds())
+	b.rep.set("load_command_p99_ms", ms(lat.pct(99)))
 	b.rep.set("load_events", float64(head))
 	b.progress("loaded %d commands (%d events) in %s: %.0f commands/s", total, head, elapsed.Round(time.Millisecond),
 		float64(len(lat))/elapsed.Seconds())
-	lag, err := b.waitViews(ctx)
+	lag, err := b.wait(ctx)
 	if err != nil {
 		return err
 	}
 	b.rep.set("load_view_lag_ms", ms(lag))
 	return nil
+}
+
+// head is the log head of the rosterd under test.
+func (b *bench) head(ctx context.Context) (uint64, error) {
+	if b.proc != nil {
+		return statusHead(ctx, client.New(b.conn(0)))
+	}
+	return b.d.Store.Head(ctx)
+}
+
+// wait waits until the views of the rosterd under test have applied its log head.
+func (b *bench) wait(ctx context.Context) (time.Duration, error) {
+	if b.proc != nil {
+		return statusWait(ctx, client.New(b.conn(0)))
+	}
+	return b.waitViews(ctx)
 }
 
 // waitViews waits until both views have applied the log head; it returns how long that took.

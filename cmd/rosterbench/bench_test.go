@@ -2,10 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"roster/client"
+	"roster/commands"
+	"roster/internal/daemon"
 )
 
 // TestRunTiny runs the whole benchmark on a tiny configuration and checks that it produces
@@ -34,7 +45,8 @@ func TestRunTiny(t *testing.T) {
 		}
 		for _, k := range []string{"commands_per_s", "command_p99_ms", "check_per_s", "check_p50_us", "check_inprocess_ns",
 			"freshness_p99_ms", "rebuild_events_per_s", "bytes_per_membership", "ready_s", "floor_echo_per_s",
-			"floor_append_per_s", "ready_warm_s", "check_ratio_to_echo", "commands_ratio_to_append"} {
+			"floor_append_per_s", "ready_warm_s", "check_ratio_to_echo", "commands_ratio_to_append",
+			"rosterd_rss_mib", "rosterd_hwm_mib", "noisy_command_p99_ratio", "noisy_check_p99_ratio", "noisy_import_s"} {
 			v, ok := got[k].(float64)
 			if !ok || !(v > 0) {
 				t.Errorf("%s: %q = %v, want a number > 0", name, k, got[k])
@@ -73,5 +85,53 @@ func TestPlanIsValid(t *testing.T) {
 		if p.Memberships < sh.Memberships {
 			t.Errorf("org %d has %d memberships, want at least %d", i, p.Memberships, sh.Memberships)
 		}
+	}
+}
+
+// A 10,000-row import (the row limit) fits one Badger transaction of the log at rosterd's
+// default memtable size (a transaction takes at most 15% of a memtable); at half of it the
+// same import is refused, which is why the default is not smaller.
+func TestImportFitsDefaultMemtable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports the row limit twice")
+	}
+	ctx := context.Background()
+	var csv strings.Builder
+	csv.WriteString("email,user_id,name,roles,grants\n")
+	for i := range commands.MaxImportRows {
+		fmt.Fprintf(&csv, "guest%d@example.test,,Guest %d,project_viewer,\n", i, i)
+	}
+	importInto := func(logMemTable int64) error {
+		cfg := rosterdMemory(daemon.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+		if logMemTable > 0 {
+			cfg.LogMemTable = logMemTable
+		}
+		d, err := daemon.Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		nc, err := nats.Connect(d.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := client.New(nc).WithTimeout(2 * time.Minute)
+		meta := client.Meta{OrgID: "big", Actor: "ann"}
+		if _, err := c.CreateOrganization(ctx, client.CreateOrganization{Meta: meta, Name: "Big", Kind: "team", Preset: "ica",
+			ActorEmail: "ann@example.test"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateProject(ctx, client.CreateProject{Meta: meta, ProjectID: "p", Name: "P"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.ImportMembers(ctx, client.ImportMembers{Meta: meta, ProjectID: "p", CSV: csv.String()})
+		return err
+	}
+	if err := importInto(0); err != nil {
+		t.Fatalf("a %d-row import at the default log memtable (%d MiB): %v", commands.MaxImportRows, daemon.DefaultLogMemTableMiB, err)
+	}
+	if err := importInto(daemon.DefaultLogMemTableMiB << 19); err == nil || !strings.Contains(err.Error(), "too big") {
+		t.Fatalf("at half the default log memtable the import was not refused as too big: %v", err)
 	}
 }

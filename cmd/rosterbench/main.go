@@ -3,8 +3,12 @@
 // of the performance issue next to their floors (a bare NATS echo and a bare Badger group
 // commit on the same machine): commands/s, Check/s, Check in process, freshness, rebuild,
 // memory per membership and start to ready. Every figure is the median of several rounds.
+// Then it builds cmd/rosterd and runs it as a process of its own, loads the same data set into
+// it and reads its resident memory (/proc/PID/status VmRSS and VmHWM), and measures the
+// noisy-neighbour ratio: the p99 of other organizations' small commands and Checks during a
+// 10,000-row ImportMembers over the same p99 on the quiet server.
 //
-//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N]
+//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"]
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests N]
 package main
 
@@ -16,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 )
 
@@ -53,6 +58,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	readyEvents := fs.Int("ready-events", 0, "events in the log of the ready measurement (default 1000000; --quick 100000)")
 	dir := fs.String("dir", "", "parent directory of the temp data dirs")
 	viewFlush := fs.Duration("view-flush", 0, "rosterd's view snapshot interval (default: rosterd's own); for diagnosis")
+	rosterdBin := fs.String("rosterd", "", "rosterd binary for the separate-process phases (default: build cmd/rosterd)")
+	rosterdArgs := fs.String("rosterd-args", "", "extra flags for the separate rosterd, space-separated (e.g. \"--log-memtable-mib 32\")")
+	noProcess := fs.Bool("no-process", false, "skip the separate-process phases (rosterd's RSS and the noisy-neighbour ratio)")
+	onlyProcess := fs.Bool("only-process", false, "run only the separate-process phases (to compare --rosterd-args settings)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,6 +95,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Single = *single
 	}
 	cfg.Dir = *dir
+	cfg.RosterdBin, cfg.RosterdArgs, cfg.NoProcess = *rosterdBin, strings.Fields(*rosterdArgs), *noProcess
+	cfg.OnlyProcess = *onlyProcess
 	cfg.ViewFlush = *viewFlush
 	if !*quiet {
 		cfg.Progress = stderr

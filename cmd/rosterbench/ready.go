@@ -111,7 +111,7 @@ func (b *bench) ready(ctx context.Context) error {
 	b.progress("wrote a log of %d events in %s", head, time.Since(t0).Round(time.Millisecond))
 	start := func() (*daemon.Daemon, time.Duration, error) {
 		t := time.Now()
-		d, err := daemon.Start(ctx, daemon.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: b.log})
+		d, err := daemon.Start(ctx, rosterdMemory(daemon.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: b.log}))
 		if err != nil {
 			return nil, 0, err
 		}

@@ -59,10 +59,12 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", domain.DefaultInviteTTL, "how long invitations stay pending (at least 1m, at most 8760h = 1 year)")
 	fs.IntVar(&cfg.MaxWaiters, "max-waiters", queries.DefaultMaxWaiters, "queries waiting for min_position or the log at once; one more is answered unavailable")
 	fs.IntVar(&cfg.OrgQueue, "org-queue", commands.MaxOrgQueue, "commands of one organization queued at once; one more is answered unavailable")
-	logMem := fs.Int64("log-memtable-mib", 64, "Badger memtable size of the event log, MiB")
-	logCache := fs.Int64("log-cache-mib", 32, "Badger block cache of the event log, MiB")
-	viewsMem := fs.Int64("views-memtable-mib", 64, "Badger memtable size of the views' snapshots, MiB")
-	viewsCache := fs.Int64("views-cache-mib", 16, "Badger block cache of the views' snapshots, MiB")
+	logMem := fs.Int64("log-memtable-mib", daemon.DefaultLogMemTableMiB, "Badger memtable size of the event log, MiB (a transaction takes at most 15% of it)")
+	logCache := fs.Int64("log-cache-mib", daemon.DefaultLogCacheMiB, "Badger block cache of the event log, MiB")
+	viewsMem := fs.Int64("views-memtable-mib", daemon.DefaultViewsMemTableMiB, "Badger memtable size of the views' snapshots, MiB")
+	viewsCache := fs.Int64("views-cache-mib", daemon.DefaultViewsCacheMiB, "Badger block cache of the views' snapshots, MiB")
+	jsMem := fs.Int64("js-max-memory-mib", daemon.DefaultJSMaxMemoryMiB, "embedded NATS: JetStream memory storage limit, MiB (max_memory_store)")
+	jsStore := fs.Int64("js-max-store-mib", 0, "embedded NATS: JetStream file storage limit, MiB (max_file_store; 0: the server's default, a share of the disk)")
 	fs.Int64Var(&cfg.CheckCache, "check-cache", projections.DefaultCheckCacheBytes, "memory bound of the Check decision cache, in bytes")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
@@ -86,10 +88,14 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return cfg, false, fmt.Errorf("--invite-ttl %s is out of bounds: invitations stay pending at least %s and at most %s (8760h)",
 			cfg.InviteTTL, daemon.MinInviteTTL, daemon.MaxInviteTTL)
 	}
-	if cfg.MaxWaiters <= 0 || cfg.OrgQueue <= 0 || cfg.CheckCache <= 0 || *logMem <= 0 || *logCache <= 0 || *viewsMem <= 0 || *viewsCache <= 0 {
-		return cfg, false, errors.New("--max-waiters, --org-queue, --check-cache and the --log-*/--views-* sizes must be positive")
+	if cfg.MaxWaiters <= 0 || cfg.OrgQueue <= 0 || cfg.CheckCache <= 0 || *logMem <= 0 || *logCache <= 0 || *viewsMem <= 0 || *viewsCache <= 0 || *jsMem <= 0 {
+		return cfg, false, errors.New("--max-waiters, --org-queue, --check-cache, --js-max-memory-mib and the --log-*/--views-* sizes must be positive")
+	}
+	if *jsStore < 0 {
+		return cfg, false, errors.New("--js-max-store-mib must not be negative")
 	}
 	cfg.LogMemTable, cfg.LogCache, cfg.ViewsMemTable, cfg.ViewsCache = *logMem<<20, *logCache<<20, *viewsMem<<20, *viewsCache<<20
+	cfg.JSMaxMemory, cfg.JSMaxStore = *jsMem<<20, *jsStore<<20
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, false, fmt.Errorf("--log-level: %w", err)

@@ -73,6 +73,9 @@ type Config struct {
 	// caches of the log and the views in bytes (0 keeps Badger's defaults: 64 MiB memtables,
 	// 256 MiB block cache).
 	LogMemTable, LogCache, ViewsMemTable, ViewsCache int64
+	// JSMaxMemory and JSMaxStore bound the embedded server's JetStream memory and file storage
+	// in bytes (0 lets the server size them from the machine).
+	JSMaxMemory, JSMaxStore int64
 	// CheckCache bounds the decision cache's memory in bytes
 	// (projections.DefaultCheckCacheBytes when 0).
 	CheckCache int64
@@ -86,6 +89,17 @@ type Config struct {
 	Logger            *slog.Logger
 	Now               func() time.Time
 }
+
+// rosterd's memory defaults (README "rosterd flags"): Badger memtables and block caches of the
+// log and the views, in MiB, and the embedded JetStream's memory storage. The library keeps
+// Badger's own defaults when the Config fields are 0; rosterd and rosterbench pass these.
+const (
+	DefaultLogMemTableMiB   = 64
+	DefaultLogCacheMiB      = 32
+	DefaultViewsMemTableMiB = 64
+	DefaultViewsCacheMiB    = 16
+	DefaultJSMaxMemoryMiB   = 64
+)
 
 // Bounds of Config.InviteTTL (README "Limits").
 const (
@@ -152,7 +166,8 @@ func (c Config) Validate() error {
 	if c.InviteTTL != 0 && (c.InviteTTL < MinInviteTTL || c.InviteTTL > MaxInviteTTL) {
 		errs = append(errs, fmt.Errorf("invite TTL %s is out of bounds: invitations stay pending at least %s and at most %s", c.InviteTTL, MinInviteTTL, MaxInviteTTL))
 	}
-	if c.MaxWaiters < 0 || c.OrgQueue < 0 || c.CheckCache < 0 || c.LogMemTable < 0 || c.LogCache < 0 || c.ViewsMemTable < 0 || c.ViewsCache < 0 {
+	if c.MaxWaiters < 0 || c.OrgQueue < 0 || c.CheckCache < 0 || c.LogMemTable < 0 || c.LogCache < 0 || c.ViewsMemTable < 0 || c.ViewsCache < 0 ||
+		c.JSMaxMemory < 0 || c.JSMaxStore < 0 {
 		errs = append(errs, errors.New("the waiter, queue and cache limits must not be negative"))
 	}
 	return errors.Join(errs...)
@@ -381,7 +396,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 	}
 	host, port, _ := embeddednats.ParseListen(cfg.Listen)
 	e, err := embeddednats.Open(embeddednats.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
-		ConfigFile: cfg.NATSConfig})
+		ConfigFile: cfg.NATSConfig, MaxMemoryStore: cfg.JSMaxMemory, MaxFileStore: cfg.JSMaxStore})
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,10 @@ type Config struct {
 	// ConfigFile is a nats-server configuration file. Its listen/host/port wins over Host and
 	// Port when it sets either; its store_dir wins over StoreDir when set.
 	ConfigFile string
+	// MaxMemoryStore and MaxFileStore bound JetStream's memory and file storage in bytes
+	// (max_memory_store, max_file_store); 0 leaves the file's value or the server's default
+	// (a share of the machine's memory and disk).
+	MaxMemoryStore, MaxFileStore int64
 }
 
 // Validate reports every problem with the configuration at once.
@@ -56,6 +60,9 @@ func (c Config) Validate() error {
 	}
 	if c.StoreDir == "" {
 		errs = append(errs, errors.New("embedded nats: store dir is empty"))
+	}
+	if c.MaxMemoryStore < 0 || c.MaxFileStore < 0 {
+		errs = append(errs, errors.New("embedded nats: JetStream storage limits must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -140,6 +147,12 @@ func Open(cfg Config) (*Embedded, error) {
 	if opts.MaxPayload == 0 {
 		// Roster requests stay well under this; it bounds the oversized-payload check.
 		opts.MaxPayload = 8 << 20
+	}
+	if cfg.MaxMemoryStore > 0 {
+		opts.JetStreamMaxMemory = cfg.MaxMemoryStore
+	}
+	if cfg.MaxFileStore > 0 {
+		opts.JetStreamMaxStore = cfg.MaxFileStore
 	}
 	opts.JetStream = true
 	opts.NoSigs = true

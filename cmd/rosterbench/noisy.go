@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"roster/client"
+	"roster/commands"
+	"roster/internal/daemon"
+)
+
+// rosterdFlags are the memory flags rosterbench gives its in-process rosterd: rosterd's own
+// defaults, so that the throughput figures are taken with the memory the RSS figure is.
+func rosterdMemory(c daemon.Config) daemon.Config {
+	c.LogMemTable, c.LogCache = daemon.DefaultLogMemTableMiB<<20, daemon.DefaultLogCacheMiB<<20
+	c.ViewsMemTable, c.ViewsCache = daemon.DefaultViewsMemTableMiB<<20, daemon.DefaultViewsCacheMiB<<20
+	c.JSMaxMemory = daemon.DefaultJSMaxMemoryMiB << 20
+	return c
+}
+
+// external runs the phases that need rosterd as a process of its own: its memory (VmRSS and
+// VmHWM after the data set is loaded) and the noisy-neighbour ratio (other organizations'
+// p99 during 10,000-row imports, against the same p99 on the quiet server).
+func (b *bench) external(ctx context.Context) error {
+	cfg := b.cfg
+	bin := cfg.RosterdBin
+	if bin == "" {
+		t0 := time.Now()
+		var err error
+		if bin, err = buildRosterd(ctx, b.tmp); err != nil {
+			return err
+		}
+		b.progress("built rosterd in %s", time.Since(t0).Round(time.Millisecond))
+	}
+	dataDir := filepath.Join(b.tmp, "rosterd-process")
+	defer os.RemoveAll(dataDir)
+	p, err := startRosterd(ctx, bin, dataDir, cfg.RosterdArgs)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	b.proc = p
+	inProcess := b.conns
+	b.conns = nil
+	defer func() { b.proc, b.conns = nil, inProcess }()
+	for i := 0; i < cfg.Conns; i++ {
+		nc, err := nats.Connect(p.URL, nats.Name(fmt.Sprintf("rosterbench-process-%d", i)))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		b.conns = append(b.conns, nc)
+	}
+	if len(cfg.RosterdArgs) > 0 {
+		b.rep.note("the separate rosterd ran with %s", strings.Join(cfg.RosterdArgs, " "))
+	}
+	rss0, _, err := p.memory()
+	if err != nil {
+		return err
+	}
+	b.rep.set("rosterd_rss_start_mib", rss0)
+	for _, t := range b.toggles { // a fresh data set: every membership starts on its A roles
+		t.onB = false
+	}
+	if err := b.load(ctx, "separate rosterd"); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	rss, hwm, err := p.memory()
+	if err != nil {
+		return err
+	}
+	b.rep.set("rosterd_rss_mib", rss)
+	b.rep.set("rosterd_hwm_mib", hwm)
+	b.progress("separate rosterd after the load: RSS %.0f MiB, peak %.0f MiB (at start %.0f MiB)", rss, hwm, rss0)
+	for r := 0; r < cfg.Rounds; r++ {
+		if err := b.noisy(ctx, r); err != nil {
+			return fmt.Errorf("noisy neighbour round %d: %w", r+1, err)
+		}
+	}
+	rss, hwm, err = p.memory()
+	if err != nil {
+		return err
+	}
+	b.rep.set("rosterd_rss_after_imports_mib", rss)
+	b.rep.set("rosterd_hwm_after_imports_mib", hwm)
+	b.progress("separate rosterd after the imports: RSS %.0f MiB, peak %.0f MiB", rss, hwm)
+	return nil
+}
+
+// noisyClients send the other organizations' requests of the noisy-neighbour figure: half
+// small commands (ChangeRole), half Checks, each waiting for its reply before the next.
+const noisyClients = 8
+
+// otherLoad runs the other organizations' requests until stop is closed and returns the
+// latencies of the commands and of the Checks.
+func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, checks latencies, err error) {
+	half := noisyClients / 2
+	assign := b.assignToggles(half)
+	subj := client.QueryPrefix + "Check"
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return ctx.Err() != nil
+		}
+	}
+	for w := 0; w < noisyClients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine latencies
+			var err error
+			if w < half {
+				c := client.New(b.conn(w)).WithTimeout(30 * time.Second)
+				ts := assign[w]
+				for i := 0; len(ts) > 0 && !stopped(); i++ {
+					t0 := time.Now()
+					if _, err = b.flip(ctx, c, ts[i%len(ts)]); err != nil {
+						break
+					}
+					mine = append(mine, time.Since(t0))
+				}
+			} else {
+				nc := b.conn(w)
+				for i := 0; !stopped(); i++ {
+					body := b.checkBodies[(w*7919+i*noisyClients)%len(b.checkBodies)]
+					t0 := time.Now()
+					var msg *nats.Msg
+					if msg, err = nc.Request(subj, body, 30*time.Second); err != nil {
+						break
+					}
+					if err = checkOK(body, msg.Data); err != nil {
+						break
+					}
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if w < half {
+				cmds = append(cmds, mine...)
+			} else {
+				checks = append(checks, mine...)
+			}
+		}(w)
+	}
+	wg.Wait()
+	sortLat(cmds)
+	sortLat(checks)
+	if firstErr == nil && (len(cmds) == 0 || len(checks) == 0) {
+		firstErr = fmt.Errorf("no sample (%d commands, %d checks)", len(cmds), len(checks))
+	}
+	return cmds, checks, firstErr
+}
+
+// noisy measures one round of the noisy-neighbour figure: the other organizations' requests
+// on the quiet server for as long as the import then takes, and during a 10,000-row
+// ImportMembers into an organization of its own.
+func (b *bench) noisy(ctx context.Context, r int) error {
+	c := client.New(b.conn(0)).WithTimeout(5 * time.Minute)
+	org := fmt.Sprintf("noisy%d", r)
+	admin := org + "u0"
+	for _, cmd := range []struct {
+		name string
+		body map[string]any
+	}{
+		{"CreateOrganization", map[string]any{"name": "Noisy " + org, "kind": "team", "preset": "ica",
+			"actor_email": admin + "@example.test", "actor_name": "Admin " + org}},
+		{"CreateProject", map[string]any{"project_id": "p", "name": "Imports", "visibility": "private"}},
+	} {
+		cmd.body["org_id"], cmd.body["actor"] = org, admin
+		cmd.body["command_id"] = fmt.Sprintf("noisy-%s-%s", org, cmd.name)
+		if _, err := c.Command(ctx, cmd.name, cmd.body); err != nil {
+			return fmt.Errorf("%s: %w", cmd.name, err)
+		}
+	}
+	var csv strings.Builder
+	csv.WriteString("email,user_id,name,roles,grants\n")
+	for i := range commands.MaxImportRows {
+		fmt.Fprintf(&csv, "%sguest%d@example.test,,Guest %d,project_viewer,\n", org, i, i)
+	}
+	body, err := json.Marshal(client.ImportMembers{Meta: client.Meta{OrgID: org, Actor: admin, CommandID: "noisy-import-" + org},
+		ProjectID: "p", CSV: csv.String()})
+	if err != nil {
+		return err
+	}
+	if _, err := b.wait(ctx); err != nil {
+		return err
+	}
+
+	// During the import.
+	stop := make(chan struct{})
+	var importErr error
+	var importTook atomic.Int64
+	go func() {
+		defer close(stop)
+		t0 := time.Now()
+		_, importErr = c.Command(ctx, client.CmdImportMembers, body)
+		importTook.Store(int64(time.Since(t0)))
+	}()
+	noisyCmds, noisyChecks, err := b.otherLoad(ctx, stop)
+	<-stop
+	if importErr != nil {
+		return fmt.Errorf("import of %d rows: %w", commands.MaxImportRows, importErr)
+	}
+	if err != nil {
+		return fmt.Errorf("other organizations during the import: %w", err)
+	}
+	took := time.Duration(importTook.Load())
+	if _, err := b.wait(ctx); err != nil {
+		return err
+	}
+
+	// Quiet: the same requests for as long, at least the one-client phase.
+	quietStop := make(chan struct{})
+	time.AfterFunc(max(took, b.cfg.Single), func() { close(quietStop) })
+	quietCmds, quietChecks, err := b.otherLoad(ctx, quietStop)
+	if err != nil {
+		return fmt.Errorf("other organizations, quiet: %w", err)
+	}
+
+	b.rep.add("noisy_import_s", took.Seconds())
+	b.rep.add("noisy_command_p99_ms", ms(noisyCmds.pct(99)))
+	b.rep.add("noisy_check_p99_ms", ms(noisyChecks.pct(99)))
+	b.rep.add("quiet_command_p99_ms", ms(quietCmds.pct(99)))
+	b.rep.add("quiet_check_p99_ms", ms(quietChecks.pct(99)))
+	b.rep.add("noisy_command_p99_ratio", ms(noisyCmds.pct(99))/ms(quietCmds.pct(99)))
+	b.rep.add("noisy_check_p99_ratio", ms(noisyChecks.pct(99))/ms(quietChecks.pct(99)))
+	b.progress("noisy neighbour: import of %d rows %s; others' p99 commands %.2f ms (quiet %.2f, %d samples), Checks %.2f ms (quiet %.2f, %d samples)",
+		commands.MaxImportRows, took.Round(time.Millisecond), ms(noisyCmds.pct(99)), ms(quietCmds.pct(99)), len(noisyCmds),
+		ms(noisyChecks.pct(99)), ms(quietChecks.pct(99)), len(noisyChecks))
+	return nil
+}

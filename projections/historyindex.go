@@ -68,10 +68,19 @@ func (x *HistoryIndex) Reset() {
 }
 
 // Rebuild builds the index again from position 1 (roster rebuild's counterpart for the
-// index: it is derived from the log alone).
+// index: it is derived from the log alone) beside the one in use, and swaps it in: queries
+// keep answering from the old copy until then.
 func (x *HistoryIndex) Rebuild(ctx context.Context) error {
-	x.Reset()
-	return x.CatchUp(ctx)
+	fresh := NewHistoryIndex(x.h)
+	if err := fresh.CatchUp(ctx); err != nil {
+		return err
+	}
+	x.catch.Lock()
+	defer x.catch.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pos, x.orgs = fresh.pos, fresh.orgs
+	return nil
 }
 
 // CatchUp indexes every record the log holds beyond the index's position.

@@ -43,6 +43,9 @@ type Rebuilder struct {
 	// rebuild. Nil (in process, insecure) lets every request through.
 	Policy  *caller.Policy
 	running *runningRebuild // nil when none runs
+	// History, when set, is rebuilt too by a rebuild of every view (it is derived from the log
+	// like the views).
+	History *projections.HistoryIndex
 }
 
 // runningRebuild names the rebuild under way, for the conflict a second request gets.
@@ -104,6 +107,13 @@ func (b *Rebuilder) Run(ctx context.Context, req RebuildRequest) ([]RebuiltView,
 		progress(pos, pos)
 		b.slog.Info("view rebuilt", "view", v.Name(), "position", pos, "seconds", secs)
 		out = append(out, RebuiltView{Name: v.Name(), Position: pos, Seconds: secs, EventsPerSec: float64(pos) / max(secs, 1e-9), Digest: digest})
+	}
+	if b.History != nil && len(req.Views) == 0 {
+		start := time.Now()
+		if err := b.History.Rebuild(ctx); err != nil {
+			return nil, fmt.Errorf("rebuild the history index: %w", err)
+		}
+		b.slog.Info("history index rebuilt", "position", b.History.Position(), "seconds", time.Since(start).Seconds())
 	}
 	return out, nil
 }

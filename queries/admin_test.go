@@ -72,3 +72,42 @@ func TestOneRebuildAtATime(t *testing.T) {
 		t.Fatalf("rebuild after the first: %v %v", views, err)
 	}
 }
+
+// A rebuild of every view rebuilds the history index too (it is derived from the log).
+func TestRebuildOfEveryViewRebuildsTheHistoryIndex(t *testing.T) {
+	ctx := context.Background()
+	presets := domain.MustLoadPresets()
+	store := eventstore.NewMemory()
+	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"org_id":"acme","kind":"team","preset":"neptune","actor":"ana","name":"Acme"}`,
+	} {
+		if reply, code := svc.Execute(ctx, "CreateOrganization", []byte(body)); code != "" {
+			t.Fatal(string(reply))
+		}
+	}
+	if reply, code := svc.Execute(ctx, "AddOrgMember", []byte(`{"org_id":"acme","actor":"ana","user_id":"bob","email":"bob@acme.test","role":"member"}`)); code != "" {
+		t.Fatal(string(reply))
+	}
+	logger := slog.New(slog.DiscardHandler)
+	members := projections.NewView("members", presets, nil, logger)
+	perms := projections.NewView("permissions", presets, nil, logger)
+	index := projections.NewHistoryIndex(projections.StoreHistory{Store: store})
+	b := queries.NewRebuilder(nil, []*projections.View{members, perms}, store, logger)
+	b.History = index
+	if _, err := b.Run(ctx, queries.RebuildRequest{Views: []string{"members"}}); err != nil {
+		t.Fatal(err)
+	}
+	if index.Position() != 0 {
+		t.Fatalf("a rebuild of one view rebuilt the index to %d", index.Position())
+	}
+	if _, err := b.Run(ctx, queries.RebuildRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := store.Head(ctx); index.Position() != head || head == 0 || !index.Known("acme") {
+		t.Fatalf("index at %d after a full rebuild, log head %d", index.Position(), head)
+	}
+}

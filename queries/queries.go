@@ -319,3 +319,6 @@ func sortedKeysOf[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Index is the history index the as-of queries read (roster rebuild rebuilds it too).
+func (q *Queries) Index() *projections.HistoryIndex { return q.cfg.Index }

@@ -353,6 +353,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		}
 		d.Rebuilder = queries.NewRebuilder(d.NC, []*projections.View{d.Members, d.Perms}, qcfg.History, log.With("component", "rebuild"))
 		d.Rebuilder.Policy = d.Policy
+		d.Rebuilder.History = q.Index()
 		if err := d.Rebuilder.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}

@@ -431,7 +431,7 @@ func checkCSV(csv string) error {
 	if !utf8.ValidString(csv) {
 		return fmt.Errorf("csv is not valid UTF-8")
 	}
-	return nil
+	return checkRunes("csv", csv)
 }
 
 func decodeExtendMembership(body []byte) (domain.Command, error) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,8 @@ func FuzzCommandDecoding(f *testing.F) {
 	f.Add("AddMember", []byte(`{"org_id":"acme.>","actor":"ann","project_id":"p1","user_id":"cy","roles":["viewer"]}`))
 	f.Add("Nope", []byte(`{}`))
 	f.Add("AddMember", []byte(`{"org_id":"acme","org_id":"globex","actor":"ann","project_id":"p1","user_id":"cy","roles":["developer"]}`))
+	f.Add("AddMember", []byte(`{"org_id":"acme","actor":"ann","project_id":"p1","user_id":"cy","roles":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}`))
+	f.Add("RenameProject", []byte("{\"org_id\":\"acme\",\"actor\":\"ann\",\"project_id\":\"p1\",\"name\":\"a\\u202e\\ud800\xffb\"}"))
 	f.Add("CreateProject", []byte(`{"org_id":"acme","actor":"ann","name":"x"} {}`))
 	f.Add("AddMember", []byte(`[1,2,3]`))
 	f.Add("InviteMember", []byte(`{"ORG_ID":"acme","actor":"ann","email":"x@y.z","project_id":"p1","roles":"viewer"}`))

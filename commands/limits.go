@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"net/mail"
+	"unicode"
 	"unicode/utf8"
 
 	"roster/domain"
@@ -25,8 +26,12 @@ const (
 	MaxTimeLen          = 64 // instants such as expires_at (RFC 3339); domain.MaxMembershipTTL bounds how far ahead
 )
 
-// checkText refuses a value over max bytes, not UTF-8, or holding a control character (C0
-// including NUL, ESC, BEL, CR and LF; DEL; C1).
+// checkText refuses a value over max bytes, not UTF-8, or holding a character that would be
+// stored invisibly or altered: a control character (C0 including NUL, ESC, BEL, CR and LF;
+// DEL; C1), a Unicode format character (category Cf: bidi controls such as U+202E,
+// zero-width characters, U+FEFF...), a line or paragraph separator (U+2028, U+2029), or
+// U+FFFD, which is what the JSON decoder makes of invalid UTF-8 and lone surrogate escapes
+// such as \ud800 (README "Limits").
 func checkText(field, v string, max int) error {
 	if len(v) > max {
 		return fmt.Errorf("%s is %d bytes; the limit is %d", field, len(v), max)
@@ -37,6 +42,34 @@ func checkText(field, v string, max int) error {
 	for i, r := range v {
 		if isControl(r) {
 			return fmt.Errorf("%s holds the control character %U at byte %d; control characters are not allowed", field, r, i)
+		}
+		if err := checkRune(field, r, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRune refuses a character that would be stored invisibly or altered (all but the
+// control characters checkText refuses).
+func checkRune(field string, r rune, at int) error {
+	switch {
+	case r == utf8.RuneError:
+		return fmt.Errorf("%s holds U+FFFD at byte %d (invalid UTF-8 or a lone surrogate such as \\ud800); send valid UTF-8 text", field, at)
+	case unicode.Is(unicode.Cf, r):
+		return fmt.Errorf("%s holds the invisible format character %U at byte %d; format characters (bidi controls, zero-width characters, U+FEFF) are not allowed", field, r, at)
+	case unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
+		return fmt.Errorf("%s holds the line or paragraph separator %U at byte %d; line breaks are not allowed", field, r, at)
+	}
+	return nil
+}
+
+// checkRunes applies checkRune to every character of v (text whose control characters, such as
+// a CSV's line breaks, are checked elsewhere).
+func checkRunes(field, v string) error {
+	for i, r := range v {
+		if err := checkRune(field, r, i); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -71,6 +71,22 @@ func TestInputLimitsRefuseAndAppendNothing(t *testing.T) {
 		{"preset_version length", "UpgradePreset", `{"org_id":"acme","actor":"tina","preset_version":"` + long(commands.MaxPresetVersionLen+1) + `"}`, []string{"preset_version", "256"}},
 		{"duplicate key", "RenameProject", `{"org_id":"acme","actor":"tina","actor":"mallory","project_id":"p1","name":"x"}`, []string{"actor", "twice"}},
 		{"wrong-case key", "RenameProject", `{"org_id":"acme","Actor":"tina","project_id":"p1","name":"x"}`, []string{"Actor", "case"}},
+		{"right-to-left override in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"abc\u202Etxt.exe"}`, []string{"name", "U+202E", "format"}},
+		{"raw right-to-left override in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"abc` + "\u202e" + `txt"}`, []string{"name", "U+202E"}},
+		{"left-to-right mark in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a\u200Eb"}`, []string{"name", "U+200E"}},
+		{"isolate in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a\u2067b"}`, []string{"name", "U+2067"}},
+		{"zero-width space in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a\u200Bb"}`, []string{"name", "U+200B"}},
+		{"byte order mark in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"\uFEFFab"}`, []string{"name", "U+FEFF"}},
+		{"line separator in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a\u2028b"}`, []string{"name", "U+2028", "separator"}},
+		{"paragraph separator in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a\u2029b"}`, []string{"name", "U+2029"}},
+		{"bidi control in role label", "DefineRole", `{"org_id":"acme","actor":"tina","role":"r1","label":"a\u202Db"}`, []string{"label", "U+202D"}},
+		{"bidi control in e-mail", "InviteMember", `{"org_id":"acme","actor":"tina","project_id":"p1","roles":["project_viewer"],"email":"a\u202E@x.test"}`, []string{"email", "U+202E"}},
+		{"bidi control in csv", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\n,u1,a\u202Eb,project_viewer,\n"}`, []string{"csv", "U+202E"}},
+		{"lone surrogate in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a\ud800b"}`, []string{"name", "U+FFFD", "surrogate"}},
+		{"invalid UTF-8 in name", "RenameProject", `{"org_id":"acme","actor":"tina","project_id":"p1","name":"a` + "\xff" + `b"}`, []string{"UTF-8", "offset"}},
+		{"invalid UTF-8 in csv", "ImportMembers", `{"org_id":"acme","actor":"tina","project_id":"p1","csv":"email,user_id,name,roles,grants\n,u1,a` + "\xc3" + `,project_viewer,\n"}`, []string{"UTF-8"}},
+		{"deeply nested roles", "AddMember", `{"org_id":"acme","actor":"tina","project_id":"p1","user_id":"u1","roles":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`, []string{"MaxJSONDepth", "16", "roles[0]"}},
+		{"deeply nested track", "CreateProject", `{"org_id":"acme","actor":"tina","project_id":"p3","name":"x","track":` + strings.Repeat(`{"x":`, 16) + "1" + strings.Repeat("}", 16) + `}`, []string{"MaxJSONDepth", "16", "track.x.x"}},
 		{"duplicate nested key", "CreateProject", `{"org_id":"acme","actor":"tina","project_id":"p3","name":"x","track":{"name":"a","name":"b"}}`, []string{"track.name", "twice"}},
 	}
 	for _, tc := range cases {
@@ -127,6 +143,49 @@ func TestImportIntoLargeOrganization(t *testing.T) {
 	}
 	if len(res.Rows) != commands.MaxImportRows || res.Rows[0].OK || res.Rows[0].Code != "conflict" || !res.Rows[1].OK {
 		t.Fatalf("rows: %d, first %+v, second %+v", len(res.Rows), res.Rows[0], res.Rows[1])
+	}
+}
+
+// Stored text that is plainly printable, in any script, is still accepted.
+func TestPrintableUnicodeNamesAccepted(t *testing.T) {
+	svc, _ := limitsService(t)
+	for _, name := range []string{"Zoë Ångström", "مشروع", "プロジェクト", "Проект 7", "emoji 🚀"} {
+		if rep, code := run(t, svc, "RenameProject", mustBody(t, map[string]any{"org_id": "acme", "actor": "tina", "project_id": "p1", "name": name})); code != "" {
+			t.Errorf("%q refused: %+v", name, rep)
+		}
+	}
+}
+
+// A request nesting 300,000 arrays (600 KB, under the body limit) is refused invalid naming
+// the nesting limit, and nothing is appended. The key check used to recurse through every
+// level building the full path each time: 30,000 levels took 2 s and 2 GB, 330,000 stalled
+// every organization and grew the process to 24 GB.
+func TestDeeplyNestedCommandIsRefused(t *testing.T) {
+	svc, store := limitsService(t)
+	const levels = 300_000
+	for _, tc := range []struct{ cmd, body string }{
+		{"AddMember", `{"org_id":"acme","actor":"tina","project_id":"p1","user_id":"u1","roles":` + strings.Repeat("[", levels) + strings.Repeat("]", levels) + `}`},
+		{"CreateProject", `{"org_id":"acme","actor":"tina","project_id":"p9","name":"x","track":` + strings.Repeat(`{"a":`, levels/3) + "1" + strings.Repeat("}", levels/3) + `}`},
+	} {
+		before, _ := store.Head(context.Background())
+		if len(tc.body) < 600_000 {
+			t.Fatalf("%s body is %d bytes", tc.cmd, len(tc.body))
+		}
+		rep, code := run(t, svc, tc.cmd, tc.body)
+		if code != client.CodeInvalid {
+			t.Fatalf("%s: code %q, want invalid: %+v", tc.cmd, code, rep)
+		}
+		for _, w := range []string{"MaxJSONDepth", "16"} {
+			if !strings.Contains(rep.Error.Message, w) {
+				t.Errorf("%s: message %q does not name %q", tc.cmd, rep.Error.Message, w)
+			}
+		}
+		if len(rep.Error.Message) > 1000 {
+			t.Errorf("%s: message is %d bytes", tc.cmd, len(rep.Error.Message))
+		}
+		if after, _ := store.Head(context.Background()); after != before {
+			t.Fatalf("%s: head moved from %d to %d", tc.cmd, before, after)
+		}
 	}
 }
 

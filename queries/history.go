@@ -258,10 +258,7 @@ func (q *Queries) awaitLog(ctx context.Context, c Consistency) error {
 	if c.MinPosition == 0 {
 		return nil
 	}
-	wait := DefaultWait
-	if c.WaitMS > 0 {
-		wait = min(time.Duration(c.WaitMS)*time.Millisecond, MaxWait)
-	}
+	wait := c.wait()
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := q.cfg.History.WaitFor(wctx, c.MinPosition); err != nil {

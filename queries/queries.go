@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,15 +195,40 @@ func (q *Queries) execute(ctx context.Context, name string, body []byte, mayBloc
 }
 
 // decoded makes an answerFunc that decodes the request (the client's type of the same name)
-// strictly, then answers it.
+// strictly, checks its wait_ms (checkWaitMS), then answers it.
 func decoded[R any](answer func(context.Context, R, bool) (uint64, any, error)) answerFunc {
+	waitField, hasWait := reflect.TypeFor[R]().FieldByName("WaitMS")
+	hasWait = hasWait && waitField.Type.Kind() == reflect.Int && len(waitField.Index) == 1
 	return func(ctx context.Context, body []byte, mayBlock bool) (uint64, any, error) {
 		var req R
 		if err := edge.DecodeStrict(body, &req); err != nil {
 			return 0, nil, fail(client.CodeInvalid, "%v", err)
 		}
+		if hasWait {
+			if err := checkWaitMS(reflect.ValueOf(&req).Elem().FieldByIndex(waitField.Index).Int()); err != nil {
+				return 0, nil, err
+			}
+		}
 		return answer(ctx, req, mayBlock)
 	}
+}
+
+// checkWaitMS refuses a wait_ms outside 0 (the default, DefaultWait) to MaxWait in
+// milliseconds (README "Limits").
+func checkWaitMS(ms int64) error {
+	if ms < 0 || ms > MaxWait.Milliseconds() {
+		return fail(client.CodeInvalid, "wait_ms %d is out of range: 0 (the default, %d) to %d milliseconds (MaxWait)", ms, DefaultWait.Milliseconds(), MaxWait.Milliseconds())
+	}
+	return nil
+}
+
+// wait is how long a query waits for min_position: DefaultWait when WaitMS is 0, else WaitMS
+// milliseconds, never more than MaxWait (WaitMS was checked when decoded: checkWaitMS).
+func (c Consistency) wait() time.Duration {
+	if c.WaitMS <= 0 || int64(c.WaitMS) > MaxWait.Milliseconds() {
+		return DefaultWait
+	}
+	return time.Duration(c.WaitMS) * time.Millisecond
 }
 
 // await waits until v has applied the request's min_position (read-your-writes).
@@ -213,10 +239,7 @@ func (q *Queries) await(ctx context.Context, v *projections.View, c Consistency,
 	if !mayBlock {
 		return errWouldBlock
 	}
-	wait := DefaultWait
-	if c.WaitMS > 0 {
-		wait = min(time.Duration(c.WaitMS)*time.Millisecond, MaxWait)
-	}
+	wait := c.wait()
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := v.WaitFor(wctx, c.MinPosition); err != nil {
@@ -287,15 +310,16 @@ func (q *Queries) eachOrg(ctx context.Context, v *projections.View, c Consistenc
 	return pos, err
 }
 
-// pageLimit is a request's limit: the default when unset, at most MaxLimit.
+// pageLimit is a request's limit: DefaultLimit when unset (0); a negative limit or one over
+// MaxLimit is refused (README "Limits").
 func pageLimit(n int) (int, error) {
 	switch {
-	case n < 0:
-		return 0, fail(client.CodeInvalid, "limit must be positive")
+	case n < 0 || n > MaxLimit:
+		return 0, fail(client.CodeInvalid, "limit %d is out of range: 0 (the default) to %d rows per page (MaxLimit); ask for the next page with the page token", n, MaxLimit)
 	case n == 0:
 		return DefaultLimit, nil
 	}
-	return min(n, MaxLimit), nil
+	return n, nil
 }
 
 // Paging bounds.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -87,6 +88,11 @@ func DecodeStrict(body []byte, v any) error {
 	if trimmed[0] != '{' {
 		return errNotObject
 	}
+	// encoding/json turns invalid UTF-8 into U+FFFD without a word; a request must be UTF-8
+	// (RFC 8259) and one that is not is refused rather than stored altered.
+	if !utf8.Valid(body) {
+		return fmt.Errorf("the request is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", firstInvalidUTF8(body))
+	}
 	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -103,6 +109,19 @@ func DecodeStrict(body []byte, v any) error {
 		return errors.New("malformed JSON: trailing data after the object")
 	}
 	return nil
+}
+
+// firstInvalidUTF8 is the offset of the first byte of b that does not start a valid UTF-8
+// sequence (len(b) when there is none).
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // CheckID refuses an id that is missing (when required) or not a valid id.

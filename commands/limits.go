@@ -29,7 +29,8 @@ const (
 // checkText refuses a value over max bytes, not UTF-8, or holding a character that would be
 // stored invisibly or altered: a control character (C0 including NUL, ESC, BEL, CR and LF;
 // DEL; C1), a Unicode format character (category Cf: bidi controls such as U+202E,
-// zero-width characters, U+FEFF...), a line or paragraph separator (U+2028, U+2029), or
+// zero-width spaces, U+FEFF...; the joiners U+200C and U+200D that scripts and emoji need are
+// allowed), a line or paragraph separator (U+2028, U+2029), or
 // U+FFFD, which is what the JSON decoder makes of invalid UTF-8 and lone surrogate escapes
 // such as \ud800 (README "Limits").
 func checkText(field, v string, max int) error {
@@ -56,6 +57,10 @@ func checkRune(field string, r rune, at int) error {
 	switch {
 	case r == utf8.RuneError:
 		return fmt.Errorf("%s holds U+FFFD at byte %d (invalid UTF-8 or a lone surrogate such as \\ud800); send valid UTF-8 text", field, at)
+	case r == '\u200c' || r == '\u200d':
+		// ZERO WIDTH NON-JOINER and JOINER shape letters in Persian and Indic scripts and join
+		// emoji sequences; they cannot reorder text the way bidi controls can.
+		return nil
 	case unicode.Is(unicode.Cf, r):
 		return fmt.Errorf("%s holds the invisible format character %U at byte %d; format characters (bidi controls, zero-width characters, U+FEFF) are not allowed", field, r, at)
 	case unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):

@@ -149,7 +149,7 @@ func TestImportIntoLargeOrganization(t *testing.T) {
 // Stored text that is plainly printable, in any script, is still accepted.
 func TestPrintableUnicodeNamesAccepted(t *testing.T) {
 	svc, _ := limitsService(t)
-	for _, name := range []string{"Zoë Ångström", "مشروع", "プロジェクト", "Проект 7", "emoji 🚀"} {
+	for _, name := range []string{"Zoë Ångström", "مشروع", "プロジェクト", "Проект 7", "emoji 🚀", "مى\u200cخواهم", "dev 👩\u200d💻"} {
 		if rep, code := run(t, svc, "RenameProject", mustBody(t, map[string]any{"org_id": "acme", "actor": "tina", "project_id": "p1", "name": name})); code != "" {
 			t.Errorf("%q refused: %+v", name, rep)
 		}

@@ -102,7 +102,9 @@ func sameAsUnknown(t *testing.T, what string, hidden, unknown reply, hiddenID, u
 
 func TestTenancyPersonSeesOnlyWhatTheyBelongTo(t *testing.T) {
 	r := alicesOrganization(t)
-	q := func(nc *nats.Conn, name string, req map[string]any) reply { return ask(t, nc, "roster.query."+name, req) }
+	q := func(nc *nats.Conn, name string, req map[string]any) reply {
+		return ask(t, nc, "roster.query."+name, req)
+	}
 
 	// carol belongs to nothing in alices (her invitation is pending): it does not exist for her.
 	for name, req := range map[string]map[string]any{

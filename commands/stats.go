@@ -8,14 +8,17 @@ import (
 )
 
 // Stats are the command endpoint's own figures, from a command's arrival to its reply (micro's
-// endpoint stats only see the hand-off to the scheduler).
+// endpoint stats only see the hand-off to the scheduler). Every account that imports $SRV.>
+// reads them, so they carry codes and counts only, never an error's message: a message names
+// another tenant's organizations, users and ids.
 type Stats struct {
-	Requests              int64            `json:"requests"`
-	Errors                int64            `json:"errors"`
-	ErrorsByCode          map[string]int64 `json:"errors_by_code"`
-	LastError             string           `json:"last_error,omitempty"`
-	ProcessingTime        time.Duration    `json:"processing_time"`
-	AverageProcessingTime time.Duration    `json:"average_processing_time"`
+	Requests     int64            `json:"requests"`
+	Errors       int64            `json:"errors"`
+	ErrorsByCode map[string]int64 `json:"errors_by_code"`
+	// LastError is the code of the last refusal (e.g. "not_found"), never its message.
+	LastError             string        `json:"last_error,omitempty"`
+	ProcessingTime        time.Duration `json:"processing_time"`
+	AverageProcessingTime time.Duration `json:"average_processing_time"`
 }
 
 type stats struct {
@@ -31,13 +34,13 @@ func (st *stats) record(arrived time.Time, err error) {
 	st.s.ProcessingTime += took
 	st.s.AverageProcessingTime = st.s.ProcessingTime / time.Duration(st.s.Requests)
 	if err != nil {
-		code, msg := edge.CodeOf(err)
+		code, _ := edge.CodeOf(err)
 		st.s.Errors++
 		if st.s.ErrorsByCode == nil {
 			st.s.ErrorsByCode = map[string]int64{}
 		}
 		st.s.ErrorsByCode[code]++
-		st.s.LastError = code + ": " + msg
+		st.s.LastError = code
 	}
 }
 

@@ -107,7 +107,8 @@ func (q *Queries) permissions(ctx context.Context, r client.Permissions, mayBloc
 
 func (q *Queries) whoCan(ctx context.Context, r client.WhoCan, mayBlock bool) (uint64, any, error) {
 	var err error
-	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+	who := askerOf(ctx)
+	if r.Viewer, err = who.viewer(r.Viewer); err != nil {
 		return 0, nil, err
 	}
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("viewer", r.Viewer, false)); err != nil {
@@ -121,6 +122,12 @@ func (q *Queries) whoCan(ctx context.Context, r client.WhoCan, mayBlock bool) (u
 		return 0, nil, err
 	}
 	return q.readOrg(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		if _, known := o.Projects[r.ProjectID]; known {
+			// In a user account a private project the person may not see does not exist for them.
+			if err := who.seesProject(o, r.ProjectID); err != nil {
+				return nil, err
+			}
+		}
 		users, err := o.WhoCan(r.Permission, scopeOf(r.ProjectID, r.TrackID))
 		if err != nil {
 			return nil, err

@@ -455,6 +455,18 @@ func (q *Queries) auditAwareness(ctx context.Context, orgID, projectID, viewer s
 		if who.secured() && !who.reaches(o) {
 			return orgNotFound(orgID)
 		}
+		// A person of a user account reads the log of what they may see: an organization they
+		// belong to, or a project they may see (a public one included), nothing else.
+		if who.user != "" && o != nil && o.Exists() {
+			if !o.MaySee(who.user, projectID) {
+				return orgNotFound(orgID)
+			}
+			// A guest of a project (neither an organization member nor a labeling company's,
+			// whose events are scoped below) reads the log of that project only.
+			if _, member := o.Members[who.user]; projectID == "" && !member && o.CompanyOf(who.user, "") == "" {
+				return fail(client.CodeForbidden, "user %s is not a member of organization %s: give the project_id of a project they may see", who.user, orgID)
+			}
+		}
 		if o == nil || !o.Exists() {
 			return nil // unknown organization: Audit answers not found from the log
 		}

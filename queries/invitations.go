@@ -19,8 +19,13 @@ type InvitationEntry struct {
 
 func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations, mayBlock bool) (uint64, any, error) {
 	var err error
-	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+	who := askerOf(ctx)
+	if r.Viewer, err = who.viewer(r.Viewer); err != nil {
 		return 0, nil, err
+	}
+	// In a user account a person asks about their own invitations only, like Check.
+	if who.user != "" && r.UserID != "" && r.UserID != who.user {
+		return 0, nil, fail(client.CodeForbidden, "user_id %s: a user account asks about its authenticated user %s only", r.UserID, who.user)
 	}
 	if err := errors.Join(checkID("org_id", r.OrgID, false), checkID("project_id", r.ProjectID, false), checkID("user_id", r.UserID, false),
 		checkID("viewer", r.Viewer, false)); err != nil {
@@ -35,7 +40,10 @@ func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations,
 	}
 	now := q.cfg.Now()
 	out := []InvitationEntry{}
-	pos, err := q.eachOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(orgID string, o *domain.Org) {
+	if err := q.await(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock); err != nil {
+		return 0, nil, err
+	}
+	pos, err := q.eachInvitationOrg(who, r, func(orgID string, o *domain.Org) {
 		for _, inv := range o.Invitations {
 			e := InvitationEntry{OrgID: orgID, Invitation: *inv}
 			e.Status = invitationStatus(inv, now)
@@ -69,4 +77,57 @@ func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations,
 			Status: e.Status, ExpiresAt: e.ExpiresAt, AnsweredBy: e.AnsweredBy}
 	}
 	return pos, res, nil
+}
+
+// eachInvitationOrg runs fn, under the read lock, over the organizations whose invitations the
+// caller may list (only org_id's when given: one it may not list is not found) and returns the
+// view's position. Applications, operators and insecure callers list what their account
+// reaches. A person of a user account lists an organization they may see (seesOrg), and one
+// holding an invitation addressed to their user id when they ask by user_id; asking by e-mail
+// they name their own address as the organization knows it (emailOf), else forbidden.
+func (q *Queries) eachInvitationOrg(who asker, r client.ListInvitations, fn func(id string, o *domain.Org)) (uint64, error) {
+	listable := func(o *domain.Org) bool {
+		if who.user == "" || who.reaches(o) {
+			return who.reaches(o)
+		}
+		if r.UserID == "" || o == nil || !o.Exists() || !o.AccessibleBy(who.account, who.operator) {
+			return false
+		}
+		for _, inv := range o.Invitations {
+			if inv.UserID == who.user {
+				return true
+			}
+		}
+		return false
+	}
+	ownEmail := func(o *domain.Org) bool {
+		return who.user == "" || r.Email == "" || strings.EqualFold(emailOf(o, who.user), r.Email)
+	}
+	var pos uint64
+	err := q.cfg.Members.ReadAll(func(orgs map[string]*domain.Org, position uint64) error {
+		pos = position
+		if r.OrgID != "" {
+			o := orgs[r.OrgID]
+			if !listable(o) {
+				return orgNotFound(r.OrgID)
+			}
+			if !ownEmail(o) {
+				return fail(client.CodeForbidden, "email %s: a user account asks about its authenticated user %s's e-mail only", r.Email, who.user)
+			}
+			fn(r.OrgID, o)
+			return nil
+		}
+		visited := 0
+		for id, o := range orgs {
+			if listable(o) && ownEmail(o) {
+				fn(id, o)
+				visited++
+			}
+		}
+		if visited == 0 && who.user != "" && r.Email != "" {
+			return fail(client.CodeForbidden, "email %s: a user account asks about its authenticated user %s's e-mail only", r.Email, who.user)
+		}
+		return nil
+	})
+	return pos, err
 }

@@ -26,7 +26,8 @@ const (
 
 func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBlock bool) (uint64, any, error) {
 	var err error
-	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+	who := askerOf(ctx)
+	if r.Viewer, err = who.viewer(r.Viewer); err != nil {
 		return 0, nil, err
 	}
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("viewer", r.Viewer, false)); err != nil {
@@ -45,6 +46,10 @@ func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBloc
 		after = string(b)
 	}
 	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		// In a user account a private project the person may not see does not exist for them.
+		if err := who.seesProject(o, r.ProjectID); err != nil {
+			return nil, err
+		}
 		if !o.MaySee(r.Viewer, r.ProjectID) {
 			where := "organization " + r.OrgID
 			if r.ProjectID != "" {
@@ -134,7 +139,7 @@ func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry,
 	} else {
 		p, ok := o.Projects[s.ProjectID]
 		if !ok {
-			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", s.ProjectID, o.ID)
+			return nil, projectNotFound(o.ID, s.ProjectID)
 		}
 		mm := p.Members
 		if s.TrackID != "" {

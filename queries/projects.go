@@ -56,7 +56,8 @@ func (q *Queries) listProjects(ctx context.Context, r client.ListProjects, mayBl
 
 func (q *Queries) getProject(ctx context.Context, r client.GetProject, mayBlock bool) (uint64, any, error) {
 	var err error
-	if r.Viewer, err = askerOf(ctx).viewer(r.Viewer); err != nil {
+	who := askerOf(ctx)
+	if r.Viewer, err = who.viewer(r.Viewer); err != nil {
 		return 0, nil, err
 	}
 	if err := errors.Join(checkID("org_id", r.OrgID, true), checkID("project_id", r.ProjectID, true), checkID("viewer", r.Viewer, false)); err != nil {
@@ -65,7 +66,10 @@ func (q *Queries) getProject(ctx context.Context, r client.GetProject, mayBlock 
 	return q.readOrg(ctx, q.cfg.Members, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
 		p, ok := o.Projects[r.ProjectID]
 		if !ok {
-			return nil, fail(client.CodeNotFound, "project %s not found in organization %s", r.ProjectID, r.OrgID)
+			return nil, projectNotFound(r.OrgID, r.ProjectID)
+		}
+		if err := who.seesProject(o, r.ProjectID); err != nil {
+			return nil, err
 		}
 		tracks := []client.TrackEntry{}
 		for _, tid := range sortedKeysOf(p.Tracks) {

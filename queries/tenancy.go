@@ -41,9 +41,65 @@ func askerOf(ctx context.Context) asker {
 // secured reports whether tenancy applies to this caller at all.
 func (a asker) secured() bool { return a.account != "" }
 
-// reaches reports whether the caller may see the organization.
+// reaches reports whether the caller may see the organization: its account may reach it and,
+// in a user account, the person may see it (seesOrg). Every other person of the same account
+// is a stranger to the organization, whatever account owns it.
 func (a asker) reaches(o *domain.Org) bool {
-	return o != nil && o.Exists() && o.AccessibleBy(a.account, a.operator)
+	if o == nil || !o.Exists() || !o.AccessibleBy(a.account, a.operator) {
+		return false
+	}
+	return a.user == "" || seesOrg(o, a.user)
+}
+
+// seesOrg reports whether a person may see the organization at all: an organization member, a
+// member of one of its projects or tracks (partners, guests, workgroups: domain.MaySee), or
+// anyone while it has a public project (everyone holds the public role there).
+func seesOrg(o *domain.Org, user string) bool {
+	if o.MaySee(user, "") {
+		return true
+	}
+	for _, p := range o.Projects {
+		if p.Visibility == domain.Public && p.Status != domain.StatusDeleted {
+			return true
+		}
+	}
+	return false
+}
+
+// seesProject answers, for a person of a user account, a private project they may not see
+// (domain.MaySee) exactly as an unknown one; applications, operators and insecure callers see
+// every project of an organization they reach.
+func (a asker) seesProject(o *domain.Org, projectID string) error {
+	if a.user == "" || projectID == "" || o.MaySee(a.user, projectID) {
+		return nil
+	}
+	return projectNotFound(o.ID, projectID)
+}
+
+// projectNotFound is the one answer for a project that does not exist or that the caller may
+// not see.
+func projectNotFound(orgID, projectID string) error {
+	return fail(client.CodeNotFound, "project %s not found in organization %s", projectID, orgID)
+}
+
+// emailOf is the user's e-mail as the organization knows it: from their organization
+// membership, else from a project or track membership ("" when it knows none).
+func emailOf(o *domain.Org, user string) string {
+	if m, ok := o.Members[user]; ok && m.Email != "" {
+		return m.Email
+	}
+	key := domain.Principal{UserID: user}.Key()
+	for _, p := range o.Projects {
+		if m, ok := p.Members[key]; ok && m.Email != "" {
+			return m.Email
+		}
+		for _, t := range p.Tracks {
+			if m, ok := t.Members[key]; ok && m.Email != "" {
+				return m.Email
+			}
+		}
+	}
+	return ""
 }
 
 // orgNotFound is the one answer for an organization that does not exist or that the caller's

@@ -137,6 +137,7 @@ Exit status: 0 ok; 1 usage, connection or transport error; 2 refused by the serv
 	pf.StringVar(&g.conn.TLSCert, "tls-cert", "", "TLS client certificate (default $NATS_CERT)")
 	pf.StringVar(&g.conn.TLSKey, "tls-key", "", "TLS client key (default $NATS_KEY)")
 	pf.StringVar(&g.conn.TLSCA, "tls-ca", "", "TLS CA certificate (default $NATS_CA)")
+	pf.StringVar(&g.conn.InboxPrefix, "inbox-prefix", "", "prefix of this client's reply subjects, e.g. _INBOX_alice where the server lets each user read only their own (default $NATS_INBOX_PREFIX)")
 	pf.StringVar(&g.conn.Context, "context", "", "nats CLI context name (default $NATS_CONTEXT); on Check, --context is the request's context and this is --nats-context")
 	pf.StringVar(&g.conn.Context, "nats-context", "", "nats CLI context name (same as --context)")
 	root.SetFlagErrorFunc(flagError)

@@ -417,7 +417,7 @@ func TestExampleSecureConfigFile(t *testing.T) {
 		{"acme-backend", "acme-change-me", "ACME"}, {"globex-backend", "globex-change-me", "GLOBEX"},
 		{"alice", "alice-change-me", "PEOPLE"}, {"ops", "ops-change-me", "OPS"},
 	} {
-		nc := connectAs(t, d, nats.UserInfo(c.user, c.pass))
+		nc := connectAs(t, d, nats.UserInfo(c.user, c.pass), nats.CustomInboxPrefix("_INBOX_"+c.user))
 		status(t, nc)
 		if err := nc.Publish("roster.query.IdentityProbe", nil); err != nil {
 			t.Fatal(err)
@@ -431,7 +431,7 @@ func TestExampleSecureConfigFile(t *testing.T) {
 		}
 	}
 	// nats micro discovery works through the $SRV.> import.
-	acme := connectAs(t, d, nats.UserInfo("acme-backend", "acme-change-me"))
+	acme := connectAs(t, d, nats.UserInfo("acme-backend", "acme-change-me"), nats.CustomInboxPrefix("_INBOX_acme-backend"))
 	if msg, err := acme.Request("$SRV.INFO.roster", nil, 5*time.Second); err != nil || !bytes.Contains(msg.Data, []byte(`"roster"`)) {
 		t.Fatalf("$SRV.INFO.roster: %v", err)
 	}

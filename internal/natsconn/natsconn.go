@@ -27,6 +27,10 @@ type Options struct {
 	TLSCert  string
 	TLSKey   string
 	TLSCA    string
+	// InboxPrefix replaces _INBOX as the prefix of the connection's reply subjects. Where the
+	// server lets each user subscribe only to their own prefix (docs/nats-secure.conf: alice
+	// subscribes to _INBOX_alice.> only), no one else in the account reads their replies.
+	InboxPrefix string
 	// Context names a nats CLI context (~/.config/nats/context/NAME.json); its fields fill
 	// whatever the flags and the environment left unset.
 	Context string
@@ -42,6 +46,7 @@ const (
 	EnvCert     = "NATS_CERT"
 	EnvKey      = "NATS_KEY"
 	EnvCA       = "NATS_CA"
+	EnvInbox    = "NATS_INBOX_PREFIX"
 	EnvContext  = "NATS_CONTEXT"
 )
 
@@ -61,6 +66,7 @@ func (o Options) FromEnv(getenv func(string) string) Options {
 	fill(&o.TLSCert, EnvCert)
 	fill(&o.TLSKey, EnvKey)
 	fill(&o.TLSCA, EnvCA)
+	fill(&o.InboxPrefix, EnvInbox)
 	fill(&o.Context, EnvContext)
 	return o
 }
@@ -75,6 +81,7 @@ type contextFile struct {
 	Cert     string `json:"cert"`
 	Key      string `json:"key"`
 	CA       string `json:"ca"`
+	Inbox    string `json:"inbox_prefix"`
 }
 
 // ContextDir is where the nats CLI keeps its contexts: $XDG_CONFIG_HOME/nats/context, else
@@ -124,6 +131,7 @@ func (o Options) WithContext(dir string) (Options, error) {
 	fill(&o.TLSCert, c.Cert)
 	fill(&o.TLSKey, c.Key)
 	fill(&o.TLSCA, c.CA)
+	fill(&o.InboxPrefix, c.Inbox)
 	return o, nil
 }
 
@@ -173,6 +181,9 @@ func (o Options) Validate() error {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		errs = append(errs, errors.New("nats: a TLS client certificate needs its key and the key its certificate"))
 	}
+	if o.InboxPrefix != "" && (strings.ContainsAny(o.InboxPrefix, ">* \t") || strings.HasSuffix(o.InboxPrefix, ".") || strings.HasPrefix(o.InboxPrefix, ".")) {
+		errs = append(errs, fmt.Errorf("nats: inbox prefix %q: a subject prefix without wildcards, spaces or a leading or trailing dot (e.g. _INBOX_alice)", o.InboxPrefix))
+	}
 	return errors.Join(errs...)
 }
 
@@ -200,6 +211,9 @@ func (o Options) NATSOptions() ([]nats.Option, error) {
 	}
 	if o.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(o.TLSCA))
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
 	}
 	return opts, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"roster/internal/natsconn"
 )
@@ -111,5 +112,63 @@ func TestConnectWithUserAndPassword(t *testing.T) {
 	_, err = natsconn.Connect(context.Background(), natsconn.Options{URL: url})
 	if err == nil || strings.Contains(err.Error(), "wrong-pw") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// The inbox prefix comes from the flag, else NATS_INBOX_PREFIX, else the context's
+// inbox_prefix; a request's reply subject then starts with it.
+func TestInboxPrefixResolvedAndUsed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "people.json"), []byte(`{"inbox_prefix":"_INBOX_ctx"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := natsconn.Options{Context: "people"}.WithContext(dir)
+	if err != nil || o.InboxPrefix != "_INBOX_ctx" {
+		t.Fatalf("context: %+v %v", o, err)
+	}
+	env := map[string]string{"NATS_INBOX_PREFIX": "_INBOX_env"}
+	if o := (natsconn.Options{}).FromEnv(func(k string) string { return env[k] }); o.InboxPrefix != "_INBOX_env" {
+		t.Fatalf("environment: %+v", o)
+	}
+	if o := (natsconn.Options{InboxPrefix: "_INBOX_flag"}).FromEnv(func(k string) string { return env[k] }); o.InboxPrefix != "_INBOX_flag" {
+		t.Fatalf("flag: %+v", o)
+	}
+	for _, bad := range []string{"_INBOX_a.>", "_INBOX.*", "_INBOX_a.", "has space"} {
+		if (natsconn.Options{URL: "nats://h", InboxPrefix: bad}).Validate() == nil {
+			t.Errorf("inbox prefix %q validated", bad)
+		}
+	}
+
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	echo, err := natsconn.Connect(context.Background(), natsconn.Options{URL: ns.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	if _, err := echo.Subscribe("echo", func(m *nats.Msg) { _ = m.Respond([]byte(m.Reply)) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := natsconn.Connect(context.Background(), natsconn.Options{URL: ns.ClientURL(), InboxPrefix: "_INBOX_alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg, err := nc.Request("echo", nil, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(msg.Data), "_INBOX_alice.") {
+		t.Fatalf("reply subject %s", msg.Data)
 	}
 }

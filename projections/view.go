@@ -51,6 +51,34 @@ type View struct {
 
 	db        *badger.DB // nil: not persisted
 	persisted uint64
+
+	// members, when enabled (EnableMemberIndex), is each organization's member index
+	// (memberindex.go), kept as events apply.
+	members map[string]*OrgMemberIndex
+}
+
+// EnableMemberIndex makes the view keep a member index per organization (ListMembers), built
+// now from the state it holds and then updated as events apply.
+func (v *View) EnableMemberIndex() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.rebuildMemberIndexLocked()
+}
+
+func (v *View) rebuildMemberIndexLocked() {
+	v.members = make(map[string]*OrgMemberIndex, len(v.orgs))
+	for id, o := range v.orgs {
+		v.members[id] = buildOrgMemberIndex(o)
+	}
+}
+
+// MemberIndex is the organization's member index, nil when the view keeps none. Call it only
+// inside Read's fn (under the view's read lock), and use the index there only.
+func (v *View) MemberIndex(orgID string) *OrgMemberIndex {
+	if v.members == nil {
+		return nil
+	}
+	return v.members[orgID]
 }
 
 // NewView makes an empty view; db may be nil for a view kept only in memory.
@@ -168,7 +196,8 @@ func (v *View) applyDecodedLocked(r eventstore.Record, ev domain.Event, decodeEr
 		return nil // already in this organization's snapshot
 	}
 	o, ok := v.orgs[r.OrgID]
-	if _, created := ev.(*domain.OrganizationCreated); created {
+	_, created := ev.(*domain.OrganizationCreated)
+	if created {
 		if ok && o.Exists() {
 			return fmt.Errorf("%w: position %d: organization %s created twice", ErrPoison, r.Position, r.OrgID)
 		}
@@ -178,6 +207,13 @@ func (v *View) applyDecodedLocked(r eventstore.Record, ev domain.Event, decodeEr
 		return fmt.Errorf("%w: position %d: %s for unknown organization %s", ErrPoison, r.Position, r.Type, r.OrgID)
 	}
 	domain.Evolve(o, ev)
+	if v.members != nil {
+		if x := v.members[r.OrgID]; x != nil && !created {
+			x.apply(o, ev)
+		} else {
+			v.members[r.OrgID] = buildOrgMemberIndex(o)
+		}
+	}
 	v.orgPos[r.OrgID] = r.Position
 	v.dirty[r.OrgID] = true
 	if v.cache != nil {
@@ -245,6 +281,9 @@ func (v *View) Load() (stale bool, err error) {
 			v.orgPos[snap.Org.ID] = snap.Position
 		}
 		v.position, v.persisted, v.hash = m.Position, m.Position, m.Hash
+		if v.members != nil {
+			v.rebuildMemberIndexLocked()
+		}
 		return nil
 	})
 	if err != nil {
@@ -443,6 +482,9 @@ func (v *View) swapFrom(fresh *View) bool {
 		v.dirty[id] = true
 	}
 	v.persisted = 0
+	if v.members != nil {
+		v.rebuildMemberIndexLocked()
+	}
 	if v.cache != nil {
 		v.cache.clear()
 	}

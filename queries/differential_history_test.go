@@ -160,7 +160,7 @@ func (h *diffHarness) compareHistory(spec diffOrgSpec, rng *rand.Rand) {
 	// Check explain: the events behind each via, against the lineage of the whole stream.
 	for range 12 {
 		s, user := diffPick(rng, scopes), diffPick(rng, users)
-		perms := diffRef{o: now, pre: h.presets[now.PresetID]}.universe()
+		perms := h.refOf(spec.id).universe()
 		if len(perms) == 0 {
 			break
 		}

@@ -48,10 +48,10 @@ func refuse(why string, codes ...string) diffPrediction {
 // predict is the write-side reference for one command about to run.
 func (h *diffHarness) predict(name string, body dobj) diffPrediction {
 	orgID, _ := body["org_id"].(string)
-	o := h.ref[orgID]
-	if o == nil || o.Kind == "" {
+	if o := h.ref[orgID]; o == nil || o.Kind == "" {
 		return diffPrediction{}
 	}
+	o := h.refOf(orgID).o
 	str := func(k string) string { s, _ := body[k].(string); return s }
 	pid := str("project_id")
 	switch name {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"roster/client"
 	"roster/domain"
+	"roster/projections"
 	"slices"
 	"strings"
 	"time"
@@ -57,42 +58,10 @@ func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBloc
 			}
 			return nil, fail(client.CodeForbidden, "viewer %s is not a member of %s and may not see its members", r.Viewer, where)
 		}
-		entries, err := memberEntries(o, scopeOf(r.ProjectID, r.TrackID), q.cfg.Now())
+		page, next, err := q.memberPage(o, memberQuery{scope: scopeOf(r.ProjectID, r.TrackID), partner: o.CompanyOf(r.Viewer, r.ProjectID),
+			role: r.Role, status: r.Status, q: r.Q, after: after, limit: limit})
 		if err != nil {
 			return nil, err
-		}
-		// A labeling company's member sees only their own company's members (Dataloop: "They
-		// cannot view and are not aware of any other users to the project").
-		if partner := o.CompanyOf(r.Viewer, r.ProjectID); partner != "" {
-			entries = slices.DeleteFunc(entries, func(e MemberEntry) bool { return e.PartnerID != partner })
-		}
-		roleID := r.Role
-		if roleID != "" {
-			if role, ok := o.Role(roleID); ok {
-				roleID = role.ID
-			}
-		}
-		needle := strings.ToLower(strings.TrimSpace(r.Q))
-		page := []MemberEntry{}
-		next := ""
-		for _, e := range entries {
-			if e.key <= after {
-				continue
-			}
-			if needle != "" && !matchesSearch(o, e, needle) {
-				continue
-			}
-			if roleID != "" && !slices.Contains(e.Roles, roleID) {
-				continue
-			}
-			if r.Status != "" && e.Status != r.Status && !(r.Status == MemberActive && e.Status == domain.InviteAccepted) {
-				continue
-			}
-			if len(page) == limit {
-				next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].key))
-				break
-			}
-			page = append(page, e)
 		}
 		members := make([]client.Member, len(page))
 		for i, e := range page {
@@ -102,8 +71,117 @@ func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBloc
 	})
 }
 
-// matchesSearch is ListMembers' q: a substring, case-insensitively, of the name, the e-mail,
-// the user or group id, or a role's id or label (Dataloop: "search by name, email, or role").
+// memberQuery is one ListMembers page request, validated.
+type memberQuery struct {
+	scope domain.Scope
+	// partner, when set, is the labeling company of the viewer: a company's member sees only
+	// their own company's members (Dataloop: "They cannot view and are not aware of any other
+	// users to the project").
+	partner      string
+	role, status string
+	q            string
+	after        string
+	limit        int
+}
+
+// memberPage answers one page from the members view's index (projections/memberindex.go):
+// the rows are visited in page-key order from the page token, through the smallest set the
+// request names (the rows matching q, of the partner company, holding the role, or all), so a
+// page costs O(log n) plus the rows visited, not the scope's size. Each row is built from the
+// state as of now and checked against every filter.
+func (q *Queries) memberPage(o *domain.Org, mq memberQuery) ([]MemberEntry, string, error) {
+	s := mq.scope
+	if s.ProjectID != "" {
+		p, ok := o.Projects[s.ProjectID]
+		if !ok {
+			return nil, "", projectNotFound(o.ID, s.ProjectID)
+		}
+		if _, ok := p.Tracks[s.TrackID]; s.TrackID != "" && !ok {
+			return nil, "", fail(client.CodeNotFound, "track %s not found in project %s", s.TrackID, s.ProjectID)
+		}
+	}
+	idx := q.cfg.Members.MemberIndex(o.ID)
+	if idx == nil {
+		// A view keeping no index (or an organization it has not indexed): index this one now.
+		idx = projections.IndexOrgMembers(o)
+	}
+	ms := projections.MemberScope{ProjectID: s.ProjectID, TrackID: s.TrackID}
+	roleID := mq.role
+	if roleID != "" {
+		if role, ok := o.Role(roleID); ok {
+			roleID = role.ID
+		}
+	}
+	needle := strings.ToLower(strings.TrimSpace(mq.q))
+	now := q.cfg.Now()
+	page := []MemberEntry{}
+	next := ""
+	visit := func(key string) bool {
+		e, ok := memberEntry(o, s, key, now)
+		if !ok {
+			return true // gone as of now (an end that has come), or an answered invitation
+		}
+		if mq.partner != "" && e.PartnerID != mq.partner {
+			return true
+		}
+		if needle != "" && !matchesSearch(o, e, needle) {
+			return true
+		}
+		if roleID != "" && !slices.Contains(e.Roles, roleID) {
+			return true
+		}
+		if mq.status != "" && e.Status != mq.status && !(mq.status == MemberActive && e.Status == domain.InviteAccepted) {
+			return true
+		}
+		if len(page) == mq.limit {
+			next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].key))
+			return false
+		}
+		page = append(page, e)
+		return true
+	}
+	// Statuses of memberships and of invitations live in separate key ranges.
+	after, stop := mq.after, ""
+	switch mq.status {
+	case MemberActive, domain.InviteAccepted:
+		stop = projections.RowInvitation
+	case domain.InvitePending, domain.InviteRejected, domain.InviteExpired:
+		after = max(after, projections.RowInvitation)
+	}
+	bounded := func(key string) bool {
+		if stop != "" && key >= stop {
+			return false
+		}
+		return visit(key)
+	}
+	switch {
+	case needle != "":
+		var roles []string
+		for _, role := range o.Roles() {
+			if strings.HasPrefix(strings.ToLower(role.ID), needle) || projections.MatchesWordPrefix(role.ID, needle) ||
+				projections.MatchesWordPrefix(role.Label, needle) {
+				roles = append(roles, role.ID)
+			}
+		}
+		for _, key := range idx.SearchKeys(ms, needle, roles, after) {
+			if !bounded(key) {
+				break
+			}
+		}
+	case mq.partner != "":
+		idx.Ascend(ms, projections.TokPartner+mq.partner, after, bounded)
+	case roleID != "":
+		idx.Ascend(ms, projections.TokRole+roleID, after, bounded)
+	default:
+		idx.Ascend(ms, projections.TokAll, after, bounded)
+	}
+	return page, next, nil
+}
+
+// matchesSearch is ListMembers' q: a prefix, case-insensitively, of a word of the name, the
+// e-mail (split at "@" and "."), the user or group id, or a role's id or label, or of one of
+// them whole (Dataloop: "search by name, email, or role"). See DECISIONS.md: a prefix of a
+// word, unlike any substring, is answered from the member index.
 func matchesSearch(o *domain.Org, e MemberEntry, needle string) bool {
 	hay := []string{e.Name, e.Email, e.UserID, e.GroupID}
 	for _, id := range e.Roles {
@@ -113,71 +191,77 @@ func matchesSearch(o *domain.Org, e MemberEntry, needle string) bool {
 		}
 	}
 	for _, h := range hay {
-		if strings.Contains(strings.ToLower(h), needle) {
+		if projections.MatchesWordPrefix(h, needle) {
 			return true
 		}
 	}
 	return false
 }
 
-// memberEntries lists the members and open invitations of a scope, sorted by a stable key.
-// A member who joined by invitation is "accepted", one added directly "active"; invitations
-// not accepted show as pending, rejected or expired (from the moment they expire).
-func memberEntries(o *domain.Org, s domain.Scope, now time.Time) ([]MemberEntry, error) {
-	var out []MemberEntry
+// memberEntry is the row of a scope under a page key ("1:" and a membership key, "2:" and an
+// invitation id), as of now; false when there is none. A member who joined by invitation is
+// "accepted", one added directly "active"; invitations not accepted show as pending, rejected
+// or expired (from the moment they expire); accepted and revoked ones are not rows.
+func memberEntry(o *domain.Org, s domain.Scope, key string, now time.Time) (MemberEntry, bool) {
 	status := func(invitation string) string {
 		if invitation != "" {
 			return domain.InviteAccepted
 		}
 		return MemberActive
 	}
-	if s.ProjectID == "" {
-		for id, m := range o.Members {
-			out = append(out, MemberEntry{Member: client.Member{UserID: id, Email: m.Email, Name: m.Name, Roles: []string{m.Role},
-				Grants: []string{}, Status: status(m.InvitationID), InvitationID: m.InvitationID, ExpiresAt: rfc3339(m.ExpiresAt)}, key: "1:" + id})
-		}
-	} else {
-		p, ok := o.Projects[s.ProjectID]
-		if !ok {
-			return nil, projectNotFound(o.ID, s.ProjectID)
-		}
-		mm := p.Members
-		if s.TrackID != "" {
-			t, ok := p.Tracks[s.TrackID]
-			if !ok {
-				return nil, fail(client.CodeNotFound, "track %s not found in project %s", s.TrackID, s.ProjectID)
-			}
-			mm = t.Members
-		}
-		for key, m := range mm {
-			e := MemberEntry{Member: client.Member{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name,
-				Roles: nonNil(m.Roles), Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest,
-				Status: status(m.InvitationID), InvitationID: m.InvitationID, ExpiresAt: rfc3339(m.ExpiresAt)}, key: "1:" + key}
-			if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
-				e.Members = sortedKeysOf(g.Members)
-			}
-			out = append(out, e)
-		}
-	}
-	for id, inv := range o.Invitations {
-		if inv.ProjectID != s.ProjectID || inv.TrackID != s.TrackID {
-			continue
+	if id, ok := strings.CutPrefix(key, projections.RowInvitation); ok {
+		inv, ok := o.Invitations[id]
+		if !ok || inv.ProjectID != s.ProjectID || inv.TrackID != s.TrackID {
+			return MemberEntry{}, false
 		}
 		st := invitationStatus(inv, now)
 		switch st {
 		case domain.InviteAccepted, domain.InviteRevoked:
-			continue
+			return MemberEntry{}, false
 		}
 		email, name := inv.Email, inv.Name
 		if m, ok := o.Members[inv.UserID]; ok && inv.UserID != "" {
 			// An invitation by user id names the person the organization already knows.
 			email, name = firstOf(email, m.Email), firstOf(name, m.Name)
 		}
-		out = append(out, MemberEntry{Member: client.Member{UserID: inv.UserID, Email: email, Name: name, Roles: nonNil(inv.Roles),
-			Grants: nonNil(inv.Grants), Status: st, PartnerID: inv.PartnerID, InvitationID: id}, key: "2:" + id})
+		return MemberEntry{Member: client.Member{UserID: inv.UserID, Email: email, Name: name, Roles: nonNil(inv.Roles),
+			Grants: nonNil(inv.Grants), Status: st, PartnerID: inv.PartnerID, InvitationID: id}, key: key}, true
 	}
-	slices.SortFunc(out, func(a, b MemberEntry) int { return strings.Compare(a.key, b.key) })
-	return out, nil
+	mkey, ok := strings.CutPrefix(key, projections.RowMember)
+	if !ok {
+		return MemberEntry{}, false
+	}
+	if s.ProjectID == "" {
+		m, ok := o.Members[mkey]
+		if !ok {
+			return MemberEntry{}, false
+		}
+		return MemberEntry{Member: client.Member{UserID: mkey, Email: m.Email, Name: m.Name, Roles: []string{m.Role},
+			Grants: []string{}, Status: status(m.InvitationID), InvitationID: m.InvitationID, ExpiresAt: rfc3339(m.ExpiresAt)}, key: key}, true
+	}
+	p, ok := o.Projects[s.ProjectID]
+	if !ok {
+		return MemberEntry{}, false
+	}
+	mm := p.Members
+	if s.TrackID != "" {
+		t, ok := p.Tracks[s.TrackID]
+		if !ok {
+			return MemberEntry{}, false
+		}
+		mm = t.Members
+	}
+	m, ok := mm[mkey]
+	if !ok {
+		return MemberEntry{}, false
+	}
+	e := MemberEntry{Member: client.Member{UserID: m.UserID, GroupID: m.GroupID, Email: m.Email, Name: m.Name,
+		Roles: nonNil(m.Roles), Grants: nonNil(m.Grants), PartnerID: m.PartnerID, Guest: m.Guest,
+		Status: status(m.InvitationID), InvitationID: m.InvitationID, ExpiresAt: rfc3339(m.ExpiresAt)}, key: key}
+	if g, ok := o.Workgroups[m.GroupID]; ok && m.GroupID != "" {
+		e.Members = sortedKeysOf(g.Members)
+	}
+	return e, true
 }
 
 // invitationStatus is an invitation's status at now: pending ones past their expiry are expired.

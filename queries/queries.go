@@ -110,6 +110,7 @@ func NewQueries(cfg Config) (*Queries, error) {
 	if cfg.Index == nil {
 		cfg.Index = projections.NewHistoryIndex(cfg.History)
 	}
+	cfg.Members.EnableMemberIndex()
 	q := &Queries{cfg: cfg}
 	q.table = map[string]query{
 		QCheck:           {answer: decoded(q.check)},

@@ -293,6 +293,11 @@ func (d *decider) rejectInvite(c *RejectInvite) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	// SPEC §2.9: a deleted project accepts no command. Declining an invitation to an archived
+	// one changes nothing in the project, so the invitee may still say no.
+	if p, ok := d.o.Projects[inv.ProjectID]; ok && inv.ProjectID != "" && p.Status == StatusDeleted {
+		return Outcome{}, preconditionf("project %s is deleted and accepts no command", inv.ProjectID)
+	}
 	return one(&InvitationRejected{InvitationID: inv.ID, ProjectID: inv.ProjectID, TrackID: inv.TrackID, UserID: d.actor}), nil
 }
 

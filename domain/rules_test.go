@@ -771,3 +771,14 @@ func TestDirectGrantsAreGrantOnlyPermissions(t *testing.T) {
 		thenEvents(&MemberAdded{Target: Target{ProjectID: "p1"}, Principal: Principal{UserID: "dave"}, Email: emailOf("dave"), Name: "dave",
 			Roles: []string{"project_viewer"}, Grants: []string{"upload"}})
 }
+
+// SPEC §2.9: a deleted project accepts no command, not even the answer to an invitation into it;
+// an archived project's invitation may still be declined (it changes nothing in the project).
+func TestRule9InvitationAnswersOnArchivedAndDeletedProjects(t *testing.T) {
+	s := given(t, neptuneTeam(), invitedEv("i1", "p1", "", "dave", "ana", "viewer"), invitedEv("i2", "p1", "", "carol", "ana", "viewer"))
+	s.do(&ArchiveProject{Meta: by("ana"), ProjectID: "p1"})
+	s.when(&RejectInvite{Meta: by("dave"), InvitationID: "i1"}).thenTypes(EvInvitationRejected)
+	s.do(&DeleteProject{Meta: by("ana"), ProjectID: "p1"})
+	s.when(&RejectInvite{Meta: by("carol"), InvitationID: "i2"}).thenErrorMentions(CodePreconditionFailed, "deleted")
+	s.when(&AcceptInvite{Meta: by("carol"), InvitationID: "i2"}).thenError(CodePreconditionFailed)
+}

@@ -53,7 +53,7 @@ func decodeCreateOrganization(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkText("kind", c.Kind, MaxLabelLen), checkText("preset", c.Preset, MaxLabelLen), checkEmail("actor_email", c.ActorEmail), checkText("actor_name", c.ActorName, MaxNameLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkText("kind", c.Kind, MaxLabelLen), checkText("preset", c.Preset, MaxLabelLen), checkEmail("actor_email", c.ActorEmail), checkNameText("actor_name", c.ActorName, MaxNameLen)); err != nil {
 		return nil, err
 	}
 	if c.Name == "" {
@@ -67,7 +67,7 @@ func decodeAddOrgMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkNameText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
 	return &domain.AddOrgMember{Meta: domain.Meta(c.Meta), UserID: c.UserID, Email: c.Email, Name: c.Name, Role: c.Role, ExpiresAt: c.ExpiresAt}, nil
@@ -100,7 +100,7 @@ func decodeCreateWorkgroup(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("name", c.Name, MaxNameLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen)); err != nil {
 		return nil, err
 	}
 	return &domain.CreateWorkgroup{Meta: domain.Meta(c.Meta), GroupID: c.GroupID, Name: c.Name}, nil
@@ -133,7 +133,7 @@ func decodeCreateProject(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("name", c.Name, MaxNameLen), checkText("visibility", c.Visibility, MaxLabelLen), checkTrack(c.Track)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkText("visibility", c.Visibility, MaxLabelLen), checkTrack(c.Track)); err != nil {
 		return nil, err
 	}
 	return &domain.CreateProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, Name: c.Name, Visibility: c.Visibility, Track: (*domain.TrackSpec)(c.Track)}, nil
@@ -144,7 +144,7 @@ func decodeRenameProject(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("name", c.Name, MaxNameLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen)); err != nil {
 		return nil, err
 	}
 	return &domain.RenameProject{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, Name: c.Name}, nil
@@ -177,7 +177,7 @@ func decodeAddMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkEmail("email", c.Email), checkNameText("name", c.Name, MaxNameLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
 	return &domain.AddMember{Meta: domain.Meta(c.Meta), MemberRef: domain.MemberRef(c.MemberRef), Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, Email: c.Email, Name: c.Name, ExpiresAt: c.ExpiresAt}, nil
@@ -188,7 +188,7 @@ func decodeInviteMember(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("email", c.Email), checkNameText("name", c.Name, MaxNameLen), checkText("role", c.Role, MaxIDLen), checkList("roles", c.Roles, MaxRoles, MaxIDLen), checkList("grants", c.Grants, MaxGrants, MaxIDLen), checkText("expires_at", c.ExpiresAt, MaxTimeLen)); err != nil {
 		return nil, err
 	}
 	return &domain.InviteMember{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Email: c.Email, UserID: c.UserID, Name: c.Name, Role: c.Role, Roles: c.Roles, Grants: c.Grants, PartnerID: c.PartnerID, InvitationID: c.InvitationID, ExpiresAt: c.ExpiresAt}, nil
@@ -199,7 +199,7 @@ func decodeAcceptInvite(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("actor_email", c.ActorEmail), checkText("actor_name", c.ActorName, MaxNameLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("actor_email", c.ActorEmail), checkNameText("actor_name", c.ActorName, MaxNameLen)); err != nil {
 		return nil, err
 	}
 	return &domain.AcceptInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName, Token: c.Token}, nil
@@ -210,7 +210,7 @@ func decodeRejectInvite(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("actor_email", c.ActorEmail), checkText("actor_name", c.ActorName, MaxNameLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkEmail("actor_email", c.ActorEmail), checkNameText("actor_name", c.ActorName, MaxNameLen)); err != nil {
 		return nil, err
 	}
 	return &domain.RejectInvite{Meta: domain.Meta(c.Meta), InvitationID: c.InvitationID, ActorEmail: c.ActorEmail, ActorName: c.ActorName, Token: c.Token}, nil
@@ -342,7 +342,7 @@ func decodeCreateTrack(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("name", c.Name, MaxNameLen), checkText("compute", c.Compute, MaxLabelLen), checkText("notebook_env", c.NotebookEnv, MaxLabelLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkText("compute", c.Compute, MaxLabelLen), checkText("notebook_env", c.NotebookEnv, MaxLabelLen)); err != nil {
 		return nil, err
 	}
 	return &domain.CreateTrack{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Name: c.Name, Compute: c.Compute, NotebookEnv: c.NotebookEnv}, nil
@@ -353,7 +353,7 @@ func decodeConfigureTrack(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("name", c.Name, MaxNameLen), checkText("compute", c.Compute, MaxLabelLen), checkText("notebook_env", c.NotebookEnv, MaxLabelLen)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkText("compute", c.Compute, MaxLabelLen), checkText("notebook_env", c.NotebookEnv, MaxLabelLen)); err != nil {
 		return nil, err
 	}
 	return &domain.ConfigureTrack{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, TrackID: c.TrackID, Name: c.Name, Compute: c.Compute, NotebookEnv: c.NotebookEnv}, nil
@@ -364,7 +364,7 @@ func decodeAddPartner(body []byte) (domain.Command, error) {
 	if err := edge.DecodeStrict(body, &c); err != nil {
 		return nil, err
 	}
-	if err := first(checkMeta(domain.Meta(c.Meta)), checkText("name", c.Name, MaxNameLen), checkEmail("admin_email", c.AdminEmail)); err != nil {
+	if err := first(checkMeta(domain.Meta(c.Meta)), checkNameText("name", c.Name, MaxNameLen), checkEmail("admin_email", c.AdminEmail)); err != nil {
 		return nil, err
 	}
 	return &domain.AddPartner{Meta: domain.Meta(c.Meta), ProjectID: c.ProjectID, PartnerID: c.PartnerID, Name: c.Name, AdminEmail: c.AdminEmail, InvitationID: c.InvitationID}, nil
@@ -418,7 +418,7 @@ func checkTrack(t *client.TrackSpec) error {
 	if t == nil {
 		return nil
 	}
-	return first(checkText("track.name", t.Name, MaxNameLen), checkText("track.compute", t.Compute, MaxLabelLen),
+	return first(checkNameText("track.name", t.Name, MaxNameLen), checkText("track.compute", t.Compute, MaxLabelLen),
 		checkText("track.notebook_env", t.NotebookEnv, MaxLabelLen))
 }
 

@@ -65,8 +65,22 @@ func checkRune(field string, r rune, at int) error {
 		return fmt.Errorf("%s holds the invisible format character %U at byte %d; format characters (bidi controls, zero-width characters, U+FEFF) are not allowed", field, r, at)
 	case unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
 		return fmt.Errorf("%s holds the line or paragraph separator %U at byte %d; line breaks are not allowed", field, r, at)
+	case isFiller(r):
+		return fmt.Errorf("%s holds the invisible filler %U at byte %d; Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) and the combining grapheme joiner U+034F are not allowed", field, r, at)
+	case unicode.Is(unicode.Co, r):
+		return fmt.Errorf("%s holds the private-use character %U at byte %d; private-use characters (U+E000-U+F8FF and planes 15-16) have no agreed meaning and are not allowed", field, r, at)
 	}
 	return nil
+}
+
+// isFiller reports the letters and marks that display as nothing though they are not format
+// characters: the Hangul fillers and the combining grapheme joiner.
+func isFiller(r rune) bool {
+	switch r {
+	case '\u115f', '\u1160', '\u3164', '\uffa0', '\u034f':
+		return true
+	}
+	return false
 }
 
 // checkRunes applies checkRune to every character of v (text whose control characters, such as
@@ -82,24 +96,25 @@ func checkRunes(field, v string) error {
 
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
 
-// checkNameText is checkText refusing a name given as blanks only (an omitted name keeps the
-// command's default).
+// checkNameText is checkText refusing a name that shows nothing: empty once Unicode white
+// space (U+0020, U+00A0, U+3000...) and the invisible fillers are taken off. An omitted
+// (empty) name is left to the command: required names are refused there, an omitted
+// organization name keeps its default (README "Limits").
 func checkNameText(field, v string, max int) error {
-	if len(v) > 0 && len(trimSpace(v)) == 0 {
-		return fmt.Errorf("%s is required and must not be blank", field)
+	if v != "" && isBlank(v) {
+		return fmt.Errorf("%s %q is blank (only white space or invisible characters); a name must show at least one character", field, v)
 	}
 	return checkText(field, v, max)
 }
 
-func trimSpace(s string) string {
-	start, end := 0, len(s)
-	for start < end && (s[start] == ' ' || s[start] == '\t') {
-		start++
+// isBlank reports whether v holds nothing but white space and invisible fillers.
+func isBlank(v string) bool {
+	for _, r := range v {
+		if !unicode.IsSpace(r) && !isFiller(r) {
+			return false
+		}
 	}
-	for end > start && (s[end-1] == ' ' || s[end-1] == '\t') {
-		end--
-	}
-	return s[start:end]
+	return true
 }
 
 // checkEmail refuses an e-mail address that net/mail does not parse to exactly itself (no

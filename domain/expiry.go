@@ -15,12 +15,23 @@ package domain
 // ExtendMembership with an empty expires_at clears it (the membership no longer ends).
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"time"
 )
 
-// MaxMembershipTTL is how far after the decision's time an expires_at may lie (10 years).
-const MaxMembershipTTL = 10 * 365 * 24 * time.Hour
+// MaxMembershipTTL bounds how far after the decision's time an expires_at may lie: 10 years.
+// The years are calendar years (maxExpiry: the same date ten years on, whatever leap days lie
+// between); as a duration this is at most 3,653 days (ten years hold at most three leap days).
+const MaxMembershipTTL = (10*365 + 3) * 24 * time.Hour
+
+// maxMembershipYears is MaxMembershipTTL in calendar years.
+const maxMembershipYears = 10
+
+// maxExpiry is the latest expires_at allowed for a decision at now: the same instant
+// maxMembershipYears calendar years later.
+func maxExpiry(now time.Time) time.Time { return now.AddDate(maxMembershipYears, 0, 0) }
 
 // ScopeWorkgroup is the scope of a workgroup membership in a MembershipRef.
 const ScopeWorkgroup = "workgroup"
@@ -361,8 +372,8 @@ func (d *decider) expiresAt(s string) (time.Time, error) {
 	if !t.After(now) {
 		return time.Time{}, invalidf("expires_at %s is not in the future (now is %s)", t.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
 	}
-	if t.After(now.Add(MaxMembershipTTL)) {
-		return time.Time{}, invalidf("expires_at %s is further than MaxMembershipTTL (10 years) from now", t.Format(time.RFC3339))
+	if limit := maxExpiry(now); t.After(limit) {
+		return time.Time{}, invalidf("expires_at %s is further than MaxMembershipTTL (10 years) from now: the latest allowed is %s", t.Format(time.RFC3339), limit.Format(time.RFC3339Nano))
 	}
 	return t, nil
 }
@@ -379,11 +390,11 @@ func (d *decider) extendMembership(c *ExtendMembership) (Outcome, error) {
 		mref := MemberRef{ProjectID: c.ProjectID, TrackID: c.TrackID, UserID: c.UserID, GroupID: c.GroupID}
 		p, err := d.memberCommand(CmdChangeRole, mref)
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, asExtend(err, CmdChangeRole)
 		}
 		m, err := d.existingMember(p, mref)
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, asExtend(err, CmdChangeRole)
 		}
 		ref, end = memberKey(mref.target(), m.Principal), m.ExpiresAt
 	case c.TrackID != "":
@@ -391,7 +402,7 @@ func (d *decider) extendMembership(c *ExtendMembership) (Outcome, error) {
 	case c.GroupID != "" && c.UserID != "":
 		g, err := d.workgroupMember(CmdAddWorkgroupMember, c.GroupID, c.UserID)
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, asExtend(err, CmdAddWorkgroupMember)
 		}
 		if !g.Members[c.UserID] {
 			return Outcome{}, notFoundf("user %s is not in workgroup %s", c.UserID, c.GroupID)
@@ -404,13 +415,22 @@ func (d *decider) extendMembership(c *ExtendMembership) (Outcome, error) {
 			return Outcome{}, err
 		}
 		if err := d.authorize(CmdChangeOrgRole, Scope{}, false); err != nil {
-			return Outcome{}, err
+			return Outcome{}, asExtend(err, CmdChangeOrgRole)
 		}
 		m, ok := d.o.Members[c.UserID]
 		if !ok {
 			return Outcome{}, notFoundf("user %s is not a member of organization %s", c.UserID, d.o.ID)
 		}
 		ref, end = orgKey(c.UserID), m.ExpiresAt
+	}
+	// A time-bound member may not lengthen or lift their own access, whatever they may do to
+	// others' memberships: another manager moves or clears the end. Setting an end on one's own
+	// membership that has none only shortens one's access (and is guarded below).
+	if ref.UserID == d.actor && !end.IsZero() {
+		if at.IsZero() {
+			return Outcome{}, forbiddenf("%s may not ExtendMembership to clear the end of their own membership (it ends at %s); another manager must", d.actor, end.Format(time.RFC3339Nano))
+		}
+		return Outcome{}, forbiddenf("%s may not ExtendMembership to move the end of their own membership (it ends at %s); another manager must", d.actor, end.Format(time.RFC3339Nano))
 	}
 	if end.Equal(at) {
 		if at.IsZero() {
@@ -424,6 +444,20 @@ func (d *decider) extendMembership(c *ExtendMembership) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return Outcome{Events: evs}, nil
+}
+
+// asExtend makes a refusal met while authorizing ExtendMembership as cmd name ExtendMembership:
+// "x may not ChangeRole here" becomes "x may not ExtendMembership here (authorized as ChangeRole)".
+func asExtend(err error, cmd string) error {
+	var de *Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	msg := strings.Replace(de.Message, "may not "+cmd+" here", "may not "+CmdExtendMembership+" here (authorized as "+cmd+")", 1)
+	if msg == de.Message {
+		return err
+	}
+	return newErr(de.Code, "%s", msg)
 }
 
 func (d *decider) expireMemberships(*ExpireMemberships) (Outcome, error) {

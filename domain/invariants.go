@@ -124,7 +124,19 @@ func (o *Org) hasOwner(p *Project) bool {
 		if m.UserID != "" {
 			return true
 		}
-		if g, ok := o.Workgroups[m.GroupID]; ok && len(g.Members) > 0 {
+		// A workgroup owns through its members without an end date: one whose members all
+		// leave at some instant leaves the project without an owner then.
+		if g, ok := o.Workgroups[m.GroupID]; ok && hasUndatedMember(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasUndatedMember reports whether a workgroup has a member whose membership has no end.
+func hasUndatedMember(g *Workgroup) bool {
+	for u := range g.Members {
+		if g.Expires[u].IsZero() {
 			return true
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -153,12 +152,10 @@ func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		}
 		go func() {
 			var r RebuildRequest
-			if len(req.Data()) > 0 {
-				if err := json.Unmarshal(req.Data(), &r); err != nil {
-					body := client.ErrorReply(client.CodeInvalid, "malformed JSON: "+err.Error())
-					_ = req.Error(strconv.Itoa(client.StatusOf(client.CodeInvalid)), client.CodeInvalid, body)
-					return
-				}
+			if err := decodeAdmin(req.Data(), &r); err != nil {
+				body, code := edge.ErrorBody(err)
+				edge.Respond(req, body, code)
+				return
 			}
 			views, err := b.Run(ctx, r)
 			if err != nil {
@@ -167,7 +164,11 @@ func (b *Rebuilder) AddEndpoints(ctx context.Context, svc micro.Service) error {
 				return
 			}
 			raw, _ := json.Marshal(client.RebuildResult{Views: views})
-			body, _ := json.Marshal(client.QueryReply{OK: true, Position: views[len(views)-1].Position, Result: raw})
+			var pos uint64 // a Rebuilder serving no views rebuilds nothing
+			if len(views) > 0 {
+				pos = views[len(views)-1].Position
+			}
+			body, _ := json.Marshal(client.QueryReply{OK: true, Position: pos, Result: raw})
 			if err := req.Respond(body); err != nil {
 				b.slog.Warn("rebuild reply not sent", "err", err)
 			}

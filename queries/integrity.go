@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,12 +86,15 @@ func (in *Integrity) authorize(req micro.Request) error {
 	return nil
 }
 
+// decodeAdmin decodes an operator request (Rebuild, Verify, Export) like every other request:
+// unknown, duplicate and wrong-case keys, trailing data, invalid UTF-8 and nesting deeper than
+// MaxJSONDepth are refused invalid. An empty body is the request with every field omitted.
 func decodeAdmin(body []byte, v any) error {
-	if len(body) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fail(client.CodeInvalid, "malformed JSON: %v", err)
+	if err := edge.DecodeStrict(body, v); err != nil {
+		return fail(client.CodeInvalid, "%v", err)
 	}
 	return nil
 }
@@ -104,6 +108,15 @@ func (in *Integrity) verify(ctx context.Context, body []byte) (any, error) {
 	var req client.Verify
 	if err := decodeAdmin(body, &req); err != nil {
 		return nil, err
+	}
+	if req.From > 1 {
+		head, err := in.Store.Head(ctx)
+		if err != nil {
+			return nil, fail(client.CodeUnavailable, "read the log head: %v", err)
+		}
+		if req.From > head {
+			return nil, fail(client.CodeInvalid, "from %d is beyond the log head %d; from is at most the head", req.From, head)
+		}
 	}
 	from := max(req.From, 1)
 	logRep, err := eventstore.VerifyStore(ctx, in.Store, from)
@@ -229,6 +242,9 @@ func (in *Integrity) export(ctx context.Context, body []byte) (any, error) {
 	}
 	if upTo > head {
 		return nil, fail(client.CodeInvalid, "up_to %d is beyond the log head %d", upTo, head)
+	}
+	if req.AfterPosition > upTo {
+		return nil, fail(client.CodeInvalid, "after_position %d is beyond up_to %d (the log head is %d); after_position is at most up_to", req.AfterPosition, upTo, head)
 	}
 	page := client.ExportPage{Head: head, UpTo: upTo, Records: []client.Event{}}
 	if upTo > 0 {

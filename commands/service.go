@@ -187,8 +187,11 @@ func (s *Service) begin(ctx context.Context, name string, body []byte) (waitFunc
 // principal is who a command runs as: the decider's view of the caller (Env's Account and
 // Operator) and the principal its events record.
 type principal struct {
-	account   string // "" in insecure mode
-	operator  bool
+	account  string // "" in insecure mode
+	operator bool
+	// person marks a user account's caller: an organization they may not see does not exist
+	// for their commands (domain.Env.Person).
+	person    bool
 	principal *eventstore.Principal
 }
 
@@ -199,7 +202,7 @@ func (s *Service) as(who caller.Caller) principal {
 	if who.Anonymous {
 		return principal{}
 	}
-	return principal{account: who.Account, operator: who.Kind == caller.Operator,
+	return principal{account: who.Account, operator: who.Kind == caller.Operator, person: who.Kind == caller.User,
 		principal: &eventstore.Principal{Account: who.Account, User: who.User}}
 }
 
@@ -285,8 +288,8 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 		return nil, err
 	}
 	env := domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID, Account: as.account,
-		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured}
-	reachable := entry.state.Exists() && entry.state.AccessibleBy(env.Account, env.Operator)
+		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured, Person: as.person}
+	reachable := entry.state.ReachedBy(cmd, env)
 	if meta.CommandID != "" && !meta.DryRun && reachable {
 		if p, ok := entry.inflight[meta.CommandID]; ok {
 			return p.wait, nil // the same command, still being written: the same reply

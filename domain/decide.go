@@ -30,6 +30,9 @@ type Env struct {
 	NewToken func() string
 	// RequireInviteToken (secured mode) makes answering an e-mail invitation require its token.
 	RequireInviteToken bool
+	// Person marks a caller of a user account: the actor is the authenticated person, and an
+	// organization they may not see does not exist for them (ReachedBy), as in the queries.
+	Person bool
 }
 
 // Outcome is what an accepted command records and answers.
@@ -52,9 +55,9 @@ func Decide(o *Org, cmd Command, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	// CreateOrganization is the one command decided on an organization that does not exist yet.
-	// An organization the caller's account may not reach answers exactly as one that does not
-	// exist (SPEC §7: no existence leak).
-	if _, creates := cmd.(*CreateOrganization); !creates && (!o.Exists() || !o.AccessibleBy(env.Account, env.Operator)) {
+	// An organization the caller's account may not reach, or that a person of a user account may
+	// not see, answers exactly as one that does not exist (SPEC §7: no existence leak).
+	if _, creates := cmd.(*CreateOrganization); !creates && !o.ReachedBy(cmd, env) {
 		return Outcome{}, notFoundf("organization %s not found", m.OrgID)
 	}
 	h, ok := handlerOf(name)

@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"slices"
+	"strings"
 )
 
 // MaxGrantedAccounts bounds the accounts one organization grants access to (its owner aside).
@@ -178,4 +179,48 @@ func (d *decider) checkInviteToken(inv *Invitation, token string) error {
 		return forbiddenf("the token does not match invitation %s", inv.ID)
 	}
 	return nil
+}
+
+// ReachedBy reports whether a command may be decided on the organization at all: it exists,
+// the caller's account reaches it (AccessibleBy) and, for a person of a user account
+// (Env.Person), the person may see it (MaySee: an organization member, or a member of one of its
+// projects or tracks). Anything else answers the unknown organization's not_found, so that a
+// person learns from commands no more than from queries.
+//
+// The one way in for a person who may not see the organization yet is answering an invitation
+// addressed to them: a user-id invitation naming the actor, or an e-mail invitation whose
+// address is the command's actor_email and whose token matches (the token is the proof; without
+// it the address alone would confirm that the invitation exists). Those go on to the normal
+// checks; any other invitation id, known or not, is the unknown organization.
+func (o *Org) ReachedBy(cmd Command, env Env) bool {
+	if !o.Exists() || !o.AccessibleBy(env.Account, env.Operator) {
+		return false
+	}
+	actor := cmd.CommandMeta().Actor
+	if !env.Person || o.MaySee(actor, "") {
+		return true
+	}
+	switch c := cmd.(type) {
+	case *AcceptInvite:
+		return o.addressedTo(c.InvitationID, actor, c.ActorEmail, c.Token)
+	case *RejectInvite:
+		return o.addressedTo(c.InvitationID, actor, c.ActorEmail, c.Token)
+	}
+	return false
+}
+
+// addressedTo reports whether the invitation is addressed to the person: by user id, or by
+// e-mail with the matching token.
+func (o *Org) addressedTo(invitationID, actor, actorEmail, token string) bool {
+	inv, ok := o.Invitations[invitationID]
+	switch {
+	case !ok:
+		return false
+	case inv.UserID != "":
+		return inv.UserID == actor
+	case inv.Email == "" || !strings.EqualFold(strings.TrimSpace(actorEmail), inv.Email):
+		return false
+	}
+	return token != "" && len(token) <= MaxInviteTokenLen && inv.TokenSHA256 != "" &&
+		subtle.ConstantTimeCompare([]byte(TokenSHA256(token)), []byte(inv.TokenSHA256)) == 1
 }

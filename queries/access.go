@@ -55,6 +55,10 @@ func (q *Queries) check(ctx context.Context, r client.Check, mayBlock bool) (uin
 	if err := q.reachable(ctx, q.cfg.Permissions, r.OrgID); err != nil {
 		return 0, nil, err
 	}
+	// A person's private project they may not see is an unknown project (docs/SECURITY.md).
+	if q.hidesProject(ctx, q.cfg.Permissions, r.OrgID, r.ProjectID) {
+		return 0, nil, projectNotFound(r.OrgID, r.ProjectID)
+	}
 	d, perm, pos, err := q.cfg.Permissions.Check(r.OrgID, r.UserID, r.Permission, scopeOf(r.ProjectID, r.TrackID), attrs)
 	if err != nil {
 		return pos, nil, err
@@ -96,7 +100,12 @@ func (q *Queries) permissions(ctx context.Context, r client.Permissions, mayBloc
 	if err := errors.Join(validScope(r.OrgID, r.ProjectID, r.TrackID), checkID("user_id", r.UserID, true)); err != nil {
 		return 0, nil, err
 	}
+	who := askerOf(ctx)
 	return q.readOrg(ctx, q.cfg.Permissions, Consistency{r.MinPosition, r.WaitMS}, mayBlock, r.OrgID, func(o *domain.Org) (any, error) {
+		// A person's private project they may not see is an unknown project.
+		if err := who.seesProject(o, r.ProjectID); err != nil {
+			return nil, err
+		}
 		allowed, conditional, err := o.Permissions(r.UserID, scopeOf(r.ProjectID, r.TrackID))
 		if err != nil {
 			return nil, err

@@ -336,6 +336,9 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 	if err := q.reachable(ctx, q.cfg.Members, r.OrgID); err != nil {
 		return 0, nil, err
 	}
+	// A person's private project they may not see (judged now, like the organization) is an
+	// unknown project, which AccessAt answers with the empty result of "no access then".
+	hidden := q.hidesProject(ctx, q.cfg.Members, r.OrgID, r.ProjectID)
 	pos := r.Position
 	if pos != 0 {
 		head, err := q.cfg.History.Head(ctx)
@@ -372,6 +375,9 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 			return pos, nil, fail(client.CodeNotFound, "organization %s not found", r.OrgID)
 		}
 		// The organization came later: nobody had access then.
+		return pos, client.AccessAtResult{Position: pos, Permissions: []string{}, Conditional: []string{}, Roles: []string{}}, nil
+	}
+	if hidden { // as an unknown project: nobody had access there
 		return pos, client.AccessAtResult{Position: pos, Permissions: []string{}, Conditional: []string{}, Roles: []string{}}, nil
 	}
 	allowed, conditional, err := o.Permissions(r.UserID, scopeOf(r.ProjectID, r.TrackID))

@@ -149,3 +149,20 @@ func (q *Queries) reachable(ctx context.Context, v *projections.View, orgID stri
 		return nil
 	})
 }
+
+// hidesProject reports whether, for a person of a user account, the project is one they may
+// not see (seesProject) on the organization as it is now: Check answers it exactly as an unknown
+// project (projectNotFound), tracks included, and AccessAt with the empty result it gives an
+// unknown project. Call it after reachable; projectID "" hides nothing.
+func (q *Queries) hidesProject(ctx context.Context, v *projections.View, orgID, projectID string) bool {
+	a := askerOf(ctx)
+	if !a.secured() || a.user == "" || projectID == "" {
+		return false
+	}
+	hidden := false
+	_ = v.Read(orgID, func(o *domain.Org, _ uint64) error {
+		hidden = o != nil && a.seesProject(o, projectID) != nil
+		return nil
+	})
+	return hidden
+}

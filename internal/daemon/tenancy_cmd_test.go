@@ -256,7 +256,8 @@ func TestTenancyInvitationsProveTheirInvitee(t *testing.T) {
 	var carl, bobs invited
 	_ = json.Unmarshal(tn.ok(tn.alice, "InviteMember", obj{"org_id": "home", "project_id": "p1", "user_id": "carl", "roles": strs{"annotator"}}).Result, &carl)
 	_ = json.Unmarshal(tn.ok(tn.alice, "InviteMember", obj{"org_id": "home", "project_id": "p1", "user_id": "bob", "roles": strs{"annotator"}}).Result, &bobs)
-	tn.refused(tn.bob, "AcceptInvite", obj{"org_id": "home", "invitation_id": carl.InvitationID}, client.CodeForbidden)
+	// bob, not in home, is a stranger to it: carl's invitation is the unknown organization's not_found.
+	tn.refused(tn.bob, "AcceptInvite", obj{"org_id": "home", "invitation_id": carl.InvitationID}, client.CodeNotFound)
 	tn.refused(tn.bob, "AcceptInvite", obj{"org_id": "home", "actor": "carl", "invitation_id": carl.InvitationID}, client.CodeForbidden)
 	tn.ok(tn.bob, "AcceptInvite", obj{"org_id": "home", "invitation_id": bobs.InvitationID})
 

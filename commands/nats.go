@@ -43,6 +43,9 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		if err == nil {
 			err = actorRule(who, cmd)
 		}
+		if err == nil {
+			err = s.halted()
+		}
 		if err != nil {
 			s.stats.record(arrived, err)
 			body, code := edge.ErrorBody(err)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,6 +110,7 @@ type Service struct {
 	mu    sync.Mutex
 	orgs  map[string]*orgEntry
 	stats stats
+	halt  atomic.Pointer[string] // set by Halt (halt.go)
 }
 
 // orgEntry is one organization's hot state; mu serializes its commands.
@@ -325,6 +327,9 @@ func (p *pending) wait() ([]byte, error) {
 }
 
 func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome, who *eventstore.Principal) (waitFunc, error) {
+	if err := s.halted(); err != nil {
+		return nil, err
+	}
 	meta := cmd.CommandMeta()
 	stream := StreamOf(meta.OrgID)
 	now := s.cfg.Now().UTC()

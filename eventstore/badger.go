@@ -24,6 +24,7 @@ import (
 //	c<stream>\x00<commandID>  -> reply bytes
 //	h                         -> head pos8
 //	f                         -> format version8 (format.go)
+//	m                         -> verified marker: pos8 + hash (32 raw bytes) (marker.go)
 const (
 	prefixEvent   = 'e'
 	prefixStream  = 's'
@@ -512,7 +513,7 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 	if err != nil {
 		return fail(err)
 	}
-	entries := make([]kv, 0, 2*len(stored)+3)
+	entries := make([]kv, 0, 2*len(stored)+4)
 	for _, r := range stored {
 		body := encodeRecord(r)
 		entries = append(entries,
@@ -522,7 +523,9 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 	if n := len(stored); n > 0 {
 		entries = append(entries,
 			kv{versionKey(req.Stream), u64(stored[n-1].Version)},
-			kv{headKey(), u64(stored[n-1].Position)})
+			kv{headKey(), u64(stored[n-1].Position)},
+			// The committer chained these records on a verified head: the marker follows.
+			kv{markerKey(), markerValue(stored[n-1].Position, stored[n-1].Hash)})
 	}
 	if req.CommandID != "" {
 		// Stored even without a Reply func, so that a repeat is still detected.

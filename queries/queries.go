@@ -61,6 +61,8 @@ type Config struct {
 	DeadLetters func() uint64
 	// Relay reports the relay's state (for Status), in a process that has the log.
 	Relay func() client.RelayStatus
+	// Alarm reports a damage found in the log after start ("" none; status.go).
+	Alarm func() string
 	// Policy reads the caller of each request from the server's stamp; nil answers every
 	// request as an anonymous caller of the insecure mode.
 	Policy *caller.Policy

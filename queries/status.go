@@ -67,6 +67,11 @@ func (q *Queries) status(ctx context.Context, r client.StatusRequest, mayBlock b
 			alarms = append(alarms, "relay stopped: "+rs.Reason)
 		}
 	}
+	if q.cfg.Alarm != nil {
+		if a := q.cfg.Alarm(); a != "" {
+			alarms = append(alarms, a)
+		}
+	}
 	res.Alarms = alarms
 	return q.cfg.Members.Position(), res, nil
 }

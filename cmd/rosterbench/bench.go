@@ -56,6 +56,8 @@ type Config struct {
 	NoProcess bool
 	// OnlyProcess runs only the separate-process phases (to compare rosterd's memory flags).
 	OnlyProcess bool
+	// OnlyReady runs only the start-to-ready phase.
+	OnlyReady bool
 
 	Dir      string    // parent of the temp dir; "" uses the system's
 	Progress io.Writer // progress lines; nil discards them
@@ -125,6 +127,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if la > 0.5 {
 			b.rep.note("the machine was busy when the run began (1-minute load average %.1f on %d CPUs): other processes share the cores and the disk", la, runtime.NumCPU())
 		}
+	}
+	if cfg.OnlyReady {
+		if err := b.ready(ctx); err != nil {
+			return b.rep, fmt.Errorf("ready: %w", err)
+		}
+		b.rep.finish()
+		return b.rep, nil
 	}
 	if cfg.OnlyProcess {
 		b.plan()

@@ -8,7 +8,7 @@
 // noisy-neighbour ratio: the p99 of other organizations' small commands and Checks during a
 // 10,000-row ImportMembers over the same p99 on the quiet server.
 //
-//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"]
+//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"] [--only-ready]
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests N]
 package main
 
@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rosterdBin := fs.String("rosterd", "", "rosterd binary for the separate-process phases (default: build cmd/rosterd)")
 	rosterdArgs := fs.String("rosterd-args", "", "extra flags for the separate rosterd, space-separated (e.g. \"--log-memtable-mib 32\")")
 	noProcess := fs.Bool("no-process", false, "skip the separate-process phases (rosterd's RSS and the noisy-neighbour ratio)")
+	onlyReady := fs.Bool("only-ready", false, "run only the start-to-ready phase (a log of --ready-events events)")
 	onlyProcess := fs.Bool("only-process", false, "run only the separate-process phases (to compare --rosterd-args settings)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Dir = *dir
 	cfg.RosterdBin, cfg.RosterdArgs, cfg.NoProcess = *rosterdBin, strings.Fields(*rosterdArgs), *noProcess
-	cfg.OnlyProcess = *onlyProcess
+	cfg.OnlyProcess, cfg.OnlyReady = *onlyProcess, *onlyReady
 	cfg.ViewFlush = *viewFlush
 	if !*quiet {
 		cfg.Progress = stderr

@@ -211,6 +211,7 @@ type Daemon struct {
 	Policy *caller.Policy
 
 	viewsDB *badger.DB
+	alarm   storeAlarm // damage found after start (integrity.go)
 	lock    *dataDirLock
 	router  *message.Router
 	cancel  context.CancelFunc
@@ -334,7 +335,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.reads() {
 		qcfg := queries.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
 			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js},
-			Policy: d.Policy, MaxWaiters: cfg.MaxWaiters, MaxPayload: d.NC.MaxPayload()}
+			Policy: d.Policy, MaxWaiters: cfg.MaxWaiters, MaxPayload: d.NC.MaxPayload(), Alarm: d.alarm.get}
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
@@ -367,6 +368,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := d.NC.Flush(); err != nil {
 		return nil, fmt.Errorf("flush: %w", err)
 	}
+	d.startChecksums(runCtx, cmds)
 	log.Info("ready", "url", natsconn.Redact(d.URL), "role", cfg.Role, "data_dir", cfg.DataDir)
 	return d, nil
 }

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
 	"roster/internal/embeddednats"
@@ -96,22 +98,29 @@ func readCheckpoints(dir string, presets domain.Presets, log *slog.Logger) (map[
 }
 
 // checkStore runs the start-up checks of the log against its copies before
-// anything is served or published: table checksums, the hash chain from 1 to
-// the head, the views' checkpoints and the stream's last sequence and message.
-// Any failure is an *IntegrityError.
+// anything is served or published: the hash chain from the verified marker to
+// the head (the marker's record still has its hash; eventstore/marker.go), the
+// views' checkpoints and the stream's last sequence and message. Any failure is
+// an *IntegrityError. The tables' checksums are checked after ready, in the
+// background (startChecksums).
 func (d *Daemon) checkStore(ctx context.Context, js jetstream.JetStream, streamName string, presets domain.Presets) error {
 	bs, ok := d.Store.(*eventstore.BadgerStore)
 	if !ok {
 		return nil
 	}
-	if err := bs.VerifyChecksums(); err != nil {
-		return &IntegrityError{Problem: fmt.Sprintf("the log at %s failed its checksums: %v", d.logDir(), err), Fix: fixRecover}
-	}
-	rep, err := bs.Verify(ctx, 1)
+	rep, m, err := bs.VerifySinceMarker(ctx)
 	if err != nil || !rep.OK() {
-		return &IntegrityError{Problem: fmt.Sprintf("the log's hash chain fails at position %d: %s", rep.BadPosition, rep.Reason), Fix: fixRecover}
+		reason := rep.Reason
+		if reason == "" && err != nil {
+			reason = err.Error()
+		}
+		return &IntegrityError{Problem: fmt.Sprintf("the log's hash chain fails at position %d: %s", rep.BadPosition, reason), Fix: fixRecover}
 	}
-	head := rep.Last
+	d.cfg.Logger.Debug("log chain verified", "from", rep.From, "checked", rep.Checked, "marker", m.Position)
+	head, err := bs.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("start-up check: %w", err)
+	}
 	if err := d.checkStream(ctx, js, streamName, bs, head); err != nil {
 		return err
 	}
@@ -183,6 +192,41 @@ func (d *Daemon) checkStream(ctx context.Context, js jetstream.JetStream, stream
 		}
 	}
 	return nil
+}
+
+// storeAlarm is a damage found in the log while serving ("" none).
+type storeAlarm struct{ msg atomic.Pointer[string] }
+
+func (a *storeAlarm) get() string {
+	if m := a.msg.Load(); m != nil {
+		return *m
+	}
+	return ""
+}
+
+// startChecksums checks every block of every table of the log against its
+// checksum once, in the background, after the start-up checks (a full pass
+// reads the whole log: it is not on the way to ready). It stops when ctx ends.
+// A failure is an alarm in Status, one error in the log, and every further
+// command is refused (unavailable, naming the damage and the fix); the views
+// keep answering from what they applied before.
+func (d *Daemon) startChecksums(ctx context.Context, cmds *commands.Service) {
+	bs, ok := d.Store.(*eventstore.BadgerStore)
+	if !ok {
+		return
+	}
+	d.goRun(func() {
+		err := bs.VerifyChecksumsContext(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		msg := (&IntegrityError{Problem: fmt.Sprintf("the log at %s failed its checksums: %v", d.logDir(), err), Fix: fixRecover}).Error()
+		d.alarm.msg.CompareAndSwap(nil, &msg)
+		d.cfg.Logger.Error("the log is damaged: refusing every command", "err", err, "fix", fixRecover)
+		if cmds != nil {
+			cmds.Halt(msg)
+		}
+	})
 }
 
 // logOpenError turns a log that Badger cannot open because it is damaged

@@ -54,7 +54,8 @@ type View struct {
 
 	// members, when enabled (EnableMemberIndex), is each organization's member index
 	// (memberindex.go), kept as events apply.
-	members map[string]*OrgMemberIndex
+	members   map[string]*OrgMemberIndex
+	membersMu sync.Mutex
 }
 
 // EnableMemberIndex makes the view keep a member index per organization (ListMembers), built
@@ -65,11 +66,13 @@ func (v *View) EnableMemberIndex() {
 	v.rebuildMemberIndexLocked()
 }
 
+// rebuildMemberIndexLocked forgets every organization's member index: each is built again
+// from the organization's state the first time it is asked for (MemberIndex), so that a
+// start or a swap does not build the indexes of organizations nobody lists.
 func (v *View) rebuildMemberIndexLocked() {
+	v.membersMu.Lock()
+	defer v.membersMu.Unlock()
 	v.members = make(map[string]*OrgMemberIndex, len(v.orgs))
-	for id, o := range v.orgs {
-		v.members[id] = buildOrgMemberIndex(o)
-	}
 }
 
 // MemberIndex is the organization's member index, nil when the view keeps none. Call it only
@@ -78,7 +81,18 @@ func (v *View) MemberIndex(orgID string) *OrgMemberIndex {
 	if v.members == nil {
 		return nil
 	}
-	return v.members[orgID]
+	// Readers hold the view's read lock (the state does not change); membersMu orders the
+	// readers that build an organization's index on first use.
+	v.membersMu.Lock()
+	defer v.membersMu.Unlock()
+	x := v.members[orgID]
+	if x == nil {
+		if o, ok := v.orgs[orgID]; ok {
+			x = buildOrgMemberIndex(o)
+			v.members[orgID] = x
+		}
+	}
+	return x
 }
 
 // NewView makes an empty view; db may be nil for a view kept only in memory.
@@ -208,9 +222,10 @@ func (v *View) applyDecodedLocked(r eventstore.Record, ev domain.Event, decodeEr
 	}
 	domain.Evolve(o, ev)
 	if v.members != nil {
+		// An organization whose index was never asked for keeps none until it is (MemberIndex).
 		if x := v.members[r.OrgID]; x != nil && !created {
 			x.apply(o, ev)
-		} else {
+		} else if created {
 			v.members[r.OrgID] = buildOrgMemberIndex(o)
 		}
 	}

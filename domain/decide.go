@@ -72,7 +72,12 @@ func Decide(o *Org, cmd Command, env Env) (Outcome, error) {
 			o, expired = at, evs
 		}
 	}
-	out, err := h(&decider{o: o, env: env, actor: m.Actor}, cmd)
+	dec := &decider{o: o, env: env, actor: m.Actor}
+	switch cmd.(type) {
+	case *AcceptInvite, *RejectInvite:
+		dec.answering = true // the invitee reaches the project through the invitation itself
+	}
+	out, err := h(dec, cmd)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -254,6 +259,8 @@ type decider struct {
 	actor string
 	// pending indexes pending invitations during an import (nil otherwise), see import.go.
 	pending *pendingIndex
+	// answering is set for AcceptInvite and RejectInvite: their invitee may not see the project yet.
+	answering bool
 }
 
 func describeScope(orgID string, s Scope) string {
@@ -270,7 +277,10 @@ func describeScope(orgID string, s Scope) string {
 // unless archivedOK, is not archived (SPEC §2.9).
 func (d *decider) project(id string, archivedOK bool) (*Project, error) {
 	p, ok := d.o.Projects[id]
-	if !ok {
+	// A person of a user account who may not see a project (a guest or a labeling company's
+	// member elsewhere in the organization) learns from commands no more than from queries: it is
+	// an unknown project to them (SPEC §7).
+	if !ok || (d.env.Person && !d.answering && !d.o.MaySee(d.actor, id)) {
 		return nil, notFoundf("project %s not found in organization %s", id, d.o.ID)
 	}
 	switch {

@@ -323,3 +323,19 @@ func TestTenancyInvitationTokens(t *testing.T) {
 			thenTypes(EvInvitationAccepted, EvMemberAdded)
 	})
 }
+
+// A person of a user account who is in the organization only through a labeling company sees
+// the projects they are not in as unknown, in commands as in queries (SPEC §7).
+func TestTenancyPersonCommandsTreatHiddenProjectsAsUnknown(t *testing.T) {
+	s := given(t, dataloopWithPartner(), projectEv("p2", "olga"), memberEv("p2", "olga", "owner"))
+	s.env.Person = true
+	s.when(&LeaveProject{Meta: by("lea"), ProjectID: "p2"})
+	hidden := s.err
+	s.when(&LeaveProject{Meta: by("lea"), ProjectID: "nosuch"})
+	if hidden == nil || s.err == nil || strings.ReplaceAll(hidden.Error(), "p2", "nosuch") != s.err.Error() {
+		t.Fatalf("hidden project: %v; unknown project: %v", hidden, s.err)
+	}
+	// Her own project answers as before, and an organization member is not concerned.
+	s.when(&RenameProject{Meta: by("lea"), ProjectID: "p1", Name: "x"}).thenError(CodeForbidden)
+	s.when(&RenameProject{Meta: by("olga"), ProjectID: "p2", Name: "Two"}).thenTypes(EvProjectRenamed)
+}

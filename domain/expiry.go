@@ -467,3 +467,13 @@ func (d *decider) expireMemberships(*ExpireMemberships) (Outcome, error) {
 	evs, _ := d.o.dueExpirations(d.env.Now)
 	return Outcome{Events: evs}, nil
 }
+
+// keepOwnEnd refuses a command through which a time-bound member would move the end of their
+// own membership (ChangeRole and SetMemberGrants take expires_at too): as with ExtendMembership,
+// another manager must.
+func (d *decider) keepOwnEnd(cmd string, m *Membership, end time.Time) error {
+	if m.UserID == "" || m.UserID != d.actor || m.ExpiresAt.IsZero() || end.IsZero() || end.Equal(m.ExpiresAt) {
+		return nil
+	}
+	return forbiddenf("%s may not %s to move the end of their own membership (it ends at %s); another manager must", d.actor, cmd, m.ExpiresAt.Format(time.RFC3339Nano))
+}

@@ -87,3 +87,20 @@ func TestExpiresAtTenCalendarYearsAhead(t *testing.T) {
 	s.when(&AddMember{Meta: by("ana"), MemberRef: MemberRef{ProjectID: "p1", UserID: "dave"}, Roles: []string{"contributor"}, ExpiresAt: "2036-11-29T00:00:01Z"}).
 		thenErrorMentions(CodeInvalid, "MaxMembershipTTL")
 }
+
+// ChangeRole and SetMemberGrants take expires_at too: they are no way around the rule that a
+// time-bound member does not move their own end.
+func TestTimeBoundMemberMayNotMoveTheirOwnEndThroughOtherCommands(t *testing.T) {
+	end := kitNow.Add(time.Hour)
+	s := given(t, dataloop())
+	s.do(&ChangeRole{Meta: by("olga"), MemberRef: MemberRef{ProjectID: "p1", UserID: "am"}, Roles: []string{"annotation_manager"}, ExpiresAt: rfc(end)})
+	s.when(&ChangeRole{Meta: by("am"), MemberRef: MemberRef{ProjectID: "p1", UserID: "am"}, Roles: []string{"annotation_manager"}, ExpiresAt: rfc(end.Add(24 * time.Hour))}).
+		thenErrorMentions(CodeForbidden, "ChangeRole", "another manager must")
+	s.when(&SetMemberGrants{Meta: by("am"), MemberRef: MemberRef{ProjectID: "p1", UserID: "am"}, ExpiresAt: rfc(end.Add(24 * time.Hour))}).
+		thenErrorMentions(CodeForbidden, "another manager must")
+	// Another manager may move it; am still sets others' ends.
+	s.when(&ChangeRole{Meta: by("olga"), MemberRef: MemberRef{ProjectID: "p1", UserID: "am"}, Roles: []string{"annotation_manager"}, ExpiresAt: rfc(end.Add(24 * time.Hour))}).
+		thenTypes(EvRoleChanged)
+	s.when(&ChangeRole{Meta: by("am"), MemberRef: MemberRef{ProjectID: "p1", UserID: "ann"}, Roles: []string{"annotator"}, ExpiresAt: rfc(end)}).
+		thenTypes(EvRoleChanged)
+}

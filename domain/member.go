@@ -142,6 +142,9 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := d.keepOwnEnd(CmdChangeRole, m, end); err != nil {
+		return Outcome{}, err
+	}
 	if slices.Equal(roles, m.Roles) && (end.IsZero() || end.Equal(m.ExpiresAt)) {
 		return Outcome{}, conflictf("%s already has roles %s", describePrincipal(m.Principal), strings.Join(roles, ", "))
 	}
@@ -170,6 +173,9 @@ func (d *decider) setGrants(c *SetMemberGrants) (Outcome, error) {
 	}
 	end, err := d.expiresAt(c.ExpiresAt)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.keepOwnEnd(CmdSetMemberGrants, m, end); err != nil {
 		return Outcome{}, err
 	}
 	return one(&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants), ExpiresAt: end}), nil

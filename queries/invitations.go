@@ -58,6 +58,11 @@ func (q *Queries) listInvitations(ctx context.Context, r client.ListInvitations,
 			if company := o.CompanyOf(r.Viewer, e.ProjectID); company != "" && e.PartnerID != company {
 				continue
 			}
+			// A person outside the organization (a project's guest) sees the invitations of the
+			// projects they may see and those addressed to them, nothing of the rest.
+			if who.user != "" && !guestMaySee(o, who.user, e.Invitation) {
+				continue
+			}
 			e.Roles, e.Grants = nonNil(e.Roles), nonNil(e.Grants)
 			out = append(out, e)
 		}
@@ -130,4 +135,13 @@ func (q *Queries) eachInvitationOrg(who asker, r client.ListInvitations, fn func
 		return nil
 	})
 	return pos, err
+}
+
+// guestMaySee: an organization member sees every invitation; anyone else only those addressed to
+// them and those of a project they may see.
+func guestMaySee(o *domain.Org, user string, inv domain.Invitation) bool {
+	if _, member := o.Members[user]; member || inv.UserID == user {
+		return true
+	}
+	return inv.ProjectID != "" && o.MaySee(user, inv.ProjectID)
 }

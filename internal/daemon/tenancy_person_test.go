@@ -207,3 +207,31 @@ func TestTenancyPersonSeesOnlyWhatTheyBelongTo(t *testing.T) {
 	}
 	askOK(t, r.acme, "Audit", map[string]any{"org_id": "acmes"}, &audit)
 }
+
+// A project's guest (bob, in alices only through project open) does not read the organization's
+// member list, nor the invitations of projects they may not see (secret's invitees, e-mails
+// included); their own project's answers stay.
+func TestTenancyGuestSeesNothingOfTheRestOfTheOrganization(t *testing.T) {
+	r := alicesOrganization(t)
+	refusedWith(t, "bob ListMembers of the organization", ask(t, r.bob, "roster.query.ListMembers", map[string]any{"org_id": "alices"}), client.CodeForbidden)
+	var inv client.InvitationsList
+	askOK(t, r.bob, "ListInvitations", map[string]any{"org_id": "alices"}, &inv)
+	for _, i := range inv.Invitations {
+		if i.ProjectID != "open" {
+			t.Fatalf("bob sees an invitation outside project open: %+v", i)
+		}
+	}
+	if len(inv.Invitations) != 1 {
+		t.Fatalf("bob's view of alices' invitations: %+v", inv.Invitations)
+	}
+	// alice, a member, still sees them all (open's and secret's three).
+	askOK(t, r.alice, "ListInvitations", map[string]any{"org_id": "alices"}, &inv)
+	if len(inv.Invitations) != 4 {
+		t.Fatalf("alice's view of alices' invitations: %+v", inv.Invitations)
+	}
+	var members client.MembersPage
+	askOK(t, r.bob, "ListMembers", map[string]any{"org_id": "alices", "project_id": "open"}, &members)
+	if len(members.Members) == 0 {
+		t.Fatal("bob sees nobody in his own project")
+	}
+}

@@ -515,18 +515,20 @@ func (q *Queries) auditAwareness(ctx context.Context, orgID, projectID, viewer s
 	}, nil
 }
 
-// timeOfPosition is the time of the organization's last record at or before pos.
+// timeOfPosition is the time of the organization's last record at or before pos, read from the
+// history index (the organization's every-event list): one record, not the whole stream.
 func (q *Queries) timeOfPosition(ctx context.Context, orgID string, pos uint64) (time.Time, error) {
-	recs, err := q.cfg.History.OrgEvents(ctx, orgID)
+	x := q.cfg.Index
+	if err := x.CatchUp(ctx); err != nil {
+		return time.Time{}, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
+	}
+	l := projections.UpTo(x.List(orgID, "A"), pos)
+	if len(l) == 0 {
+		return time.Time{}, nil
+	}
+	recs, err := x.Records(ctx, l[len(l)-1:])
 	if err != nil {
 		return time.Time{}, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
 	}
-	var t time.Time
-	for _, rec := range recs {
-		if rec.Position > pos {
-			break
-		}
-		t = rec.Time
-	}
-	return t, nil
+	return recs[0].Time, nil
 }

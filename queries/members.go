@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -228,7 +229,7 @@ func memberEntry(o *domain.Org, s domain.Scope, key string, now time.Time) (Memb
 		email, name := inv.Email, inv.Name
 		if m, ok := o.Members[inv.UserID]; ok && inv.UserID != "" {
 			// An invitation by user id names the person the organization already knows.
-			email, name = firstOf(email, m.Email), firstOf(name, m.Name)
+			email, name = cmp.Or(email, m.Email), cmp.Or(name, m.Name)
 		}
 		return MemberEntry{Member: client.Member{UserID: inv.UserID, Email: email, Name: name, Roles: nonNil(inv.Roles),
 			Grants: nonNil(inv.Grants), Status: st, PartnerID: inv.PartnerID, InvitationID: id}, key: key}, true
@@ -284,12 +285,4 @@ func rfc3339(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// firstOf returns a, or b when a is empty.
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

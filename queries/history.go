@@ -467,10 +467,9 @@ func (q *Queries) auditAwareness(ctx context.Context, orgID, projectID, viewer s
 			if !o.MaySee(who.user, projectID) {
 				return orgNotFound(orgID)
 			}
-			// A guest of a project (neither an organization member nor a labeling company's,
-			// whose events are scoped below) reads the log of that project only.
-			if _, member := o.Members[who.user]; projectID == "" && !member && o.CompanyOf(who.user, "") == "" {
-				return fail(client.CodeForbidden, "user %s is not a member of organization %s: give the project_id of a project they may see", who.user, orgID)
+			// A guest of a project reads the log of that project only.
+			if err := who.orgWide(o, projectID); err != nil {
+				return err
 			}
 		}
 		if o == nil || !o.Exists() {

@@ -52,11 +52,9 @@ func (q *Queries) listMembers(ctx context.Context, r client.ListMembers, mayBloc
 		if err := who.seesProject(o, r.ProjectID); err != nil {
 			return nil, err
 		}
-		// A person who is only a project's guest (neither an organization member nor a labeling
-		// company's, whose answers are scoped to their company) lists their project, not the
-		// organization's members (as Audit).
-		if _, member := o.Members[who.user]; who.user != "" && r.ProjectID == "" && !member && o.CompanyOf(who.user, "") == "" {
-			return nil, fail(client.CodeForbidden, "user %s is not a member of organization %s: give the project_id of a project they may see", who.user, r.OrgID)
+		// A project's guest lists their project, not the organization's members (as Audit).
+		if err := who.orgWide(o, r.ProjectID); err != nil {
+			return nil, err
 		}
 		if !o.MaySee(r.Viewer, r.ProjectID) {
 			where := "organization " + r.OrgID

@@ -166,3 +166,16 @@ func (q *Queries) hidesProject(ctx context.Context, v *projections.View, orgID, 
 	})
 	return hidden
 }
+
+// orgWide refuses an organization-wide answer (no project_id) to a person who is only a project's
+// guest: neither an organization member nor a labeling company's member (whose answers are scoped
+// to their company). Such a person asks about a project they may see (ListMembers, Audit).
+func (a asker) orgWide(o *domain.Org, projectID string) error {
+	if a.user == "" || projectID != "" {
+		return nil
+	}
+	if _, member := o.Members[a.user]; member || o.CompanyOf(a.user, "") != "" {
+		return nil
+	}
+	return fail(client.CodeForbidden, "user %s is not a member of organization %s: give the project_id of a project they may see", a.user, o.ID)
+}

@@ -121,22 +121,35 @@ func (o *Org) hasOwner(p *Project) bool {
 		if !slices.Contains(m.Roles, o.preset.OwnerRole) || !m.ExpiresAt.IsZero() {
 			continue
 		}
+		// Nor does one whose organization membership has an end date: its end takes the
+		// project membership along (cascadeRemoval).
 		if m.UserID != "" {
-			return true
+			if o.undatedInOrg(m.UserID) {
+				return true
+			}
+			continue
 		}
 		// A workgroup owns through its members without an end date: one whose members all
 		// leave at some instant leaves the project without an owner then.
-		if g, ok := o.Workgroups[m.GroupID]; ok && hasUndatedMember(g) {
+		if g, ok := o.Workgroups[m.GroupID]; ok && o.hasUndatedMember(g) {
 			return true
 		}
 	}
 	return false
 }
 
-// hasUndatedMember reports whether a workgroup has a member whose membership has no end.
-func hasUndatedMember(g *Workgroup) bool {
+// undatedInOrg reports whether no organization membership end will remove the user: they
+// are not an organization member (a guest), or their membership has no end.
+func (o *Org) undatedInOrg(userID string) bool {
+	m, ok := o.Members[userID]
+	return !ok || m.ExpiresAt.IsZero()
+}
+
+// hasUndatedMember reports whether a workgroup has a member whose membership, of the group and
+// of the organization, has no end.
+func (o *Org) hasUndatedMember(g *Workgroup) bool {
 	for u := range g.Members {
-		if g.Expires[u].IsZero() {
+		if g.Expires[u].IsZero() && o.undatedInOrg(u) {
 			return true
 		}
 	}
@@ -171,6 +184,9 @@ func touchedBy(evs []Event) touched {
 		switch e := ev.(type) {
 		case *OrgMemberAdded:
 			t.users = append(t.users, e.UserID)
+			if !e.ExpiresAt.IsZero() {
+				t.all = true // a guest's owner memberships end with the organization membership
+			}
 		case *OrgRoleChanged:
 			t.users = append(t.users, e.UserID)
 		case *OrgMemberRemoved:
@@ -210,7 +226,9 @@ func (t touched) withMembership(r MembershipRef) touched {
 	case r.GroupID != "":
 		t.groups, t.users = append(t.groups, r.GroupID), append(t.users, r.UserID)
 	case r.UserID != "":
-		t.users = append(t.users, r.UserID)
+		// An organization membership's end takes every project membership of the user along:
+		// each project they own (directly or through a workgroup) may lose its owner.
+		t.all = true
 	default:
 		t.all = true
 	}

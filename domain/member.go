@@ -178,7 +178,12 @@ func (d *decider) setGrants(c *SetMemberGrants) (Outcome, error) {
 	if err := d.keepOwnEnd(CmdSetMemberGrants, m, end); err != nil {
 		return Outcome{}, err
 	}
-	return one(&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants), ExpiresAt: end}), nil
+	evs := []Event{&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants), ExpiresAt: end}}
+	// An end date on the last owner would break SPEC §2.2 at that instant, as with ChangeRole.
+	if err := d.guard(evs); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Events: evs}, nil
 }
 
 func (d *decider) removeMember(c *RemoveMember) (Outcome, error) {

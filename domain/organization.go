@@ -68,7 +68,15 @@ func (d *decider) addOrgMember(c *AddOrgMember) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	return one(&OrgMemberAdded{UserID: c.UserID, Email: c.Email, Name: c.Name, Role: role, ExpiresAt: end}), nil
+	evs := []Event{&OrgMemberAdded{UserID: c.UserID, Email: c.Email, Name: c.Name, Role: role, ExpiresAt: end}}
+	// A guest who owns a project and joins for a time would take the ownership along at the end
+	// (SPEC §2.2 at every instant).
+	if !end.IsZero() {
+		if err := d.guard(evs); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return Outcome{Events: evs}, nil
 }
 
 func (d *decider) changeOrgRole(c *ChangeOrgRole) (Outcome, error) {

@@ -26,7 +26,7 @@ func FromRecords(recs []eventstore.Record) map[string][]Event {
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Position < sorted[j].Position })
 	out := map[string][]Event{}
 	for _, r := range sorted {
-		out[r.OrgID] = append(out[r.OrgID], Event{Type: r.Type, Data: r.Data, Actor: r.Actor, Batch: batchOf(r)})
+		out[r.OrgID] = append(out[r.OrgID], Event{Type: r.Type, Data: r.Data, Actor: r.Actor, Batch: batchOf(r), Time: r.Time})
 	}
 	return out
 }

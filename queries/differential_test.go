@@ -210,11 +210,11 @@ type diffHarness struct {
 	gen map[string]*domain.Org
 	// ref is the reference fold of the same records (reference_fold_test.go): what every
 	// comparison judges by.
-	ref    map[string]*domain.Org
+	ref map[string]*domain.Org
 	// orgTime is the time of each organization's last record.
 	orgTime map[string]time.Time
 	folded  uint64
-	seq    int
+	seq     int
 
 	accepted, refused int
 	byCommand         map[string][2]int

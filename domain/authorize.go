@@ -105,13 +105,17 @@ func (d *decider) mayGive(p *Project, roles []string) error {
 	return forbiddenf("%s may not give the %s role on project %s: only its owners may", d.actor, owner, p.ID)
 }
 
-// checkPartnerAdd applies SPEC §2.10 to a membership a partner's member gives.
+// partnerFor applies SPEC §2.10 to a membership given into a partner (requested, or the
+// actor's own partner when the actor belongs to one).
 func (d *decider) partnerFor(p *Project, requested string, roles []string) (string, error) {
 	mine := d.actorPartner(p)
 	if mine == "" {
 		if requested != "" {
 			if _, ok := p.Partners[requested]; !ok {
 				return "", notFoundf("partner %s not found in project %s", requested, p.ID)
+			}
+			if err := d.partnerRolesOnly(p, requested, roles); err != nil {
+				return "", err
 			}
 		}
 		return requested, nil
@@ -168,4 +172,18 @@ func rolesDiff(prev, next []string) (added, removed []string) {
 		}
 	}
 	return added, removed
+}
+
+// partnerRolesOnly refuses roles outside the preset's partner roles on a membership of a partner
+// (SPEC §2.10): whoever gives them, a labeling company's members hold only the roles the company
+// gives (Dataloop: Annotator, Annotation Manager). The project's own team keeps the other roles
+// for memberships outside any partner.
+func (d *decider) partnerRolesOnly(p *Project, partner string, roles []string) error {
+	for _, r := range roles {
+		if !slices.Contains(d.o.preset.PartnerRoles, r) {
+			return preconditionf("members of partner %s on project %s hold only the partner roles %s, not %s; %s goes only to a membership outside the partner",
+				partner, p.ID, strings.Join(d.o.preset.PartnerRoles, ", "), r, r)
+		}
+	}
+	return nil
 }

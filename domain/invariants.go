@@ -195,6 +195,10 @@ func touchedBy(evs []Event) touched {
 			t.groups, t.users = append(t.groups, e.GroupID), append(t.users, e.UserID)
 		case *WorkgroupMemberRemoved:
 			t.groups, t.users = append(t.groups, e.GroupID), append(t.users, e.UserID)
+		case *ProjectCreated:
+			t.projects = append(t.projects, e.ProjectID)
+		case *TrackCreated:
+			t.projects = append(t.projects, e.ProjectID)
 		case *MemberAdded:
 			t.projects = append(t.projects, e.ProjectID)
 		case *RoleChanged:

@@ -240,8 +240,17 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 		if _, ok := o.Members[d.actor]; ok {
 			return Outcome{}, conflictf("user %s is already a member of organization %s", d.actor, o.ID)
 		}
+		end := d.acceptedEnd(inv)
 		evs = append(evs, &OrgMemberAdded{UserID: d.actor, Email: email, Name: name, Role: inv.Roles[0], InvitationID: inv.ID,
-			ExpiresAt: d.acceptedEnd(inv)})
+			ExpiresAt: end})
+		if !end.IsZero() {
+			// A guest owner joining for a time would take their projects' ownership along at the
+			// end, as with AddOrgMember (SPEC §2.2 at every instant).
+			if err := d.guard(evs); err != nil {
+				return Outcome{}, preconditionf("invitation %s offers a membership of organization %s that ends at %s: %v; ask for an invitation without an end",
+					inv.ID, o.ID, end.UTC().Format(time.RFC3339), err)
+			}
+		}
 		return Outcome{Events: evs}, nil
 	}
 	p, err := d.project(inv.ProjectID, false)
@@ -274,6 +283,12 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 		for _, r := range inv.Roles {
 			if !slices.Contains(roles, r) {
 				roles = append(withoutCategoryOf(o, roles, r), r)
+			}
+		}
+		if m.PartnerID != "" {
+			// The invitation's roles join a membership of a partner (SPEC §2.10).
+			if err := d.partnerRolesOnly(p, m.PartnerID, roles); err != nil {
+				return Outcome{}, err
 			}
 		}
 		evs = append(evs, &RoleChanged{Target: target, Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)})

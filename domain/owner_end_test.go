@@ -47,3 +47,56 @@ func TestLastOwnerKeepsAnUndatedHold(t *testing.T) {
 			thenTypes(EvGrantsSet)
 	})
 }
+
+// Every other way to make someone a project's only owner checks the end of their hold too
+// (SPEC §2.2 at every instant). Found by the differential test (seed 12: a Dataloop admin whose
+// organization membership ends created a project and was its only owner).
+func TestOnlyOwnerWhoseHoldEnds(t *testing.T) {
+	end := kitNow.Add(time.Hour)
+	dated := &OrgMemberAdded{UserID: "tim", Email: emailOf("tim"), Name: "tim", Role: "member", ExpiresAt: end}
+	t.Run("CreateProject by a member whose organization membership ends", func(t *testing.T) {
+		s := given(t, dataloop(), dated)
+		s.when(&CreateProject{Meta: by("tim"), ProjectID: "p9"}).
+			thenErrorMentions(CodePreconditionFailed, "membership does not end")
+		// The same command by a member without an end is accepted, and so is tim's once the end is lifted.
+		s.when(&CreateProject{Meta: by("zoe"), ProjectID: "p8"}).thenTypes(EvProjectCreated, EvMemberAdded)
+		s.do(&ExtendMembership{Meta: by("ana"), UserID: "tim"})
+		s.when(&CreateProject{Meta: by("tim"), ProjectID: "p9"}).thenTypes(EvProjectCreated, EvMemberAdded)
+	})
+	t.Run("CreateProject by an admin whose organization membership ends", func(t *testing.T) {
+		s := given(t, dataloop(), &OrgMemberAdded{UserID: "adm", Email: emailOf("adm"), Name: "adm", Role: "admin", ExpiresAt: end})
+		s.when(&CreateProject{Meta: by("adm"), ProjectID: "p9"}).
+			thenErrorMentions(CodePreconditionFailed, "membership does not end")
+		s.when(&CreateProject{Meta: by("ana"), ProjectID: "p9"}).thenTypes(EvProjectCreated, EvMemberAdded)
+	})
+	t.Run("where admins own every project the creator's end takes no owner away", func(t *testing.T) {
+		// Neptune: an organization Admin is Owner of every project; the last-owner rule is off.
+		s := given(t, neptuneTeam(), &OrgMemberAdded{UserID: "adm", Email: emailOf("adm"), Name: "adm", Role: "admin", ExpiresAt: end})
+		s.when(&CreateProject{Meta: by("adm"), ProjectID: "p9"}).thenTypes(EvProjectCreated, EvMemberAdded)
+	})
+	t.Run("accepting an organization invitation with an end, by a guest owner", func(t *testing.T) {
+		// gus came in by e-mail as a guest and owns g1 alone; an organization invitation whose
+		// membership ends would take g1's owner along at that end.
+		s := given(t, dataloop(), projectEv("g1", "gus"),
+			&MemberAdded{Target: Target{ProjectID: "g1"}, Principal: Principal{UserID: "gus"}, Email: emailOf("gus"), Roles: []string{"owner"}, Guest: true},
+			&InvitationCreated{InvitationID: "dated", UserID: "gus", Roles: []string{"member"}, InvitedBy: "ana",
+				ExpiresAt: kitNow.Add(DefaultInviteTTL), MembershipExpiresAt: end},
+			&InvitationCreated{InvitationID: "open", Email: emailOf("gus"), Roles: []string{"member"}, InvitedBy: "ana",
+				ExpiresAt: kitNow.Add(DefaultInviteTTL)})
+		s.when(&AcceptInvite{Meta: by("gus"), InvitationID: "dated"}).
+			thenErrorMentions(CodePreconditionFailed, "without an end")
+		s.when(&AcceptInvite{Meta: by("gus"), InvitationID: "open", ActorEmail: emailOf("gus")}).thenTypes(EvInvitationAccepted, EvOrgMemberAdded)
+	})
+	t.Run("TransferProjectOwnership to a member whose hold ends", func(t *testing.T) {
+		// ICA has one owner per project: the transfer takes bob's ownership away. The transfer ran
+		// the guard already; this pins that it counts the organization membership's end too.
+		s := given(t, ica(), &OrgMemberAdded{UserID: "tim", Email: emailOf("tim"), Name: "tim", Role: "member", ExpiresAt: end},
+			&MemberAdded{Target: Target{ProjectID: "p1"}, Principal: Principal{UserID: "dave"}, Email: emailOf("dave"),
+				Roles: []string{"project_viewer"}, ExpiresAt: end})
+		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "p1", NewOwner: "tim"}).
+			thenErrorMentions(CodePreconditionFailed, "owner")
+		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "p1", NewOwner: "dave"}).
+			thenErrorMentions(CodePreconditionFailed, "owner")
+		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "p1", NewOwner: "carol"}).thenAccepted()
+	})
+}

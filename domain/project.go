@@ -6,6 +6,7 @@ package domain
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 func (d *decider) uniqueTrackID(id string) error {
@@ -76,6 +77,15 @@ func (d *decider) createProject(c *CreateProject) (Outcome, error) {
 				Email: creatorEmail, Name: creatorName, Roles: []string{pre.TrackCreatorRole}, Guest: creator == nil})
 		}
 		result.TrackID = spec.TrackID
+	}
+	if creator != nil && !creator.ExpiresAt.IsZero() {
+		// The creator's hold ends with their organization membership (cascadeRemoval): as its
+		// only owner they would leave the project without one then (SPEC §2.2 at every instant).
+		if err := d.guard(evs); err != nil {
+			return Outcome{}, preconditionf("project %s needs a %s whose membership does not end, and %s's membership of organization %s ends at %s: "+
+				"an %s without an end may create it, or the end may be lifted first (ExtendMembership without expires_at)",
+				c.ProjectID, pre.OwnerRole, d.actor, d.o.ID, creator.ExpiresAt.UTC().Format(time.RFC3339), pre.OrgAdminRole)
+		}
 	}
 	return Outcome{Events: evs, Result: result}, nil
 }
@@ -230,6 +240,12 @@ func (d *decider) transferOwnership(c *TransferProjectOwnership) (Outcome, error
 			return Outcome{}, conflictf("user %s already owns project %s", c.NewOwner, p.ID)
 		}
 		roles := append(withoutCategoryOf(d.o, m.Roles, pre.OwnerRole), pre.OwnerRole)
+		if m.PartnerID != "" {
+			// A labeling company's member holds only the partner roles (SPEC §2.10).
+			if err := d.partnerRolesOnly(p, m.PartnerID, roles); err != nil {
+				return Outcome{}, err
+			}
+		}
 		evs = append(evs, &RoleChanged{Target: target, Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles)})
 	} else {
 		om := d.o.Members[c.NewOwner]

@@ -1907,6 +1907,17 @@ func TestDifferentialViewsAgainstBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if path := os.Getenv("ROSTER_DIFF_DUMP"); path != "" {
+		// The generated log, one record a line, to read a finding's history:
+		// ROSTER_DIFF_SEED=12 ROSTER_DIFF_DUMP=/tmp/log.txt go test ./queries -run TestDifferential
+		var b strings.Builder
+		for _, r := range recs {
+			fmt.Fprintf(&b, "%d %s %s %s %s %s\n", r.Position, r.OrgID, r.Time.Format(time.RFC3339), r.Actor, r.Type, r.Data)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			t.Fatalf("ROSTER_DIFF_DUMP: %v", err)
+		}
+	}
 	for _, v := range oracle.CheckRecords(recs) {
 		h.mismatch("Write/oracle", "an accepted command broke SPEC §2: %s", v)
 	}

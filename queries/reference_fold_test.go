@@ -261,16 +261,20 @@ func refEnded(end, now time.Time) bool { return !end.IsZero() && !now.Before(end
 
 // refAt is the organization as of now: without the memberships whose end has come. An
 // organization membership's end takes the user's project, track and workgroup memberships
-// along and revokes their pending invitations (by user id, or by the member's e-mail); a
-// pending invitation past its expiry is expired. o is
+// along and revokes their pending invitations (by user id, or by the member's e-mail) that had
+// not expired by that end; a pending invitation past its expiry is expired. o is
 // not changed; maps that lose entries are copies.
 func refAt(o *domain.Org, now time.Time) *domain.Org {
 	c := *o
 	c.Members = map[string]*domain.OrgMember{}
-	gone := map[string]string{} // user -> e-mail of the organization members whose end has come
+	type ended struct {
+		email string
+		at    time.Time
+	}
+	gone := map[string]ended{} // the organization members whose end has come: e-mail and end
 	for id, m := range o.Members {
 		if refEnded(m.ExpiresAt, now) {
-			gone[id] = m.Email
+			gone[id] = ended{m.Email, m.ExpiresAt}
 			continue
 		}
 		c.Members[id] = m
@@ -312,20 +316,21 @@ func refAt(o *domain.Org, now time.Time) *domain.Org {
 	}
 	c.Invitations = map[string]*domain.Invitation{}
 	for id, inv := range o.Invitations {
-		if inv.Status == domain.InvitePending && !now.Before(inv.ExpiresAt) {
-			ci := *inv // past its expiry before InvitationExpired is appended
-			ci.Status = domain.InviteExpired
-			inv = &ci
-		}
 		if inv.Status == domain.InvitePending {
-			for u, email := range gone {
-				if inv.UserID == u || (email != "" && strings.EqualFold(inv.Email, email)) {
+			// Whichever came first: the invitee's end (revoked then) or the invitation's own.
+			for u, g := range gone {
+				if (inv.UserID == u || (g.email != "" && strings.EqualFold(inv.Email, g.email))) && g.at.Before(inv.ExpiresAt) {
 					ci := *inv
 					ci.Status = domain.InviteRevoked
 					inv = &ci
 					break
 				}
 			}
+		}
+		if inv.Status == domain.InvitePending && !now.Before(inv.ExpiresAt) {
+			ci := *inv // past its expiry before InvitationExpired is appended
+			ci.Status = domain.InviteExpired
+			inv = &ci
 		}
 		c.Invitations[id] = inv
 	}

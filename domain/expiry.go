@@ -250,7 +250,7 @@ func (o *Org) dueExpirations(now time.Time) ([]Event, *Org) {
 			continue // gone with an organization membership, or moved
 		}
 		if e.ref.Scope == ScopeOrg {
-			for _, ev := range c.cascadeRemoval(e.ref.UserID) {
+			for _, ev := range c.cascadeRemoval(e.ref.UserID, e.at) {
 				emit(ev)
 			}
 		}

@@ -5,6 +5,7 @@ package domain
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 func (d *decider) createOrganization(c *CreateOrganization) (Outcome, error) {
@@ -120,7 +121,7 @@ func (d *decider) removeOrgMember(c *RemoveOrgMember) (Outcome, error) {
 	if _, ok := d.o.Members[c.UserID]; !ok {
 		return Outcome{}, notFoundf("user %s is not a member of organization %s", c.UserID, d.o.ID)
 	}
-	evs := d.o.cascadeRemoval(c.UserID)
+	evs := d.o.cascadeRemoval(c.UserID, d.env.Now)
 	evs = append(evs, &OrgMemberRemoved{UserID: c.UserID})
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err
@@ -128,8 +129,10 @@ func (d *decider) removeOrgMember(c *RemoveOrgMember) (Outcome, error) {
 	return Outcome{Events: evs}, nil
 }
 
-// cascadeRemoval lists the events that take a user out of every project, track and workgroup (SPEC §2.3).
-func (o *Org) cascadeRemoval(userID string) []Event {
+// cascadeRemoval lists the events that take a user out of every project, track and workgroup (SPEC §2.3)
+// at the instant at, and revoke the invitations still pending for them then. An invitation whose own
+// expiry came at or before at had already expired: it is left to read as expired, not revoked.
+func (o *Org) cascadeRemoval(userID string, at time.Time) []Event {
 	var evs []Event
 	key := Principal{UserID: userID}.Key()
 	for _, pid := range sortedKeys(o.Projects) {
@@ -155,6 +158,9 @@ func (o *Org) cascadeRemoval(userID string) []Event {
 	for _, iid := range sortedKeys(o.Invitations) {
 		inv := o.Invitations[iid]
 		if inv.Status == InvitePending && (inv.UserID == userID || (email != "" && strings.EqualFold(inv.Email, email))) {
+			if !inv.ExpiresAt.IsZero() && !at.IsZero() && !at.Before(inv.ExpiresAt) {
+				continue
+			}
 			evs = append(evs, &InvitationRevoked{InvitationID: iid, ProjectID: inv.ProjectID, TrackID: inv.TrackID, Reason: "org_member_removed"})
 		}
 	}

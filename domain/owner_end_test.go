@@ -100,3 +100,34 @@ func TestOnlyOwnerWhoseHoldEnds(t *testing.T) {
 		s.when(&TransferProjectOwnership{Meta: by("ana"), ProjectID: "p1", NewOwner: "carol"}).thenAccepted()
 	})
 }
+
+// An invitation whose own expiry came before its invitee's organization membership ended had
+// expired by then: the end's cascade does not revoke it (it reads as expired), while one still
+// running at the end is revoked. RemoveOrgMember decides the same at its own instant.
+func TestOrganizationEndLeavesAnExpiredInvitationExpired(t *testing.T) {
+	early, end := kitNow.Add(time.Hour), kitNow.Add(2*time.Hour)
+	history := []any{dataloop(),
+		&OrgMemberAdded{UserID: "tim", Email: emailOf("tim"), Name: "tim", Role: "member", ExpiresAt: end},
+		&InvitationCreated{InvitationID: "gone", ProjectID: "p1", UserID: "tim", Roles: []string{"annotator"}, InvitedBy: "olga", ExpiresAt: early},
+		&InvitationCreated{InvitationID: "live", ProjectID: "p1", UserID: "tim", Roles: []string{"annotator"}, InvitedBy: "olga", ExpiresAt: end.Add(time.Hour)},
+	}
+	revoked := func(evs []Event) map[string]bool {
+		out := map[string]bool{}
+		for _, ev := range evs {
+			if r, ok := ev.(*InvitationRevoked); ok {
+				out[r.InvitationID] = true
+			}
+		}
+		return out
+	}
+	s := given(t, history...)
+	evs, _ := s.org.dueExpirations(end.Add(time.Minute))
+	if got := revoked(evs); got["gone"] || !got["live"] {
+		t.Fatalf("at tim's end: revoked %v, want only the invitation still running", got)
+	}
+	s = given(t, history...).at(early.Add(time.Minute))
+	out := s.do(&RemoveOrgMember{Meta: by("ana"), UserID: "tim"})
+	if got := revoked(out.Events); got["gone"] || !got["live"] {
+		t.Fatalf("RemoveOrgMember after the first invitation expired: revoked %v, want only the running one", got)
+	}
+}

@@ -191,6 +191,8 @@ func TestMicroStatsReportCommandFigures(t *testing.T) {
 // max payload, every invitation once; a page token from elsewhere is refused.
 func TestLongInvitationListsArePaged(t *testing.T) {
 	r := newRig(t)
+	// The imports and the 30 s waits below outlast the client's default 10 s on a loaded machine.
+	r.c = r.c.WithTimeout(2 * time.Minute)
 	r.ok(client.CmdCreateOrganization, obj{"org_id": "a", "kind": "team", "preset": "ica", "actor": "tina", "name": "A"})
 	r.ok(client.CmdCreateProject, obj{"org_id": "a", "actor": "tina", "project_id": "p", "name": "P"})
 	const total, chunk = 10_000, 2_500

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +45,20 @@ type historyFigure struct {
 	P50MS    float64 `json:"p50_ms"`
 	P99MS    float64 `json:"p99_ms"`
 	IndexSec float64 `json:"index_build_s"`
+	// AllocsPerReq and BytesPerReq are the heap allocations of one request (mean); GCs the
+	// collections that ran while the query was measured.
+	AllocsPerReq float64 `json:"allocs_per_request"`
+	BytesPerReq  float64 `json:"bytes_per_request"`
+	GCs          uint32  `json:"gcs"`
+}
+
+// historyOptions are the history bench's knobs besides the sizes.
+type historyOptions struct {
+	dir      string
+	requests int
+	only     string // a substring of the query names to measure ("" every query)
+	mem      string // heap profiles before and after the measured queries go to mem.SIZE.before/after
+	cpu      string // CPU profiles of the measured queries (not the writing) go to cpu.SIZE
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +68,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	requests := fs.Int("requests", 1000, "requests per query and size")
 	dir := fs.String("dir", "", "parent directory of the temp data dirs")
 	asJSON := fs.Bool("json", false, "print JSON instead of the table")
+	only := fs.String("only", "", "measure only the queries whose name holds this text (e.g. AccessAt)")
+	mem := fs.String("memprofile", "", "write heap profiles before and after the measured queries to FILE.SIZE.before and FILE.SIZE.after (compare allocations with pprof -base)")
+	cpu := fs.String("cpuprofile", "", "write a CPU profile of the measured queries to this file, one per size (FILE.SIZE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,10 +82,11 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		ns = append(ns, n)
 	}
+	opts := historyOptions{dir: *dir, requests: *requests, only: *only, cpu: *cpu, mem: *mem}
 	var figs []historyFigure
 	for _, n := range ns {
 		fmt.Fprintf(stderr, "history: writing %d events...\n", n)
-		f, err := historyAt(ctx, *dir, n, *requests, stderr)
+		f, err := historyAt(ctx, n, opts, stderr)
 		if err != nil {
 			return fmt.Errorf("%d events: %w", n, err)
 		}
@@ -81,7 +100,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first")
+	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first", "allocs/req")
 	first := map[string]historyFigure{}
 	for _, f := range figs {
 		if _, ok := first[f.Query]; !ok {
@@ -93,7 +112,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		b := first[f.Query]
-		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS)
+		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f %10.0f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS, f.AllocsPerReq)
 	}
 	for _, n := range ns {
 		for _, f := range figs {
@@ -106,8 +125,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // historyAt writes one organization of n events and measures the queries on it.
-func historyAt(ctx context.Context, parent string, n, requests int, progress io.Writer) ([]historyFigure, error) {
-	tmp, err := os.MkdirTemp(parent, "rosterbench-history-")
+func historyAt(ctx context.Context, n int, opts historyOptions, progress io.Writer) ([]historyFigure, error) {
+	tmp, err := os.MkdirTemp(opts.dir, "rosterbench-history-")
 	if err != nil {
 		return nil, err
 	}
@@ -227,11 +246,43 @@ func historyAt(ctx context.Context, parent string, n, requests int, progress io.
 	runtime.GC()
 	figs := []historyFigure{{Size: n, Query: "index build", IndexSec: built.Seconds()}}
 	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	if opts.cpu != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", opts.cpu, n))
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	heapProfile := func(suffix string) error {
+		if opts.mem == "" {
+			return nil
+		}
+		f, err := os.Create(fmt.Sprintf("%s.%d.%s", opts.mem, n, suffix))
+		if err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+		defer f.Close()
+		runtime.GC() // the profile holds the allocations as of the last collection
+		return pprof.Lookup("allocs").WriteTo(f, 0)
+	}
+	if err := heapProfile("before"); err != nil {
+		return nil, err
+	}
 	for _, hq := range qs {
-		// The slow, unindexed queries get fewer requests at large sizes.
-		reqs := requests
+		if !strings.Contains(hq.name, opts.only) {
+			continue
+		}
+		reqs := opts.requests
 		lat := make(latencies, 0, reqs)
+		var before, after runtime.MemStats
 		for i := range reqs + 5 {
+			if i == 5 {
+				runtime.ReadMemStats(&before)
+			}
 			body := hq.body(rng, head)
 			t0 := time.Now()
 			reply, code := q.Execute(ctx, hq.query, []byte(body))
@@ -246,9 +297,20 @@ func historyAt(ctx context.Context, parent string, n, requests int, progress io.
 				break // an O(n) query: enough samples
 			}
 		}
+		runtime.ReadMemStats(&after)
 		slices.Sort(lat)
-		figs = append(figs, historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99))})
-		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms\n", n, hq.name, ms(lat.pct(50)), ms(lat.pct(99)))
+		fig := historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99)), GCs: after.NumGC - before.NumGC}
+		if len(lat) > 0 {
+			fig.AllocsPerReq = float64(after.Mallocs-before.Mallocs) / float64(len(lat))
+			fig.BytesPerReq = float64(after.TotalAlloc-before.TotalAlloc) / float64(len(lat))
+		}
+		figs = append(figs, fig)
+		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms, %.0f allocs %.0f B a request, %d GCs\n",
+			n, hq.name, fig.P50MS, fig.P99MS, fig.AllocsPerReq, fig.BytesPerReq, fig.GCs)
 	}
+	if err := heapProfile("after"); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive(q)
 	return figs, nil
 }

@@ -62,6 +62,49 @@ type HistoryIndex struct {
 	positions []uint64
 	times     []int64
 	timesOK   bool
+	// decoded holds the events that carry a whole preset, decoded (Event).
+	decMu   sync.Mutex
+	decoded map[uint64]decodedEvent
+}
+
+// decodedEvent is a decoded event and its record's id (a log restored in place of another
+// holds other records at the same positions).
+type decodedEvent struct {
+	id string
+	ev domain.Event
+}
+
+// MaxDecodedPresetEvents bounds the history index's cache of decoded preset-bearing events
+// (OrganizationCreated, PresetUpgraded: one per organization and upgrade); when full, the
+// cache starts over.
+const MaxDecodedPresetEvents = 4096
+
+// Event decodes a record's event. The events that carry a whole preset (OrganizationCreated,
+// PresetUpgraded), which every as-of fold of their organization reads and whose decoding
+// costs most of such a fold's allocations, are decoded once and shared: the log never
+// changes a record, and folding only reads them (the preset they carry is read-only, like the
+// presets a release ships). Every other event is decoded afresh, so a fold owns it.
+func (x *HistoryIndex) Event(r eventstore.Record) (domain.Event, error) {
+	if r.Type != domain.EvOrganizationCreated && r.Type != domain.EvPresetUpgraded {
+		return domain.DecodeEvent(r.Type, r.Data)
+	}
+	x.decMu.Lock()
+	d, ok := x.decoded[r.Position]
+	x.decMu.Unlock()
+	if ok && d.id == r.ID {
+		return d.ev, nil
+	}
+	ev, err := domain.DecodeEvent(r.Type, r.Data)
+	if err != nil {
+		return nil, err
+	}
+	x.decMu.Lock()
+	if x.decoded == nil || len(x.decoded) >= MaxDecodedPresetEvents {
+		x.decoded = map[uint64]decodedEvent{}
+	}
+	x.decoded[r.Position] = decodedEvent{r.ID, ev}
+	x.decMu.Unlock()
+	return ev, nil
 }
 
 // orgPostings are one organization's posting lists. A key's id is found through byHash
@@ -175,6 +218,13 @@ func (x *HistoryIndex) Reset() {
 	defer x.mu.Unlock()
 	x.pos, x.orgs = 0, map[string]*orgPostings{}
 	x.positions, x.times, x.timesOK = nil, nil, true
+	x.forgetDecoded()
+}
+
+func (x *HistoryIndex) forgetDecoded() {
+	x.decMu.Lock()
+	defer x.decMu.Unlock()
+	x.decoded = nil
 }
 
 // Rebuild builds the index again from position 1 (roster rebuild's counterpart for the
@@ -191,6 +241,7 @@ func (x *HistoryIndex) Rebuild(ctx context.Context) error {
 	defer x.mu.Unlock()
 	x.pos, x.orgs, x.seed = fresh.pos, fresh.orgs, fresh.seed
 	x.positions, x.times, x.timesOK = fresh.positions, fresh.times, fresh.timesOK
+	x.forgetDecoded()
 	return nil
 }
 

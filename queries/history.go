@@ -280,14 +280,15 @@ func (q *Queries) orgFactsAt(ctx context.Context, orgID, userID, projectID strin
 	if err != nil {
 		return nil, false, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
 	}
-	return foldRecords(orgID, q.cfg.Presets, recs), x.Known(orgID), nil
+	return foldRecords(orgID, q.cfg.Presets, recs, x.Event), x.Known(orgID), nil
 }
 
-// foldRecords folds records (of one organization, in log order) into a fresh state.
-func foldRecords(orgID string, presets domain.Presets, recs []eventstore.Record) *domain.Org {
+// foldRecords folds records (of one organization, in log order) into a fresh state, decoding
+// them with decode (domain.DecodeEvent, or the history index's Event).
+func foldRecords(orgID string, presets domain.Presets, recs []eventstore.Record, decode func(eventstore.Record) (domain.Event, error)) *domain.Org {
 	o := domain.NewOrg(orgID, presets)
 	for _, r := range recs {
-		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		ev, err := decode(r)
 		if err != nil {
 			continue
 		}

@@ -31,7 +31,9 @@ func memberKey(t domain.Target, p domain.Principal) string {
 func buildLineage(recs []eventstore.Record) *lineage { return buildLineageWith(recs, decodeRecord) }
 
 // decodeRecord decodes a record's event afresh.
-func decodeRecord(r eventstore.Record) (domain.Event, error) { return domain.DecodeEvent(r.Type, r.Data) }
+func decodeRecord(r eventstore.Record) (domain.Event, error) {
+	return domain.DecodeEvent(r.Type, r.Data)
+}
 
 // buildLineageWith is buildLineage decoding the records with decode (the history index's
 // Event shares the decoded preset-bearing events).

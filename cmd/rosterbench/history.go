@@ -44,6 +44,10 @@ type historyFigure struct {
 	Query    string  `json:"query"`
 	P50MS    float64 `json:"p50_ms"`
 	P99MS    float64 `json:"p99_ms"`
+	// CPUP50MS and CPUP99MS are the requests' own CPU time (their thread's CPU clock): what a
+	// request costs, apart from the time the machine's other work held the cores.
+	CPUP50MS float64 `json:"cpu_p50_ms,omitempty"`
+	CPUP99MS float64 `json:"cpu_p99_ms,omitempty"`
 	IndexSec float64 `json:"index_build_s"`
 	// AllocsPerReq and BytesPerReq are the heap allocations of one request (mean); GCs the
 	// collections that ran while the query was measured.
@@ -100,7 +104,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first", "allocs/req")
+	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s %10s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first", "cpu p99", "cpu99/1st", "allocs/req")
 	first := map[string]historyFigure{}
 	for _, f := range figs {
 		if _, ok := first[f.Query]; !ok {
@@ -112,7 +116,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		b := first[f.Query]
-		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f %10.0f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS, f.AllocsPerReq)
+		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f %10.3f %10.2f %10.0f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS,
+			f.CPUP99MS, f.CPUP99MS/b.CPUP99MS, f.AllocsPerReq)
 	}
 	for _, n := range ns {
 		for _, f := range figs {
@@ -278,35 +283,45 @@ func historyAt(ctx context.Context, n int, opts historyOptions, progress io.Writ
 		}
 		reqs := opts.requests
 		lat := make(latencies, 0, reqs)
+		cpu := make(latencies, 0, reqs)
+		runtime.LockOSThread() // the thread's CPU clock is the request's
 		var before, after runtime.MemStats
 		for i := range reqs + 5 {
 			if i == 5 {
 				runtime.ReadMemStats(&before)
 			}
 			body := hq.body(rng, head)
+			c0, cpuOK := threadCPU()
 			t0 := time.Now()
 			reply, code := q.Execute(ctx, hq.query, []byte(body))
 			d := time.Since(t0)
+			c1, _ := threadCPU()
 			if code != "" {
 				return nil, fmt.Errorf("%s %s: %s", hq.query, body, reply)
 			}
 			if i >= 5 { // warm-up
 				lat = append(lat, d)
+				if cpuOK {
+					cpu = append(cpu, c1-c0)
+				}
 			}
 			if strings.HasPrefix(hq.name, "ListMembers") && d > 200*time.Millisecond && len(lat) >= 20 {
 				break // an O(n) query: enough samples
 			}
 		}
 		runtime.ReadMemStats(&after)
+		runtime.UnlockOSThread()
 		slices.Sort(lat)
-		fig := historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99)), GCs: after.NumGC - before.NumGC}
+		slices.Sort(cpu)
+		fig := historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99)), GCs: after.NumGC - before.NumGC,
+			CPUP50MS: ms(cpu.pct(50)), CPUP99MS: ms(cpu.pct(99))}
 		if len(lat) > 0 {
 			fig.AllocsPerReq = float64(after.Mallocs-before.Mallocs) / float64(len(lat))
 			fig.BytesPerReq = float64(after.TotalAlloc-before.TotalAlloc) / float64(len(lat))
 		}
 		figs = append(figs, fig)
-		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms, %.0f allocs %.0f B a request, %d GCs\n",
-			n, hq.name, fig.P50MS, fig.P99MS, fig.AllocsPerReq, fig.BytesPerReq, fig.GCs)
+		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms (CPU p50 %.3f p99 %.3f), %.0f allocs %.0f B a request, %d GCs\n",
+			n, hq.name, fig.P50MS, fig.P99MS, fig.CPUP50MS, fig.CPUP99MS, fig.AllocsPerReq, fig.BytesPerReq, fig.GCs)
 	}
 	if err := heapProfile("after"); err != nil {
 		return nil, err

@@ -40,10 +40,10 @@ type historyQuery struct {
 
 // historyFigure is one query's p50 and p99 at one size.
 type historyFigure struct {
-	Size     int     `json:"events"`
-	Query    string  `json:"query"`
-	P50MS    float64 `json:"p50_ms"`
-	P99MS    float64 `json:"p99_ms"`
+	Size  int     `json:"events"`
+	Query string  `json:"query"`
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
 	// CPUP50MS and CPUP99MS are the requests' own CPU time (their thread's CPU clock): what a
 	// request costs, apart from the time the machine's other work held the cores.
 	CPUP50MS float64 `json:"cpu_p50_ms,omitempty"`

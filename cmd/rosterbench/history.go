@@ -31,6 +31,11 @@ import (
 // log holds 1k, 10k, 100k (and, when asked, 1M) events, in process against a Badger log.
 //
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests 300]
+//	    [--only NAME] [--cpuprofile FILE] [--memprofile FILE] [--json]
+//
+// Each query's figures are the wall time of its requests (p50, p99), their own CPU time (the
+// thread's CPU clock, apart from the time the machine's other work held the cores), and its
+// allocations per request.
 
 // historyQuery is one measured query: its name and a request body for a random draw.
 type historyQuery struct {
@@ -50,7 +55,7 @@ type historyFigure struct {
 	CPUP99MS float64 `json:"cpu_p99_ms,omitempty"`
 	IndexSec float64 `json:"index_build_s"`
 	// AllocsPerReq and BytesPerReq are the heap allocations of one request (mean); GCs the
-	// collections that ran while the query was measured.
+	// collections that ran during the timed requests (of every query: they take turns).
 	AllocsPerReq float64 `json:"allocs_per_request"`
 	BytesPerReq  float64 `json:"bytes_per_request"`
 	GCs          uint32  `json:"gcs"`
@@ -277,52 +282,82 @@ func historyAt(ctx context.Context, n int, opts historyOptions, progress io.Writ
 	if err := heapProfile("before"); err != nil {
 		return nil, err
 	}
+	var picked []historyQuery
 	for _, hq := range qs {
-		if !strings.Contains(hq.name, opts.only) {
-			continue
+		if strings.Contains(hq.name, opts.only) {
+			picked = append(picked, hq)
 		}
-		reqs := opts.requests
-		lat := make(latencies, 0, reqs)
-		cpu := make(latencies, 0, reqs)
-		runtime.LockOSThread() // the thread's CPU clock is the request's
-		var before, after runtime.MemStats
-		for i := range reqs + 5 {
-			if i == 5 {
-				runtime.ReadMemStats(&before)
+	}
+	one := func(hq historyQuery) (wall, cpu time.Duration, cpuOK bool, err error) {
+		body := hq.body(rng, head)
+		c0, cpuOK := threadCPU()
+		t0 := time.Now()
+		reply, code := q.Execute(ctx, hq.query, []byte(body))
+		wall = time.Since(t0)
+		c1, _ := threadCPU()
+		if code != "" {
+			return 0, 0, false, fmt.Errorf("%s %s: %s", hq.query, body, reply)
+		}
+		return wall, c1 - c0, cpuOK, nil
+	}
+	// The timings: the queries take turns, one request of each in turn, so that a burst of
+	// background work (Badger's compactions after the bulk write, another process on the
+	// machine) falls on all of them alike, not on whichever would run first. The goroutine
+	// keeps its thread: the thread's CPU clock is then the request's own CPU time.
+	runtime.LockOSThread()
+	lat := make([]latencies, len(picked))
+	cpu := make([]latencies, len(picked))
+	done := make([]bool, len(picked))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range opts.requests + 5 {
+		for j, hq := range picked {
+			if done[j] {
+				continue
 			}
-			body := hq.body(rng, head)
-			c0, cpuOK := threadCPU()
-			t0 := time.Now()
-			reply, code := q.Execute(ctx, hq.query, []byte(body))
-			d := time.Since(t0)
-			c1, _ := threadCPU()
-			if code != "" {
-				return nil, fmt.Errorf("%s %s: %s", hq.query, body, reply)
+			wall, c, cpuOK, err := one(hq)
+			if err != nil {
+				runtime.UnlockOSThread()
+				return nil, err
 			}
-			if i >= 5 { // warm-up
-				lat = append(lat, d)
-				if cpuOK {
-					cpu = append(cpu, c1-c0)
-				}
+			if i < 5 { // warm-up
+				continue
 			}
-			if strings.HasPrefix(hq.name, "ListMembers") && d > 200*time.Millisecond && len(lat) >= 20 {
-				break // an O(n) query: enough samples
+			lat[j] = append(lat[j], wall)
+			if cpuOK {
+				cpu[j] = append(cpu[j], c)
+			}
+			if strings.HasPrefix(hq.name, "ListMembers") && wall > 200*time.Millisecond && len(lat[j]) >= 20 {
+				done[j] = true // an O(n) query: enough samples
+			}
+		}
+	}
+	runtime.ReadMemStats(&after)
+	gcs := after.NumGC - before.NumGC
+	// The allocations: a shorter pass of each query alone (reading the heap's statistics
+	// stops the world, so not around every request of the timed pass).
+	allocReqs := min(opts.requests, 100)
+	for j, hq := range picked {
+		runtime.ReadMemStats(&before)
+		for range allocReqs {
+			if _, _, _, err := one(hq); err != nil {
+				runtime.UnlockOSThread()
+				return nil, err
 			}
 		}
 		runtime.ReadMemStats(&after)
-		runtime.UnlockOSThread()
-		slices.Sort(lat)
-		slices.Sort(cpu)
-		fig := historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99)), GCs: after.NumGC - before.NumGC,
-			CPUP50MS: ms(cpu.pct(50)), CPUP99MS: ms(cpu.pct(99))}
-		if len(lat) > 0 {
-			fig.AllocsPerReq = float64(after.Mallocs-before.Mallocs) / float64(len(lat))
-			fig.BytesPerReq = float64(after.TotalAlloc-before.TotalAlloc) / float64(len(lat))
-		}
+		slices.Sort(lat[j])
+		slices.Sort(cpu[j])
+		fig := historyFigure{Size: n, Query: hq.name, P50MS: ms(lat[j].pct(50)), P99MS: ms(lat[j].pct(99)), GCs: gcs,
+			CPUP50MS: ms(cpu[j].pct(50)), CPUP99MS: ms(cpu[j].pct(99)),
+			AllocsPerReq: float64(after.Mallocs-before.Mallocs) / float64(allocReqs),
+			BytesPerReq:  float64(after.TotalAlloc-before.TotalAlloc) / float64(allocReqs)}
 		figs = append(figs, fig)
-		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms (CPU p50 %.3f p99 %.3f), %.0f allocs %.0f B a request, %d GCs\n",
-			n, hq.name, fig.P50MS, fig.P99MS, fig.CPUP50MS, fig.CPUP99MS, fig.AllocsPerReq, fig.BytesPerReq, fig.GCs)
+		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms (CPU p50 %.3f p99 %.3f), %.0f allocs %.0f B a request\n",
+			n, hq.name, fig.P50MS, fig.P99MS, fig.CPUP50MS, fig.CPUP99MS, fig.AllocsPerReq, fig.BytesPerReq)
 	}
+	runtime.UnlockOSThread()
+	fmt.Fprintf(progress, "history: %d events: %d collections during the timed requests\n", n, gcs)
 	if err := heapProfile("after"); err != nil {
 		return nil, err
 	}

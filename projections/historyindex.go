@@ -75,9 +75,10 @@ type decodedEvent struct {
 }
 
 // MaxDecodedPresetEvents bounds the history index's cache of decoded preset-bearing events
-// (OrganizationCreated, PresetUpgraded: one per organization and upgrade); when full, the
-// cache starts over.
-const MaxDecodedPresetEvents = 4096
+// (OrganizationCreated, PresetUpgraded: one per organization and upgrade, some tens of KiB
+// each); when full, the cache starts over, and a fold whose event is not cached decodes it as
+// it would without the cache.
+const MaxDecodedPresetEvents = 512
 
 // Event decodes a record's event. The events that carry a whole preset (OrganizationCreated,
 // PresetUpgraded), which every as-of fold of their organization reads and whose decoding

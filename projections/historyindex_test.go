@@ -88,6 +88,10 @@ func TestHistoryIndexTimelinesAndRebuild(t *testing.T) {
 					return
 				}
 				_ = projections.UpTo(x.List("acme", "A"), 100)
+				if _, err := x.PositionAt(ctx, time.Unix(1_800_000_000, 0)); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}()
 	}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"roster/domain"
 	"roster/eventstore"
@@ -28,27 +31,177 @@ import (
 //
 // An answer as of position P reads only the lists it needs, seeks to P by binary search
 // and fetches only the records it folds or returns: O(log n + answer), whatever the size of
-// the organization's history.
+// the organization's history. A time is turned into a position the same way, by binary
+// search over the times of the records indexed (PositionAt), without reading the log.
+//
+// The layout keeps the collector's work small however large the history grows: a key is
+// interned as an id by a hash table of integers (map[uint64]uint32) over one byte arena of
+// the keys' text, a key with a single position holds it in one []uint64 by id, and only a
+// key with more positions has a slice of its own. So the index is a handful of pointer-free
+// arrays plus one slice per key with several positions (a user with several events, a
+// project, a type), not a string and a slice per key: at a million events of members
+// joining (two single-position keys per member) that is a few dozen objects instead of
+// millions for the collector to trace.
 //
 // The index lives in memory and is derived from the log alone: CatchUp reads what the log
 // gained since the last call (each query calls it first), Reset forgets everything (roster
-// rebuild), and a process builds it again from the log on first use.
+// rebuild), and a process builds it again from the log on first use (a million events take
+// a few seconds). Its memory is about 30 bytes per key plus the key's text, 16 bytes per
+// record (its position and time), and 8 bytes per position of a key with several.
 type HistoryIndex struct {
 	h History
-	// catch serialises catch-ups; mu guards pos and orgs.
+	// catch serialises catch-ups; mu guards pos, orgs and the time index.
 	catch sync.Mutex
 	mu    sync.RWMutex
 	pos   uint64
 	orgs  map[string]*orgPostings
+	seed  maphash.Seed
+	// positions and times (Unix nanoseconds) of every record indexed, in log order; the
+	// times never decrease (the log's own rule). timesOK is false once a record's time is
+	// outside what Unix nanoseconds hold: PositionAt then asks the log.
+	positions []uint64
+	times     []int64
+	timesOK   bool
+	// decoded holds the events that carry a whole preset, decoded (Event).
+	decMu   sync.Mutex
+	decoded map[uint64]decodedEvent
 }
 
+// decodedEvent is a decoded event and its record's id (a log restored in place of another
+// holds other records at the same positions).
+type decodedEvent struct {
+	id string
+	ev domain.Event
+}
+
+// MaxDecodedPresetEvents bounds the history index's cache of decoded preset-bearing events
+// (OrganizationCreated, PresetUpgraded: one per organization and upgrade, some tens of KiB
+// each); when full, the cache starts over, and a fold whose event is not cached decodes it as
+// it would without the cache.
+const MaxDecodedPresetEvents = 512
+
+// Event decodes a record's event. The events that carry a whole preset (OrganizationCreated,
+// PresetUpgraded), which every as-of fold of their organization reads and whose decoding
+// costs most of such a fold's allocations, are decoded once and shared: the log never
+// changes a record, and folding only reads them (the preset they carry is read-only, like the
+// presets a release ships). Every other event is decoded afresh, so a fold owns it.
+func (x *HistoryIndex) Event(r eventstore.Record) (domain.Event, error) {
+	if r.Type != domain.EvOrganizationCreated && r.Type != domain.EvPresetUpgraded {
+		return domain.DecodeEvent(r.Type, r.Data)
+	}
+	x.decMu.Lock()
+	d, ok := x.decoded[r.Position]
+	x.decMu.Unlock()
+	if ok && d.id == r.ID {
+		return d.ev, nil
+	}
+	ev, err := domain.DecodeEvent(r.Type, r.Data)
+	if err != nil {
+		return nil, err
+	}
+	x.decMu.Lock()
+	if x.decoded == nil || len(x.decoded) >= MaxDecodedPresetEvents {
+		x.decoded = map[uint64]decodedEvent{}
+	}
+	x.decoded[r.Position] = decodedEvent{r.ID, ev}
+	x.decMu.Unlock()
+	return ev, nil
+}
+
+// orgPostings are one organization's posting lists. A key's id is found through byHash
+// (the key's hash to its id) and checked against its text in arena (ends[id-1]:ends[id]);
+// a key whose hash an earlier key holds goes to clash (rare: 64-bit hashes).
 type orgPostings struct {
-	lists map[string][]uint64
+	byHash map[uint64]uint32
+	clash  map[string]uint32
+	arena  []byte
+	ends   []int
+	// first[id] is the key's first position; more[id] its whole list once it has two.
+	first []uint64
+	more  map[uint32][]uint64
+}
+
+func newOrgPostings() *orgPostings {
+	return &orgPostings{byHash: map[uint64]uint32{}, more: map[uint32][]uint64{}}
+}
+
+func (o *orgPostings) text(id uint32) []byte {
+	from := 0
+	if id > 0 {
+		from = o.ends[id-1]
+	}
+	return o.arena[from:o.ends[id]]
+}
+
+// id finds a key's id.
+func (o *orgPostings) id(seed maphash.Seed, key string) (uint32, bool) {
+	h := maphash.String(seed, key)
+	if id, ok := o.byHash[h]; ok && string(o.text(id)) == key {
+		return id, true
+	}
+	id, ok := o.clash[key]
+	return id, ok
+}
+
+// intern finds or adds a key's id.
+func (o *orgPostings) intern(seed maphash.Seed, key string) uint32 {
+	h := maphash.String(seed, key)
+	if id, ok := o.byHash[h]; ok {
+		if string(o.text(id)) == key {
+			return id
+		}
+		if id, ok := o.clash[key]; ok {
+			return id
+		}
+	}
+	id := uint32(len(o.ends))
+	o.arena = append(o.arena, key...)
+	o.ends = append(o.ends, len(o.arena))
+	o.first = append(o.first, 0)
+	if _, taken := o.byHash[h]; taken {
+		if o.clash == nil {
+			o.clash = map[string]uint32{}
+		}
+		o.clash[key] = id
+	} else {
+		o.byHash[h] = id
+	}
+	return id
+}
+
+// put adds pos to a key's list (each position once, in order).
+func (o *orgPostings) put(seed maphash.Seed, key string, pos uint64) {
+	id := o.intern(seed, key)
+	switch l, ok := o.more[id]; {
+	case ok:
+		if l[len(l)-1] < pos {
+			o.more[id] = append(l, pos)
+		}
+	case o.first[id] == 0:
+		o.first[id] = pos
+	case o.first[id] < pos:
+		o.more[id] = []uint64{o.first[id], pos}
+	}
+}
+
+// list is a key's posting list; it is never written below its length again.
+func (o *orgPostings) list(seed maphash.Seed, key string) []uint64 {
+	id, ok := o.id(seed, key)
+	if !ok {
+		return nil
+	}
+	if l, ok := o.more[id]; ok {
+		return l[:len(l):len(l)]
+	}
+	if o.first[id] == 0 {
+		return nil
+	}
+	return o.first[id : id+1 : id+1]
 }
 
 // NewHistoryIndex indexes the records of h.
 func NewHistoryIndex(h History) *HistoryIndex {
-	return &HistoryIndex{h: h, orgs: map[string]*orgPostings{}}
+	return &HistoryIndex{h: h, orgs: map[string]*orgPostings{}, seed: maphash.MakeSeed(), timesOK: true}
 }
 
 // Position is the last position indexed.
@@ -65,6 +218,14 @@ func (x *HistoryIndex) Reset() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.pos, x.orgs = 0, map[string]*orgPostings{}
+	x.positions, x.times, x.timesOK = nil, nil, true
+	x.forgetDecoded()
+}
+
+func (x *HistoryIndex) forgetDecoded() {
+	x.decMu.Lock()
+	defer x.decMu.Unlock()
+	x.decoded = nil
 }
 
 // Rebuild builds the index again from position 1 (roster rebuild's counterpart for the
@@ -79,7 +240,9 @@ func (x *HistoryIndex) Rebuild(ctx context.Context) error {
 	defer x.catch.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.pos, x.orgs = fresh.pos, fresh.orgs
+	x.pos, x.orgs, x.seed = fresh.pos, fresh.orgs, fresh.seed
+	x.positions, x.times, x.timesOK = fresh.positions, fresh.times, fresh.timesOK
+	x.forgetDecoded()
 	return nil
 }
 
@@ -143,26 +306,29 @@ type indexFields struct {
 
 // add indexes one record; x.mu is held.
 func (x *HistoryIndex) add(r eventstore.Record) {
-	if r.Position > x.pos {
-		x.pos = r.Position
+	if r.Position <= x.pos {
+		return // indexed already
+	}
+	x.pos = r.Position
+	if x.timesOK {
+		if r.Time.Before(minIndexTime) || r.Time.After(maxIndexTime) {
+			x.timesOK, x.positions, x.times = false, nil, nil
+		} else {
+			x.positions = append(x.positions, r.Position)
+			x.times = append(x.times, r.Time.UnixNano())
+		}
 	}
 	if r.OrgID == "" {
 		return
 	}
 	o := x.orgs[r.OrgID]
 	if o == nil {
-		o = &orgPostings{lists: map[string][]uint64{}}
+		o = newOrgPostings()
 		x.orgs[r.OrgID] = o
 	}
 	var f indexFields
 	_ = json.Unmarshal(r.Data, &f)
-	put := func(key string) {
-		l := o.lists[key]
-		if n := len(l); n > 0 && l[n-1] >= r.Position {
-			return // each position once, in order
-		}
-		o.lists[key] = append(l, r.Position)
-	}
+	put := func(key string) { o.put(x.seed, key, r.Position) }
 	put("A")
 	put("T:" + r.Type)
 	if r.Actor != "" {
@@ -230,8 +396,42 @@ func (x *HistoryIndex) List(orgID, key string) []uint64 {
 	if o == nil {
 		return nil
 	}
-	l := o.lists[key]
-	return l[:len(l):len(l)]
+	return o.list(x.seed, key)
+}
+
+// The times the time index holds (Unix nanoseconds).
+var (
+	minIndexTime = time.Unix(0, math.MinInt64)
+	maxIndexTime = time.Unix(0, math.MaxInt64)
+)
+
+// PositionAt is the last position whose time is at or before t (0 if none), as
+// History.PositionAt answers it at the head it catches up to, found by binary search over
+// the times indexed instead of reading records of the log. Should a record's time lie
+// outside what the index holds (Unix nanoseconds), it asks the log.
+func (x *HistoryIndex) PositionAt(ctx context.Context, t time.Time) (uint64, error) {
+	if err := x.CatchUp(ctx); err != nil {
+		return 0, err
+	}
+	x.mu.RLock()
+	ok, indexed := x.timesOK, x.pos
+	positions, times := x.positions, x.times
+	x.mu.RUnlock()
+	if !ok {
+		return x.h.PositionAt(ctx, t)
+	}
+	switch {
+	case t.Before(minIndexTime):
+		return 0, nil
+	case t.After(maxIndexTime):
+		return indexed, nil
+	}
+	ns := t.UnixNano()
+	i := sort.Search(len(times), func(i int) bool { return times[i] > ns })
+	if i == 0 {
+		return 0, nil
+	}
+	return positions[i-1], nil
 }
 
 // UpTo cuts a posting list to the positions at or before pos.

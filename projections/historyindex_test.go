@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"roster/domain"
 	"roster/eventstore"
 	"roster/projections"
 )
@@ -87,6 +88,10 @@ func TestHistoryIndexTimelinesAndRebuild(t *testing.T) {
 					return
 				}
 				_ = projections.UpTo(x.List("acme", "A"), 100)
+				if _, err := x.PositionAt(ctx, time.Unix(1_800_000_000, 0)); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}()
 	}
@@ -106,5 +111,111 @@ func TestHistoryIndexTimelinesAndRebuild(t *testing.T) {
 	}
 	if after := x.List("acme", "A"); !slices.Equal(before, after) {
 		t.Errorf("rebuilt: %v, want %v", after, before)
+	}
+}
+
+// TestHistoryIndexPositionAt: the index turns a time into the position the log gives, from
+// its own times, catching up with what the log gained first.
+func TestHistoryIndexPositionAt(t *testing.T) {
+	ctx := context.Background()
+	store := eventstore.NewMemory()
+	base := time.Unix(1_800_000_000, 0).UTC()
+	add := func(org string, at time.Time) {
+		t.Helper()
+		stream := "org-" + org
+		v, err := store.StreamVersion(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := eventstore.Record{ID: fmt.Sprintf("%s-%d", org, v), Stream: stream, Type: "OrgMemberAdded", Time: at, OrgID: org, Actor: "ana",
+			Data: json.RawMessage(fmt.Sprintf(`{"user_id":"u%d"}`, v))}
+		if _, err := store.Append(ctx, eventstore.AppendRequest{Stream: stream, ExpectedVersion: v, Events: []eventstore.Record{r}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Times that repeat and jump, over two organizations.
+	for i, s := range []int{0, 0, 5, 7, 7, 7, 20, 21} {
+		add([]string{"acme", "other"}[i%2], base.Add(time.Duration(s)*time.Second))
+	}
+	x := projections.NewHistoryIndex(projections.StoreHistory{Store: store})
+	check := func(when string) {
+		t.Helper()
+		probes := []time.Time{time.Time{}, time.Unix(-1<<40, 0), base.Add(-time.Nanosecond), base.Add(time.Unix(1<<40, 0).Sub(base)), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
+		for s := -1; s <= 40; s++ {
+			probes = append(probes, base.Add(time.Duration(s)*time.Second), base.Add(time.Duration(s)*time.Second+time.Nanosecond))
+		}
+		for _, at := range probes {
+			want, err := store.PositionAt(ctx, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := x.PositionAt(ctx, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s: position at %s = %d, the log's %d", when, at, got, want)
+			}
+		}
+	}
+	check("first use") // catches up by itself
+	if x.Position() != 8 {
+		t.Fatalf("indexed to %d, want 8", x.Position())
+	}
+	add("acme", base.Add(30*time.Second))
+	add("acme", base.Add(40*time.Second))
+	check("after appends")
+	x.Reset()
+	check("after a reset")
+}
+
+// TestHistoryIndexSharesPresetEvents: the events carrying a whole preset are decoded once and
+// shared by the folds; every other event is decoded afresh for each fold.
+func TestHistoryIndexSharesPresetEvents(t *testing.T) {
+	ctx := context.Background()
+	store := eventstore.NewMemory()
+	appendEvents(t, store, "acme",
+		[2]string{"OrganizationCreated", `{"admin_user_id":"ana","preset":"neptune"}`},
+		[2]string{"OrgMemberAdded", `{"user_id":"bob","role":"member"}`},
+	)
+	x := projections.NewHistoryIndex(projections.StoreHistory{Store: store})
+	recs, err := x.Facts(ctx, "acme", "bob", "", 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 0 {
+		t.Fatalf("facts before any catch-up: %d records, want none", len(recs))
+	}
+	if err := x.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err = x.Facts(ctx, "acme", "bob", "", 2, false); err != nil || len(recs) != 2 {
+		t.Fatalf("facts: %d records, %v; want 2", len(recs), err)
+	}
+	decode := func(r eventstore.Record) domain.Event {
+		t.Helper()
+		ev, err := x.Event(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	created, added := recs[0], recs[1]
+	if a, b := decode(created), decode(created); a != b {
+		t.Error("OrganizationCreated decoded twice, want it shared")
+	}
+	if a, b := decode(added), decode(added); a == b {
+		t.Error("OrgMemberAdded shared, want a fresh decoding for each fold")
+	}
+	// Another record at the same position (a log restored in place of another) is decoded anew.
+	first := decode(created)
+	other := created
+	other.ID = "another"
+	if decode(other) == first {
+		t.Error("a different record at the same position got the cached event")
+	}
+	x.Reset()
+	if decode(created) == first {
+		t.Error("after a reset the cached event is still used")
 	}
 }

@@ -117,7 +117,9 @@ func (x *OrgMemberIndex) set(s MemberScope, key string, toks []string) {
 	si.toks[key] = toks
 }
 
-// rowTokens are a row's tokens, deduplicated.
+// rowTokens are a row's tokens, deduplicated. Their text is one allocation (each token a
+// substring of it) and the list another: at a million rows the index is a few objects per
+// row for the collector to trace, not one per token.
 func rowTokens(texts []string, roles []string, partner string) []string {
 	seen := map[string]bool{TokAll: true}
 	out := []string{TokAll}
@@ -138,7 +140,14 @@ func rowTokens(texts []string, roles []string, partner string) []string {
 	if partner != "" {
 		add(TokPartner + partner)
 	}
-	return out
+	joined := strings.Join(out, "")
+	toks := make([]string, len(out))
+	at := 0
+	for i, t := range out {
+		toks[i] = joined[at : at+len(t)]
+		at += len(t)
+	}
+	return toks
 }
 
 func (x *OrgMemberIndex) reindexOrgMember(o *domain.Org, userID string) {

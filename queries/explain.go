@@ -28,11 +28,20 @@ func memberKey(t domain.Target, p domain.Principal) string {
 	return t.ProjectID + "/" + t.TrackID + "/" + p.Key()
 }
 
-func buildLineage(recs []eventstore.Record) *lineage {
+func buildLineage(recs []eventstore.Record) *lineage { return buildLineageWith(recs, decodeRecord) }
+
+// decodeRecord decodes a record's event afresh.
+func decodeRecord(r eventstore.Record) (domain.Event, error) {
+	return domain.DecodeEvent(r.Type, r.Data)
+}
+
+// buildLineageWith is buildLineage decoding the records with decode (the history index's
+// Event shares the decoded preset-bearing events).
+func buildLineageWith(recs []eventstore.Record, decode func(eventstore.Record) (domain.Event, error)) *lineage {
 	l := &lineage{members: map[string][]client.Provenance{}, groups: map[string][]client.Provenance{}, org: map[string][]client.Provenance{},
 		visibility: map[string][]client.Provenance{}, invitations: map[string][]client.Provenance{}}
 	for _, r := range recs {
-		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		ev, err := decode(r)
 		if err != nil {
 			continue
 		}
@@ -116,5 +125,5 @@ func (q *Queries) explainVias(ctx context.Context, orgID, userID, projectID stri
 	if err != nil {
 		return nil, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
 	}
-	return buildLineage(recs).explain(userID, vias), nil
+	return buildLineageWith(recs, x.Event).explain(userID, vias), nil
 }

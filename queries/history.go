@@ -137,14 +137,14 @@ func (q *Queries) auditPage(ctx context.Context, orgID string, f AuditFilter, af
 	}
 	start, end := after+1, uint64(math.MaxUint64)
 	if !f.Since.IsZero() {
-		p, err := q.cfg.History.PositionAt(ctx, f.Since.Add(-time.Nanosecond))
+		p, err := x.PositionAt(ctx, f.Since.Add(-time.Nanosecond))
 		if err != nil {
 			return client.AuditPage{}, fail(client.CodeUnavailable, "find the position of since: %v", err)
 		}
 		start = max(start, p+1)
 	}
 	if !f.Until.IsZero() {
-		p, err := q.cfg.History.PositionAt(ctx, f.Until)
+		p, err := x.PositionAt(ctx, f.Until)
 		if err != nil {
 			return client.AuditPage{}, fail(client.CodeUnavailable, "find the position of until: %v", err)
 		}
@@ -280,14 +280,15 @@ func (q *Queries) orgFactsAt(ctx context.Context, orgID, userID, projectID strin
 	if err != nil {
 		return nil, false, fail(client.CodeUnavailable, "read the history of %s: %v", orgID, err)
 	}
-	return foldRecords(orgID, q.cfg.Presets, recs), x.Known(orgID), nil
+	return foldRecords(orgID, q.cfg.Presets, recs, x.Event), x.Known(orgID), nil
 }
 
-// foldRecords folds records (of one organization, in log order) into a fresh state.
-func foldRecords(orgID string, presets domain.Presets, recs []eventstore.Record) *domain.Org {
+// foldRecords folds records (of one organization, in log order) into a fresh state, decoding
+// them with decode (domain.DecodeEvent, or the history index's Event).
+func foldRecords(orgID string, presets domain.Presets, recs []eventstore.Record, decode func(eventstore.Record) (domain.Event, error)) *domain.Org {
 	o := domain.NewOrg(orgID, presets)
 	for _, r := range recs {
-		ev, err := domain.DecodeEvent(r.Type, r.Data)
+		ev, err := decode(r)
 		if err != nil {
 			continue
 		}
@@ -355,8 +356,9 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 		if err != nil {
 			return 0, nil, err
 		}
-		if pos, err = q.cfg.History.PositionAt(ctx, at); err != nil {
-			return 0, nil, err
+		// The position from the history index's times: a binary search in memory, no read of the log.
+		if pos, err = q.cfg.Index.PositionAt(ctx, at); err != nil {
+			return 0, nil, fail(client.CodeUnavailable, "find the position of at: %v", err)
 		}
 		asOf = at
 	}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,11 @@ import (
 // log holds 1k, 10k, 100k (and, when asked, 1M) events, in process against a Badger log.
 //
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests 300]
+//	    [--only NAME] [--cpuprofile FILE] [--memprofile FILE] [--json]
+//
+// Each query's figures are the wall time of its requests (p50, p99), their own CPU time (the
+// thread's CPU clock, apart from the time the machine's other work held the cores), and its
+// allocations per request.
 
 // historyQuery is one measured query: its name and a request body for a random draw.
 type historyQuery struct {
@@ -39,11 +45,29 @@ type historyQuery struct {
 
 // historyFigure is one query's p50 and p99 at one size.
 type historyFigure struct {
-	Size     int     `json:"events"`
-	Query    string  `json:"query"`
-	P50MS    float64 `json:"p50_ms"`
-	P99MS    float64 `json:"p99_ms"`
+	Size  int     `json:"events"`
+	Query string  `json:"query"`
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	// CPUP50MS and CPUP99MS are the requests' own CPU time (their thread's CPU clock): what a
+	// request costs, apart from the time the machine's other work held the cores.
+	CPUP50MS float64 `json:"cpu_p50_ms,omitempty"`
+	CPUP99MS float64 `json:"cpu_p99_ms,omitempty"`
 	IndexSec float64 `json:"index_build_s"`
+	// AllocsPerReq and BytesPerReq are the heap allocations of one request (mean); GCs the
+	// collections that ran during the timed requests (of every query: they take turns).
+	AllocsPerReq float64 `json:"allocs_per_request"`
+	BytesPerReq  float64 `json:"bytes_per_request"`
+	GCs          uint32  `json:"gcs"`
+}
+
+// historyOptions are the history bench's knobs besides the sizes.
+type historyOptions struct {
+	dir      string
+	requests int
+	only     string // a substring of the query names to measure ("" every query)
+	mem      string // heap profiles before and after the measured queries go to mem.SIZE.before/after
+	cpu      string // CPU profiles of the measured queries (not the writing) go to cpu.SIZE
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +77,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	requests := fs.Int("requests", 1000, "requests per query and size")
 	dir := fs.String("dir", "", "parent directory of the temp data dirs")
 	asJSON := fs.Bool("json", false, "print JSON instead of the table")
+	only := fs.String("only", "", "measure only the queries whose name holds this text (e.g. AccessAt)")
+	mem := fs.String("memprofile", "", "write heap profiles before and after the measured queries to FILE.SIZE.before and FILE.SIZE.after (compare allocations with pprof -base)")
+	cpu := fs.String("cpuprofile", "", "write a CPU profile of the measured queries to this file, one per size (FILE.SIZE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,10 +91,11 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		ns = append(ns, n)
 	}
+	opts := historyOptions{dir: *dir, requests: *requests, only: *only, cpu: *cpu, mem: *mem}
 	var figs []historyFigure
 	for _, n := range ns {
 		fmt.Fprintf(stderr, "history: writing %d events...\n", n)
-		f, err := historyAt(ctx, *dir, n, *requests, stderr)
+		f, err := historyAt(ctx, n, opts, stderr)
 		if err != nil {
 			return fmt.Errorf("%d events: %w", n, err)
 		}
@@ -81,7 +109,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first")
+	fmt.Fprintf(stdout, "%-22s %10s %9s %9s %10s %10s %10s %10s %10s\n", "query", "events", "p50 ms", "p99 ms", "p50/first", "p99/first", "cpu p99", "cpu99/1st", "allocs/req")
 	first := map[string]historyFigure{}
 	for _, f := range figs {
 		if _, ok := first[f.Query]; !ok {
@@ -93,7 +121,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		b := first[f.Query]
-		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS)
+		fmt.Fprintf(stdout, "%-22s %10d %9.3f %9.3f %10.2f %10.2f %10.3f %10.2f %10.0f\n", f.Query, f.Size, f.P50MS, f.P99MS, f.P50MS/b.P50MS, f.P99MS/b.P99MS,
+			f.CPUP99MS, f.CPUP99MS/b.CPUP99MS, f.AllocsPerReq)
 	}
 	for _, n := range ns {
 		for _, f := range figs {
@@ -106,8 +135,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // historyAt writes one organization of n events and measures the queries on it.
-func historyAt(ctx context.Context, parent string, n, requests int, progress io.Writer) ([]historyFigure, error) {
-	tmp, err := os.MkdirTemp(parent, "rosterbench-history-")
+func historyAt(ctx context.Context, n int, opts historyOptions, progress io.Writer) ([]historyFigure, error) {
+	tmp, err := os.MkdirTemp(opts.dir, "rosterbench-history-")
 	if err != nil {
 		return nil, err
 	}
@@ -227,28 +256,111 @@ func historyAt(ctx context.Context, parent string, n, requests int, progress io.
 	runtime.GC()
 	figs := []historyFigure{{Size: n, Query: "index build", IndexSec: built.Seconds()}}
 	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	if opts.cpu != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", opts.cpu, n))
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	heapProfile := func(suffix string) error {
+		if opts.mem == "" {
+			return nil
+		}
+		f, err := os.Create(fmt.Sprintf("%s.%d.%s", opts.mem, n, suffix))
+		if err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+		defer f.Close()
+		runtime.GC() // the profile holds the allocations as of the last collection
+		return pprof.Lookup("allocs").WriteTo(f, 0)
+	}
+	if err := heapProfile("before"); err != nil {
+		return nil, err
+	}
+	var picked []historyQuery
 	for _, hq := range qs {
-		// The slow, unindexed queries get fewer requests at large sizes.
-		reqs := requests
-		lat := make(latencies, 0, reqs)
-		for i := range reqs + 5 {
-			body := hq.body(rng, head)
-			t0 := time.Now()
-			reply, code := q.Execute(ctx, hq.query, []byte(body))
-			d := time.Since(t0)
-			if code != "" {
-				return nil, fmt.Errorf("%s %s: %s", hq.query, body, reply)
+		if strings.Contains(hq.name, opts.only) {
+			picked = append(picked, hq)
+		}
+	}
+	one := func(hq historyQuery) (wall, cpu time.Duration, cpuOK bool, err error) {
+		body := hq.body(rng, head)
+		c0, cpuOK := threadCPU()
+		t0 := time.Now()
+		reply, code := q.Execute(ctx, hq.query, []byte(body))
+		wall = time.Since(t0)
+		c1, _ := threadCPU()
+		if code != "" {
+			return 0, 0, false, fmt.Errorf("%s %s: %s", hq.query, body, reply)
+		}
+		return wall, c1 - c0, cpuOK, nil
+	}
+	// The timings: the queries take turns, one request of each in turn, so that a burst of
+	// background work (Badger's compactions after the bulk write, another process on the
+	// machine) falls on all of them alike, not on whichever would run first. The goroutine
+	// keeps its thread: the thread's CPU clock is then the request's own CPU time.
+	runtime.LockOSThread()
+	lat := make([]latencies, len(picked))
+	cpu := make([]latencies, len(picked))
+	done := make([]bool, len(picked))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range opts.requests + 5 {
+		for j, hq := range picked {
+			if done[j] {
+				continue
 			}
-			if i >= 5 { // warm-up
-				lat = append(lat, d)
+			wall, c, cpuOK, err := one(hq)
+			if err != nil {
+				runtime.UnlockOSThread()
+				return nil, err
 			}
-			if strings.HasPrefix(hq.name, "ListMembers") && d > 200*time.Millisecond && len(lat) >= 20 {
-				break // an O(n) query: enough samples
+			if i < 5 { // warm-up
+				continue
+			}
+			lat[j] = append(lat[j], wall)
+			if cpuOK {
+				cpu[j] = append(cpu[j], c)
+			}
+			if strings.HasPrefix(hq.name, "ListMembers") && wall > 200*time.Millisecond && len(lat[j]) >= 20 {
+				done[j] = true // an O(n) query: enough samples
 			}
 		}
-		slices.Sort(lat)
-		figs = append(figs, historyFigure{Size: n, Query: hq.name, P50MS: ms(lat.pct(50)), P99MS: ms(lat.pct(99))})
-		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms\n", n, hq.name, ms(lat.pct(50)), ms(lat.pct(99)))
 	}
+	runtime.ReadMemStats(&after)
+	gcs := after.NumGC - before.NumGC
+	// The allocations: a shorter pass of each query alone (reading the heap's statistics
+	// stops the world, so not around every request of the timed pass).
+	allocReqs := min(opts.requests, 100)
+	for j, hq := range picked {
+		runtime.ReadMemStats(&before)
+		for range allocReqs {
+			if _, _, _, err := one(hq); err != nil {
+				runtime.UnlockOSThread()
+				return nil, err
+			}
+		}
+		runtime.ReadMemStats(&after)
+		slices.Sort(lat[j])
+		slices.Sort(cpu[j])
+		fig := historyFigure{Size: n, Query: hq.name, P50MS: ms(lat[j].pct(50)), P99MS: ms(lat[j].pct(99)), GCs: gcs,
+			CPUP50MS: ms(cpu[j].pct(50)), CPUP99MS: ms(cpu[j].pct(99)),
+			AllocsPerReq: float64(after.Mallocs-before.Mallocs) / float64(allocReqs),
+			BytesPerReq:  float64(after.TotalAlloc-before.TotalAlloc) / float64(allocReqs)}
+		figs = append(figs, fig)
+		fmt.Fprintf(progress, "history: %d events: %-22s p50 %.3f ms p99 %.3f ms (CPU p50 %.3f p99 %.3f), %.0f allocs %.0f B a request\n",
+			n, hq.name, fig.P50MS, fig.P99MS, fig.CPUP50MS, fig.CPUP99MS, fig.AllocsPerReq, fig.BytesPerReq)
+	}
+	runtime.UnlockOSThread()
+	fmt.Fprintf(progress, "history: %d events: %d collections during the timed requests\n", n, gcs)
+	if err := heapProfile("after"); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive(q)
 	return figs, nil
 }

@@ -63,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	noProcess := fs.Bool("no-process", false, "skip the separate-process phases (rosterd's RSS and the noisy-neighbour ratio)")
 	onlyReady := fs.Bool("only-ready", false, "run only the start-to-ready phase (a log of --ready-events events)")
 	onlyProcess := fs.Bool("only-process", false, "run only the separate-process phases (to compare --rosterd-args settings)")
+	heapDir := fs.String("heap-dir", "", "write the separate rosterd's heap profiles (after the load, after the imports) to this directory")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.RosterdBin, cfg.RosterdArgs, cfg.NoProcess = *rosterdBin, strings.Fields(*rosterdArgs), *noProcess
 	cfg.OnlyProcess, cfg.OnlyReady = *onlyProcess, *onlyReady
 	cfg.ViewFlush = *viewFlush
+	cfg.HeapDir = *heapDir
 	if !*quiet {
 		cfg.Progress = stderr
 	}

@@ -23,12 +23,12 @@ import (
 // rosterdProc is a rosterd running as a process of its own (its memory is its own, apart from
 // the load generator's).
 type rosterdProc struct {
-	cmd  *exec.Cmd
-	URL  string
+	cmd *exec.Cmd
+	URL string
 	// PprofURL is the base of its profiling endpoint (with --pprof), or "".
 	PprofURL string
-	done chan struct{}
-	err  error // set before done is closed
+	done     chan struct{}
+	err      error // set before done is closed
 
 	mu   sync.Mutex
 	tail []string // the last lines of its log

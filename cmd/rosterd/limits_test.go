@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roster/internal/daemon"
 )
 
 // --invite-ttl is refused at start outside [1m, 1y], 0 included, naming the bounds.
@@ -26,5 +28,36 @@ func TestInviteTTLBounds(t *testing.T) {
 		if err != nil || cfg.InviteTTL != want {
 			t.Fatalf("--invite-ttl %q: %v %v", v, cfg.InviteTTL, err)
 		}
+	}
+}
+
+// The Go memory limit defaults to --memory-limit-mib's default; GOMEMLIMIT, when set, wins over
+// the default (rosterd leaves the runtime's limit as the environment set it) but not over the flag.
+func TestMemoryLimitFlagAndEnvironment(t *testing.T) {
+	env := func(vals map[string]string) func(string) string { return func(k string) string { return vals[k] } }
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want int64
+	}{
+		{nil, nil, daemon.DefaultMemoryLimitMiB << 20},
+		{[]string{"--memory-limit-mib", "300"}, nil, 300 << 20},
+		{[]string{"--memory-limit-mib", "0"}, nil, 0},
+		{nil, map[string]string{"GOMEMLIMIT": "1GiB"}, 0},
+		{[]string{"--memory-limit-mib", "300"}, map[string]string{"GOMEMLIMIT": "1GiB"}, 300 << 20},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		cfg, _, err := parse(c.args, env(c.env), &out, &errOut)
+		if err != nil || cfg.MemoryLimit != c.want {
+			t.Fatalf("%v with %v: memory limit %d, want %d (%v)", c.args, c.env, cfg.MemoryLimit, c.want, err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if _, _, err := parse([]string{"--memory-limit-mib", "-1"}, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--memory-limit-mib") {
+		t.Fatalf("a negative limit: %v", err)
+	}
+	if _, _, err := parse([]string{"--badger-compactors", "1"}, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--badger-compactors") {
+		t.Fatalf("one compactor: %v", err)
 	}
 }

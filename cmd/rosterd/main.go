@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -148,7 +149,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	cfg.Logger.Info("memory", "go_memory_limit_mib", debug.SetMemoryLimit(-1)>>20)
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		cfg.Logger.Info("Go soft memory limit", "mib", limit>>20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cfg.RecoverFromStream {

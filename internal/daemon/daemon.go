@@ -109,12 +109,12 @@ type Config struct {
 // JetStream's memory storage and the Go soft memory limit. The library keeps Badger's own
 // defaults when the Config fields are 0; rosterd and rosterbench pass these (WithMemoryDefaults).
 const (
-	DefaultLogMemTableMiB    = 64
-	DefaultLogMemtables      = 3
-	DefaultLogValueThreshold = 0
+	DefaultLogMemTableMiB    = 16
+	DefaultLogMemtables      = 2
+	DefaultLogValueThreshold = 64
 	DefaultLogCacheMiB       = 16
-	DefaultViewsMemTableMiB  = 16
-	DefaultViewsMemtables    = 2
+	DefaultViewsMemTableMiB  = 8
+	DefaultViewsMemtables    = 1
 	DefaultViewsCacheMiB     = 8
 	DefaultCompactors        = 2
 	DefaultJSMaxMemoryMiB    = 64
@@ -142,6 +142,9 @@ func WithMemoryDefaults(c Config) Config {
 	setN(&c.LogMemtables, DefaultLogMemtables)
 	setN(&c.ViewsMemtables, DefaultViewsMemtables)
 	setN(&c.Compactors, DefaultCompactors)
+	if c.LogValueThreshold == 0 {
+		c.LogValueThreshold = DefaultLogValueThreshold
+	}
 	return c
 }
 

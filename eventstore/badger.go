@@ -104,6 +104,9 @@ type BadgerSizing struct {
 	NumCompactors int
 	// ValueLogFileSize is the size of one value-log file, mapped in memory (Badger: 1 GiB).
 	ValueLogFileSize int64
+	// BaseTableSize is the size of a table of the first level; compactions build tables of it
+	// (and multiples) in memory before writing them (Badger: 2 MiB).
+	BaseTableSize int64
 	// ValueThreshold is the size from which a value is kept in the value log, the memtable and
 	// the tables holding only a pointer to it (Badger: 1 MiB). A transaction's size counts such
 	// a value as its pointer: a lower threshold lets a large transaction fit a smaller memtable.
@@ -132,6 +135,9 @@ func (s BadgerSizing) Apply(o badger.Options) badger.Options {
 	}
 	if s.ValueThreshold > 0 {
 		o = o.WithValueThreshold(s.ValueThreshold)
+	}
+	if s.BaseTableSize > 0 {
+		o = o.WithBaseTableSize(s.BaseTableSize)
 	}
 	return o
 }

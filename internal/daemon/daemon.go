@@ -121,6 +121,10 @@ const (
 	DefaultMemoryLimitMiB    = 200
 )
 
+// viewsBaseTableSize is the views database's first-level table size with small memtables
+// (Badger's is 2 MiB).
+const viewsBaseTableSize = 1 << 20
+
 // WithMemoryDefaults fills c's unset memory sizes with rosterd's defaults (not the Go memory
 // limit, which is the process's: rosterd sets it).
 func WithMemoryDefaults(c Config) Config {
@@ -155,8 +159,14 @@ func (c Config) logSizing() eventstore.BadgerSizing {
 }
 
 func (c Config) viewsSizing() eventstore.BadgerSizing {
-	return eventstore.BadgerSizing{MemTableSize: c.ViewsMemTable, NumMemtables: c.ViewsMemtables, BlockCacheSize: c.ViewsCache,
+	sz := eventstore.BadgerSizing{MemTableSize: c.ViewsMemTable, NumMemtables: c.ViewsMemtables, BlockCacheSize: c.ViewsCache,
 		NumCompactors: c.Compactors}
+	if c.ViewsMemTable > 0 && c.ViewsMemTable < 16<<20 {
+		// Small memtables, small tables: every flush rewrites the snapshots of the organizations
+		// changed, so compactions are frequent, and each holds the tables it builds in memory.
+		sz.BaseTableSize = viewsBaseTableSize
+	}
+	return sz
 }
 
 // Bounds of Config.InviteTTL (README "Limits").

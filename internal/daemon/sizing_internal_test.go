@@ -33,7 +33,8 @@ func TestMemoryDefaultsReachBadger(t *testing.T) {
 	}
 	viewsOpts := d.viewsDB.Opts()
 	if viewsOpts.MemTableSize != DefaultViewsMemTableMiB<<20 || viewsOpts.NumMemtables != DefaultViewsMemtables ||
-		viewsOpts.BlockCacheSize != DefaultViewsCacheMiB<<20 || viewsOpts.NumCompactors != DefaultCompactors {
+		viewsOpts.BlockCacheSize != DefaultViewsCacheMiB<<20 || viewsOpts.NumCompactors != DefaultCompactors ||
+		viewsOpts.BaseTableSize != viewsBaseTableSize {
 		t.Fatalf("views opened with memtable %d ×%d, block cache %d, %d compactors", viewsOpts.MemTableSize, viewsOpts.NumMemtables,
 			viewsOpts.BlockCacheSize, viewsOpts.NumCompactors)
 	}

@@ -8,7 +8,7 @@
 // noisy-neighbour ratio: the p99 of other organizations' small commands and Checks during a
 // 10,000-row ImportMembers over the same p99 on the quiet server.
 //
-//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"] [--only-ready]
+//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"] [--only-ready] [--only-process] [--heap-dir DIR]
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests N]
 package main
 

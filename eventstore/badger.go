@@ -82,6 +82,64 @@ type BadgerOptions struct {
 	// MemTableSize and BlockCacheSize size Badger's memtables and block cache in bytes (0 keeps
 	// Badger's defaults).
 	MemTableSize, BlockCacheSize int64
+	// NumMemtables, NumCompactors, IndexCacheSize and ValueLogFileSize are Badger's options of
+	// those names (BadgerSizing; 0 keeps Badger's defaults).
+	NumMemtables, NumCompactors                      int
+	IndexCacheSize, ValueLogFileSize, ValueThreshold int64
+}
+
+// BadgerSizing is the memory of a Badger database: what rosterd sizes for its working set
+// (README "rosterd flags"). A zero field keeps Badger's default.
+type BadgerSizing struct {
+	// MemTableSize is one memtable's size; a transaction may take 15% of it, and each memtable
+	// is an arena of about 1.3 times it in memory plus a write-ahead file of it mapped.
+	MemTableSize int64
+	// NumMemtables is how many memtables (the one written and those waiting to be flushed)
+	// Badger keeps before writes stall (Badger: 5).
+	NumMemtables int
+	// BlockCacheSize and IndexCacheSize bound the caches of table blocks and of table indexes
+	// and bloom filters (Badger: 256 MiB and 0, indexes then stay in memory unbounded).
+	BlockCacheSize, IndexCacheSize int64
+	// NumCompactors is how many compaction goroutines run (Badger: 4; at least 2).
+	NumCompactors int
+	// ValueLogFileSize is the size of one value-log file, mapped in memory (Badger: 1 GiB).
+	ValueLogFileSize int64
+	// BaseTableSize is the size of a table of the first level; compactions build tables of it
+	// (and multiples) in memory before writing them (Badger: 2 MiB).
+	BaseTableSize int64
+	// ValueThreshold is the size from which a value is kept in the value log, the memtable and
+	// the tables holding only a pointer to it (Badger: 1 MiB). A transaction's size counts such
+	// a value as its pointer: a lower threshold lets a large transaction fit a smaller memtable.
+	ValueThreshold int64
+}
+
+// Apply sets the non-zero sizes on o.
+func (s BadgerSizing) Apply(o badger.Options) badger.Options {
+	if s.MemTableSize > 0 {
+		o = o.WithMemTableSize(s.MemTableSize)
+	}
+	if s.NumMemtables > 0 {
+		o = o.WithNumMemtables(s.NumMemtables)
+	}
+	if s.BlockCacheSize > 0 {
+		o = o.WithBlockCacheSize(s.BlockCacheSize)
+	}
+	if s.IndexCacheSize > 0 {
+		o = o.WithIndexCacheSize(s.IndexCacheSize)
+	}
+	if s.NumCompactors > 0 {
+		o = o.WithNumCompactors(s.NumCompactors)
+	}
+	if s.ValueLogFileSize > 0 {
+		o = o.WithValueLogFileSize(s.ValueLogFileSize)
+	}
+	if s.ValueThreshold > 0 {
+		o = o.WithValueThreshold(s.ValueThreshold)
+	}
+	if s.BaseTableSize > 0 {
+		o = o.WithBaseTableSize(s.BaseTableSize)
+	}
+	return o
 }
 
 const defaultMaxBatch = 256
@@ -168,12 +226,9 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		WithChecksumVerificationMode(options.OnBlockRead).
 		WithVerifyValueChecksum(true).
 		WithLogger(badgerLogger{logger})
-	if opts.MemTableSize > 0 {
-		bo = bo.WithMemTableSize(opts.MemTableSize)
-	}
-	if opts.BlockCacheSize > 0 {
-		bo = bo.WithBlockCacheSize(opts.BlockCacheSize)
-	}
+	bo = BadgerSizing{MemTableSize: opts.MemTableSize, NumMemtables: opts.NumMemtables, BlockCacheSize: opts.BlockCacheSize,
+		IndexCacheSize: opts.IndexCacheSize, NumCompactors: opts.NumCompactors, ValueLogFileSize: opts.ValueLogFileSize,
+		ValueThreshold: opts.ValueThreshold}.Apply(bo)
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
 	}
@@ -880,6 +935,9 @@ func (s *BadgerStore) WaitFor(ctx context.Context, pos uint64) error {
 	}
 	return nil
 }
+
+// BadgerOptions reports the options Badger was opened with (its sizes).
+func (s *BadgerStore) BadgerOptions() badger.Options { return s.db.Opts() }
 
 // Close stops the committer (queued appends get ErrClosed), waits for the
 // batch in progress, and closes Badger.

@@ -222,11 +222,13 @@ func (v *View) applyDecodedLocked(r eventstore.Record, ev domain.Event, decodeEr
 	}
 	domain.Evolve(o, ev)
 	if v.members != nil {
-		// An organization whose index was never asked for keeps none until it is (MemberIndex).
+		// An organization whose index was never asked for keeps none until it is (MemberIndex):
+		// a new one included, so that the indexes in memory are those of the organizations
+		// listed, not of every organization (they took more memory than the states).
 		if x := v.members[r.OrgID]; x != nil && !created {
 			x.apply(o, ev)
 		} else if created {
-			v.members[r.OrgID] = buildOrgMemberIndex(o)
+			delete(v.members, r.OrgID)
 		}
 	}
 	v.orgPos[r.OrgID] = r.Position

@@ -58,6 +58,9 @@ type Config struct {
 	OnlyProcess bool
 	// OnlyReady runs only the start-to-ready phase.
 	OnlyReady bool
+	// HeapDir, when set, runs the separate rosterd with --pprof on loopback and writes its heap
+	// profiles there after the load and after the imports.
+	HeapDir string
 
 	Dir      string    // parent of the temp dir; "" uses the system's
 	Progress io.Writer // progress lines; nil discards them

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,10 +23,12 @@ import (
 // rosterdProc is a rosterd running as a process of its own (its memory is its own, apart from
 // the load generator's).
 type rosterdProc struct {
-	cmd  *exec.Cmd
-	URL  string
-	done chan struct{}
-	err  error // set before done is closed
+	cmd *exec.Cmd
+	URL string
+	// PprofURL is the base of its profiling endpoint (with --pprof), or "".
+	PprofURL string
+	done     chan struct{}
+	err      error // set before done is closed
 
 	mu   sync.Mutex
 	tail []string // the last lines of its log
@@ -76,6 +79,15 @@ func startRosterd(ctx context.Context, bin, dataDir string, extra []string) (*ro
 				p.tail = p.tail[1:]
 			}
 			p.mu.Unlock()
+			if strings.Contains(line, `msg="pprof listening"`) {
+				for _, f := range strings.Fields(line) {
+					if u, ok := strings.CutPrefix(f, "pprof="); ok {
+						p.mu.Lock()
+						p.PprofURL = u
+						p.mu.Unlock()
+					}
+				}
+			}
 			if strings.Contains(line, "msg=ready") {
 				for _, f := range strings.Fields(line) {
 					if u, ok := strings.CutPrefix(f, "url="); ok {
@@ -125,9 +137,28 @@ func (p *rosterdProc) stop() {
 
 // memory reads rosterd's resident set now (VmRSS) and its peak (VmHWM), in MiB.
 func (p *rosterdProc) memory() (rss, hwm float64, err error) {
+	m, err := p.status("VmRSS", "VmHWM")
+	if err != nil {
+		return 0, 0, err
+	}
+	return m[0], m[1], nil
+}
+
+// residentParts reads the parts of rosterd's resident set, in MiB: anonymous (the Go heap,
+// stacks) and file-backed (Badger's mapped tables, write-ahead and value-log files).
+func (p *rosterdProc) residentParts() (anon, file float64, err error) {
+	m, err := p.status("RssAnon", "RssFile")
+	if err != nil {
+		return 0, 0, err
+	}
+	return m[0], m[1], nil
+}
+
+// status reads fields of /proc/PID/status given in kB, in MiB.
+func (p *rosterdProc) status(names ...string) ([]float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("rosterd's memory: %w", err)
+		return nil, fmt.Errorf("rosterd's memory: %w", err)
 	}
 	field := func(name string) (float64, error) {
 		for _, line := range bytes.Split(b, []byte("\n")) {
@@ -141,11 +172,46 @@ func (p *rosterdProc) memory() (rss, hwm float64, err error) {
 		}
 		return 0, fmt.Errorf("no %s in /proc/%d/status", name, p.cmd.Process.Pid)
 	}
-	if rss, err = field("VmRSS"); err != nil {
-		return 0, 0, err
+	out := make([]float64, len(names))
+	for i, name := range names {
+		if out[i], err = field(name); err != nil {
+			return nil, err
+		}
 	}
-	hwm, err = field("VmHWM")
-	return rss, hwm, err
+	return out, nil
+}
+
+// heapProfile writes rosterd's heap profile (the pprof proto) and its text form (with the
+// runtime's MemStats) to dir as NAME.pb.gz and NAME.txt.
+func (p *rosterdProc) heapProfile(ctx context.Context, dir, name string) error {
+	p.mu.Lock()
+	base := p.PprofURL
+	p.mu.Unlock()
+	if base == "" {
+		return errors.New("heap profile: rosterd logged no pprof address")
+	}
+	for _, f := range []struct{ query, file string }{{"heap?gc=1", name + ".pb.gz"}, {"heap?debug=1", name + ".txt"}} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+f.query, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("heap profile: %s: %s", resp.Status, b)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.file), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // statusHead asks rosterd for its log head.

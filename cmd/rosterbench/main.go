@@ -8,7 +8,7 @@
 // noisy-neighbour ratio: the p99 of other organizations' small commands and Checks during a
 // 10,000-row ImportMembers over the same p99 on the quiet server.
 //
-//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"] [--only-ready]
+//	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"] [--only-ready] [--only-process] [--heap-dir DIR]
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests N]
 package main
 
@@ -63,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	noProcess := fs.Bool("no-process", false, "skip the separate-process phases (rosterd's RSS and the noisy-neighbour ratio)")
 	onlyReady := fs.Bool("only-ready", false, "run only the start-to-ready phase (a log of --ready-events events)")
 	onlyProcess := fs.Bool("only-process", false, "run only the separate-process phases (to compare --rosterd-args settings)")
+	heapDir := fs.String("heap-dir", "", "write the separate rosterd's heap profiles (after the load, after the imports) to this directory")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.RosterdBin, cfg.RosterdArgs, cfg.NoProcess = *rosterdBin, strings.Fields(*rosterdArgs), *noProcess
 	cfg.OnlyProcess, cfg.OnlyReady = *onlyProcess, *onlyReady
 	cfg.ViewFlush = *viewFlush
+	cfg.HeapDir = *heapDir
 	if !*quiet {
 		cfg.Progress = stderr
 	}

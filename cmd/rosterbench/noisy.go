@@ -21,10 +21,7 @@ import (
 // rosterdFlags are the memory flags rosterbench gives its in-process rosterd: rosterd's own
 // defaults, so that the throughput figures are taken with the memory the RSS figure is.
 func rosterdMemory(c daemon.Config) daemon.Config {
-	c.LogMemTable, c.LogCache = daemon.DefaultLogMemTableMiB<<20, daemon.DefaultLogCacheMiB<<20
-	c.ViewsMemTable, c.ViewsCache = daemon.DefaultViewsMemTableMiB<<20, daemon.DefaultViewsCacheMiB<<20
-	c.JSMaxMemory = daemon.DefaultJSMaxMemoryMiB << 20
-	return c
+	return daemon.WithMemoryDefaults(c)
 }
 
 // external runs the phases that need rosterd as a process of its own: its memory (VmRSS and
@@ -43,7 +40,14 @@ func (b *bench) external(ctx context.Context) error {
 	}
 	dataDir := filepath.Join(b.tmp, "rosterd-process")
 	defer os.RemoveAll(dataDir)
-	p, err := startRosterd(ctx, bin, dataDir, cfg.RosterdArgs)
+	args := cfg.RosterdArgs
+	if cfg.HeapDir != "" {
+		if err := os.MkdirAll(cfg.HeapDir, 0o755); err != nil {
+			return err
+		}
+		args = append([]string{"--pprof", "127.0.0.1:0"}, args...)
+	}
+	p, err := startRosterd(ctx, bin, dataDir, args)
 	if err != nil {
 		return err
 	}
@@ -80,7 +84,18 @@ func (b *bench) external(ctx context.Context) error {
 	}
 	b.rep.set("rosterd_rss_mib", rss)
 	b.rep.set("rosterd_hwm_mib", hwm)
-	b.progress("separate rosterd after the load: RSS %.0f MiB, peak %.0f MiB (at start %.0f MiB)", rss, hwm, rss0)
+	anon, file, err := p.residentParts()
+	if err != nil {
+		return err
+	}
+	b.rep.set("rosterd_rss_anon_mib", anon)
+	b.rep.set("rosterd_rss_file_mib", file)
+	b.progress("separate rosterd after the load: RSS %.0f MiB (anonymous %.0f, files %.0f), peak %.0f MiB (at start %.0f MiB)", rss, anon, file, hwm, rss0)
+	if cfg.HeapDir != "" {
+		if err := p.heapProfile(ctx, cfg.HeapDir, "heap-after-load"); err != nil {
+			return err
+		}
+	}
 	for r := 0; r < cfg.Rounds; r++ {
 		if err := b.noisy(ctx, r); err != nil {
 			return fmt.Errorf("noisy neighbour round %d: %w", r+1, err)
@@ -92,7 +107,15 @@ func (b *bench) external(ctx context.Context) error {
 	}
 	b.rep.set("rosterd_rss_after_imports_mib", rss)
 	b.rep.set("rosterd_hwm_after_imports_mib", hwm)
-	b.progress("separate rosterd after the imports: RSS %.0f MiB, peak %.0f MiB", rss, hwm)
+	if anon, file, err = p.residentParts(); err != nil {
+		return err
+	}
+	b.progress("separate rosterd after the imports: RSS %.0f MiB (anonymous %.0f, files %.0f), peak %.0f MiB", rss, anon, file, hwm)
+	if cfg.HeapDir != "" {
+		if err := p.heapProfile(ctx, cfg.HeapDir, "heap-after-imports"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -132,6 +132,8 @@ func (r *Report) Table(w io.Writer) {
 	row(fmt.Sprintf("memory per membership (2 views), measured at %s", thousands(memAt)), "bytes_per_membership", " B", n0, "≤ 1,024 B", "", "", "")
 	row("  one view's copy", "bytes_per_membership_view", " B", n0, "", "", "", "")
 	row("rosterd's own RSS after the load (separate process)", "rosterd_rss_mib", " MiB", n0, "≤ 250 MiB", "", "", "")
+	row("  anonymous (Go heap, stacks)", "rosterd_rss_anon_mib", " MiB", n0, "", "", "", "")
+	row("  mapped files (Badger's value log, tables, WAL; the binary)", "rosterd_rss_file_mib", " MiB", n0, "", "", "", "")
 	row("  its peak (VmHWM) during the load", "rosterd_hwm_mib", " MiB", n0, "", "", "", "")
 	row("  peak after the 10,000-row imports", "rosterd_hwm_after_imports_mib", " MiB", n0, "", "", "", "")
 	row("noisy neighbour: others' command p99 during a 10,000-row import", "noisy_command_p99_ms", " ms", f2, "", "quiet_command_p99_ms", "noisy_command_p99_ratio", "≤ 2")

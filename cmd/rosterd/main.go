@@ -14,9 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+	"time"
 
 	"roster/commands"
 	"roster/domain"
@@ -62,6 +65,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&cfg.OrgQueue, "org-queue", commands.MaxOrgQueue, "commands of one organization queued at once; one more is answered unavailable")
 	logMem := fs.Int64("log-memtable-mib", daemon.DefaultLogMemTableMiB, "Badger memtable size of the event log, MiB (a transaction takes at most 15% of it)")
 	logCache := fs.Int64("log-cache-mib", daemon.DefaultLogCacheMiB, "Badger block cache of the event log, MiB")
+	fs.IntVar(&cfg.LogMemtables, "log-memtables", daemon.DefaultLogMemtables, "Badger memtables of the event log kept before writes wait for a flush (the written one and those being flushed)")
+	fs.Int64Var(&cfg.LogValueThreshold, "log-value-threshold", daemon.DefaultLogValueThreshold, "bytes from which the event log keeps a record in Badger's value log, the memtable holding a pointer (what a transaction takes of the memtable)")
+	fs.IntVar(&cfg.ViewsMemtables, "views-memtables", daemon.DefaultViewsMemtables, "Badger memtables of the views' snapshots kept before writes wait for a flush")
+	fs.IntVar(&cfg.Compactors, "badger-compactors", daemon.DefaultCompactors, "Badger compaction goroutines of each database (at least 2)")
 	viewsMem := fs.Int64("views-memtable-mib", daemon.DefaultViewsMemTableMiB, "Badger memtable size of the views' snapshots, MiB")
 	viewsCache := fs.Int64("views-cache-mib", daemon.DefaultViewsCacheMiB, "Badger block cache of the views' snapshots, MiB")
 	jsMem := fs.Int64("js-max-memory-mib", daemon.DefaultJSMaxMemoryMiB, "embedded NATS: JetStream memory storage limit, MiB (max_memory_store)")
@@ -70,6 +77,8 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
 	fs.BoolVar(&cfg.RecoverFromStream, "recover-from-stream", false, "before starting, rebuild the event log from the JetStream stream ROSTER_EVENTS (the old log is moved aside; see docs/INTEGRITY.md)")
+	memLimit := fs.Int64("memory-limit-mib", daemon.DefaultMemoryLimitMiB, "Go soft memory limit of the process, MiB, raised to an eighth over the live heap when that outgrows it (the GC works harder near it; 0: none); GOMEMLIMIT, when set, wins over the default but not over this flag")
+	fs.StringVar(&cfg.Pprof, "pprof", "", "debug: serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060; port 0 picks one, logged)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -92,8 +101,18 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if cfg.MaxWaiters <= 0 || cfg.OrgQueue <= 0 || cfg.CheckCache <= 0 || *logMem <= 0 || *logCache <= 0 || *viewsMem <= 0 || *viewsCache <= 0 || *jsMem <= 0 {
 		return cfg, false, errors.New("--max-waiters, --org-queue, --check-cache, --js-max-memory-mib and the --log-*/--views-* sizes must be positive")
 	}
+	if cfg.LogMemtables <= 0 || cfg.ViewsMemtables <= 0 || cfg.Compactors < 2 {
+		return cfg, false, errors.New("--log-memtables and --views-memtables must be positive, --badger-compactors at least 2")
+	}
 	if *jsStore < 0 {
 		return cfg, false, errors.New("--js-max-store-mib must not be negative")
+	}
+	if *memLimit < 0 {
+		return cfg, false, errors.New("--memory-limit-mib must not be negative")
+	}
+	cfg.MemoryLimit = *memLimit << 20
+	if !flagSet(fs, "memory-limit-mib") && getenv("GOMEMLIMIT") != "" {
+		cfg.MemoryLimit = 0 // the runtime has read GOMEMLIMIT; the environment's choice stands
 	}
 	cfg.LogMemTable, cfg.LogCache, cfg.ViewsMemTable, cfg.ViewsCache = *logMem<<20, *logCache<<20, *viewsMem<<20, *viewsCache<<20
 	cfg.JSMaxMemory, cfg.JSMaxStore = *jsMem<<20, *jsStore<<20
@@ -116,6 +135,13 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	return cfg, false, nil
 }
 
+// flagSet reports whether the command line gave the flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, done, err := parse(args, getenv, stdout, stderr)
 	if err != nil || done {
@@ -123,6 +149,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.MemoryLimit > 0 {
+		cfg.Logger.Info("Go soft memory limit", "mib", cfg.MemoryLimit>>20, "above", "an eighth over the live heap")
+		go followMemoryLimit(ctx, cfg.MemoryLimit, 500*time.Millisecond, cfg.Logger)
+	} else if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		cfg.Logger.Info("Go soft memory limit (GOMEMLIMIT)", "mib", limit>>20)
+	}
 	if cfg.RecoverFromStream {
 		if _, err := daemon.RecoverLog(ctx, cfg); err != nil {
 			return err

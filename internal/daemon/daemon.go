@@ -73,6 +73,13 @@ type Config struct {
 	// caches of the log and the views in bytes (0 keeps Badger's defaults: 64 MiB memtables,
 	// 256 MiB block cache).
 	LogMemTable, LogCache, ViewsMemTable, ViewsCache int64
+	// LogMemtables and ViewsMemtables are how many memtables each database keeps before writes
+	// stall, and Compactors how many compaction goroutines each runs (0 keeps Badger's 5 and 4;
+	// Badger refuses 1 compactor).
+	LogMemtables, ViewsMemtables, Compactors int
+	// LogValueThreshold is the size from which the log keeps a record in Badger's value log
+	// (0 keeps Badger's 1 MiB): what a transaction takes of the memtable (README "rosterd flags").
+	LogValueThreshold int64
 	// JSMaxMemory and JSMaxStore bound the embedded server's JetStream memory and file storage
 	// in bytes (0 lets the server size them from the machine).
 	JSMaxMemory, JSMaxStore int64
@@ -86,20 +93,81 @@ type Config struct {
 	// RecoverFromStream asks the caller (rosterd) to rebuild the log from ROSTER_EVENTS with
 	// RecoverLog before Start; Start itself ignores it.
 	RecoverFromStream bool
-	Logger            *slog.Logger
-	Now               func() time.Time
+	// MemoryLimit is the Go soft memory limit in bytes the caller (rosterd) sets for the whole
+	// process with debug.SetMemoryLimit; Start itself ignores it (the limit is the process's,
+	// not one daemon's). 0 sets none.
+	MemoryLimit int64
+	// Pprof, when set, serves net/http/pprof's handlers on this loopback address (a debug aid:
+	// heap and CPU profiles of a running rosterd). Port 0 picks one; the address is logged.
+	Pprof  string
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
-// rosterd's memory defaults (README "rosterd flags"): Badger memtables and block caches of the
-// log and the views, in MiB, and the embedded JetStream's memory storage. The library keeps
-// Badger's own defaults when the Config fields are 0; rosterd and rosterbench pass these.
+// rosterd's memory defaults (README "rosterd flags", where each is explained): Badger memtables
+// and block caches of the log and the views, in MiB, their counts, the compactors, the embedded
+// JetStream's memory storage and the Go soft memory limit. The library keeps Badger's own
+// defaults when the Config fields are 0; rosterd and rosterbench pass these (WithMemoryDefaults).
 const (
-	DefaultLogMemTableMiB   = 64
-	DefaultLogCacheMiB      = 32
-	DefaultViewsMemTableMiB = 64
-	DefaultViewsCacheMiB    = 16
-	DefaultJSMaxMemoryMiB   = 64
+	DefaultLogMemTableMiB    = 16
+	DefaultLogMemtables      = 2
+	DefaultLogValueThreshold = 64
+	DefaultLogCacheMiB       = 16
+	DefaultViewsMemTableMiB  = 8
+	DefaultViewsMemtables    = 1
+	DefaultViewsCacheMiB     = 8
+	DefaultCompactors        = 2
+	DefaultJSMaxMemoryMiB    = 64
+	DefaultMemoryLimitMiB    = 200
 )
+
+// viewsBaseTableSize is the views database's first-level table size with small memtables
+// (Badger's is 2 MiB).
+const viewsBaseTableSize = 1 << 20
+
+// WithMemoryDefaults fills c's unset memory sizes with rosterd's defaults (not the Go memory
+// limit, which is the process's: rosterd sets it).
+func WithMemoryDefaults(c Config) Config {
+	set := func(dst *int64, mib int64) {
+		if *dst == 0 {
+			*dst = mib << 20
+		}
+	}
+	set(&c.LogMemTable, DefaultLogMemTableMiB)
+	set(&c.LogCache, DefaultLogCacheMiB)
+	set(&c.ViewsMemTable, DefaultViewsMemTableMiB)
+	set(&c.ViewsCache, DefaultViewsCacheMiB)
+	set(&c.JSMaxMemory, DefaultJSMaxMemoryMiB)
+	setN := func(dst *int, n int) {
+		if *dst == 0 {
+			*dst = n
+		}
+	}
+	setN(&c.LogMemtables, DefaultLogMemtables)
+	setN(&c.ViewsMemtables, DefaultViewsMemtables)
+	setN(&c.Compactors, DefaultCompactors)
+	if c.LogValueThreshold == 0 {
+		c.LogValueThreshold = DefaultLogValueThreshold
+	}
+	return c
+}
+
+// logSizing and viewsSizing are the Badger sizes of the log and of the views.
+func (c Config) logSizing() eventstore.BadgerSizing {
+	return eventstore.BadgerSizing{MemTableSize: c.LogMemTable, NumMemtables: c.LogMemtables, BlockCacheSize: c.LogCache,
+		NumCompactors: c.Compactors, ValueThreshold: c.LogValueThreshold}
+}
+
+func (c Config) viewsSizing() eventstore.BadgerSizing {
+	sz := eventstore.BadgerSizing{MemTableSize: c.ViewsMemTable, NumMemtables: c.ViewsMemtables, BlockCacheSize: c.ViewsCache,
+		NumCompactors: c.Compactors}
+	if c.ViewsMemTable > 0 && c.ViewsMemTable < 16<<20 {
+		// Small memtables, small tables: every flush rewrites the snapshots of the organizations
+		// changed, so compactions are frequent, and each holds the tables it builds in memory.
+		sz.BaseTableSize = viewsBaseTableSize
+	}
+	return sz
+}
 
 // Bounds of Config.InviteTTL (README "Limits").
 const (
@@ -170,6 +238,20 @@ func (c Config) Validate() error {
 		c.JSMaxMemory < 0 || c.JSMaxStore < 0 {
 		errs = append(errs, errors.New("the waiter, queue and cache limits must not be negative"))
 	}
+	if c.LogValueThreshold < 0 || c.LogMemtables < 0 || c.ViewsMemtables < 0 || c.Compactors < 0 {
+		errs = append(errs, errors.New("the memtable and compactor counts must not be negative"))
+	}
+	if c.Compactors == 1 {
+		errs = append(errs, errors.New("Badger runs 0 or at least 2 compactors, not 1"))
+	}
+	if c.MemoryLimit < 0 {
+		errs = append(errs, errors.New("the memory limit must not be negative"))
+	}
+	if c.Pprof != "" {
+		if err := validPprof(c.Pprof); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -209,6 +291,8 @@ type Daemon struct {
 	Service   micro.Service
 	// Policy turns a request's Nats-Request-Info into its caller.
 	Policy *caller.Policy
+	// PprofAddr is the address the profiling endpoint listens on (Config.Pprof), or "".
+	PprofAddr string
 
 	viewsDB *badger.DB
 	alarm   storeAlarm // damage found after start (integrity.go)
@@ -242,6 +326,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if cfg.Pprof != "" {
+		if err := d.servePprof(runCtx); err != nil {
+			return nil, err
+		}
+	}
 	presets, err := domain.LoadPresets()
 	if err != nil {
 		return nil, err
@@ -269,8 +358,10 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 
 	if d.writes() {
 		// A failed open leaves d.Store nil (not an interface holding a nil store), so Close skips it.
+		sz := cfg.logSizing()
 		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log"),
-			MemTableSize: cfg.LogMemTable, BlockCacheSize: cfg.LogCache})
+			MemTableSize: sz.MemTableSize, NumMemtables: sz.NumMemtables, BlockCacheSize: sz.BlockCacheSize, NumCompactors: sz.NumCompactors,
+			ValueThreshold: sz.ValueThreshold})
 		if err != nil {
 			return nil, d.logOpenError(err)
 		}
@@ -421,13 +512,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 
 func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {
 	log := d.cfg.Logger
-	opts := badger.DefaultOptions(filepath.Join(d.cfg.DataDir, "views")).WithLogger(nil).WithSyncWrites(false)
-	if d.cfg.ViewsMemTable > 0 {
-		opts = opts.WithMemTableSize(d.cfg.ViewsMemTable)
-	}
-	if d.cfg.ViewsCache > 0 {
-		opts = opts.WithBlockCacheSize(d.cfg.ViewsCache)
-	}
+	opts := d.cfg.viewsSizing().Apply(badger.DefaultOptions(filepath.Join(d.cfg.DataDir, "views")).WithLogger(nil).WithSyncWrites(false))
 	var err error
 	d.viewsDB, err = badger.Open(opts)
 	if err != nil {

@@ -19,6 +19,11 @@ const (
 	MaxQueued = 16384
 	// Workers bounds the organizations whose commands are decided at once.
 	Workers = 8
+	// TurnJobs bounds the commands of one organization a worker decides in one turn before
+	// the organization goes back to the end of the ready list: queued commands of a busy
+	// organization are decided back to back, so their appends reach the committer together
+	// and share a group commit, and other organizations still wait at most Workers turns.
+	TurnJobs = 8
 )
 
 // job is one decoded command waiting in its organization's queue.
@@ -32,8 +37,8 @@ type job struct {
 
 // orgQueue is one organization's commands in arrival order. An organization is in the ready
 // list or held by one worker (scheduled) while it has commands, never both, so its commands
-// are decided one at a time in order; a worker decides one command and puts the organization
-// back at the end of the ready list, so organizations take turns.
+// are decided one at a time in order; a worker decides up to TurnJobs of its commands and puts
+// the organization back at the end of the ready list, so organizations take turns.
 type orgQueue struct {
 	id        string
 	entry     *orgEntry
@@ -108,35 +113,52 @@ func (sch *scheduler) submit(j *job) error {
 
 func (sch *scheduler) work() {
 	for {
-		sch.mu.Lock()
-		for len(sch.ready) == 0 && !sch.stopped {
-			sch.cond.Wait()
-		}
-		if sch.stopped {
-			sch.drainLocked()
-			sch.mu.Unlock()
+		q, turn, ok := sch.next()
+		if !ok {
 			return
 		}
-		q := sch.ready[0]
-		sch.ready[0] = nil
-		sch.ready = sch.ready[1:]
-		j := q.jobs[0]
-		q.jobs[0] = nil
-		q.jobs = q.jobs[1:]
-		sch.queued--
-		sch.mu.Unlock()
-
-		sch.process(q.entry, j)
-
-		sch.mu.Lock()
-		if len(q.jobs) > 0 {
-			sch.ready = append(sch.ready, q)
-			sch.cond.Signal()
-		} else {
-			q.scheduled = false
-			delete(sch.queues, q.id)
+		for _, j := range turn {
+			sch.process(q.entry, j)
 		}
-		sch.mu.Unlock()
+		sch.turnDone(q)
+	}
+}
+
+// next waits for an organization with queued commands and takes up to TurnJobs of them, in
+// order; false once the scheduler stops (what is queued is refused).
+func (sch *scheduler) next() (*orgQueue, []*job, bool) {
+	sch.mu.Lock()
+	defer sch.mu.Unlock()
+	for len(sch.ready) == 0 && !sch.stopped {
+		sch.cond.Wait()
+	}
+	if sch.stopped {
+		sch.drainLocked()
+		return nil, nil, false
+	}
+	q := sch.ready[0]
+	sch.ready[0] = nil
+	sch.ready = sch.ready[1:]
+	n := min(len(q.jobs), TurnJobs)
+	turn := make([]*job, n)
+	copy(turn, q.jobs)
+	clear(q.jobs[:n])
+	q.jobs = q.jobs[n:]
+	sch.queued -= n
+	return q, turn, true
+}
+
+// turnDone puts an organization whose turn ended back at the end of the ready list if it has
+// more commands queued.
+func (sch *scheduler) turnDone(q *orgQueue) {
+	sch.mu.Lock()
+	defer sch.mu.Unlock()
+	if len(q.jobs) > 0 {
+		sch.ready = append(sch.ready, q)
+		sch.cond.Signal()
+	} else {
+		q.scheduled = false
+		delete(sch.queues, q.id)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"roster/client"
 	"roster/domain"
+	"roster/internal/caller"
 	"roster/internal/edge"
 )
 
@@ -28,7 +29,11 @@ const (
 
 // job is one decoded command waiting in its organization's queue.
 type job struct {
+	org string
+	// cmd is the decoded command; nil when body is decoded on the worker (InlineDecode).
 	cmd     domain.Command
+	body    []byte
+	who     caller.Caller
 	as      principal
 	name    string
 	arrived time.Time
@@ -79,7 +84,7 @@ func (s *Service) scheduler(ctx context.Context) *scheduler {
 // submit queues a command, or refuses it at once when its organization's queue (or the
 // scheduler) is full or stopping.
 func (sch *scheduler) submit(j *job) error {
-	org := j.cmd.CommandMeta().OrgID
+	org := j.org
 	sch.mu.Lock()
 	defer sch.mu.Unlock()
 	if sch.stopped {
@@ -180,6 +185,14 @@ func (sch *scheduler) drainLocked() {
 // runs on a waiter of its own (at most DefaultConcurrency), so the worker goes on to the next
 // command and the appends share group commits.
 func (sch *scheduler) process(entry *orgEntry, j *job) {
+	if j.cmd == nil {
+		cmd, err := sch.s.decodeLater(j)
+		if err != nil {
+			sch.finish(j, nil, err)
+			return
+		}
+		j.cmd, j.body = cmd, nil
+	}
 	ctx, cancel := context.WithDeadline(sch.ctx, j.arrived.Add(CommandTimeout))
 	wait, err := sch.s.lockAndStart(ctx, entry, j.cmd, j.as)
 	if err != nil {
@@ -197,6 +210,18 @@ func (sch *scheduler) process(entry *orgEntry, j *job) {
 		<-sch.waiters
 		sch.finish(j, reply, err)
 	}()
+}
+
+// decodeLater decodes and checks a command queued by the org_id of its body (InlineDecode).
+func (s *Service) decodeLater(j *job) (domain.Command, error) {
+	cmd, err := s.decode(j.name, j.body)
+	if err != nil {
+		return nil, err
+	}
+	if org := cmd.CommandMeta().OrgID; org != j.org {
+		return nil, refuse(client.CodeInvalid, "%s: org_id %q is not the %q the request was queued under", j.name, org, j.org)
+	}
+	return cmd, actorRule(j.who, cmd)
 }
 
 func (sch *scheduler) finish(j *job, reply []byte, err error) {

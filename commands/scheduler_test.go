@@ -20,7 +20,7 @@ func TestSchedulerTurnTakesSeveralCommandsInOrder(t *testing.T) {
 	sch.cond = sync.NewCond(&sch.mu)
 	submit := func(org string, i int) {
 		cmd := &domain.AddOrgMember{Meta: domain.Meta{OrgID: org, CommandID: fmt.Sprintf("%s-%d", org, i)}}
-		if err := sch.submit(&job{cmd: cmd}); err != nil {
+		if err := sch.submit(&job{org: org, cmd: cmd}); err != nil {
 			t.Fatal(err)
 		}
 	}

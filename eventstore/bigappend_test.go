@@ -99,3 +99,26 @@ func TestNextBatchOrder(t *testing.T) {
 		t.Fatalf("capped batch %s, rest %s", names(batch), names(rest))
 	}
 }
+
+// The committer's hasher gives exactly HashRecord's hashes, record after record.
+func TestChainHasherMatchesHashRecord(t *testing.T) {
+	var h chainHasher
+	prev := GenesisHash
+	for i, r := range events(t, 50) {
+		r.Position, r.Version, r.Stream, r.OrgID = uint64(i+1), uint64(i+1), "s", "o"
+		if i%2 == 1 {
+			r.Principal = &Principal{Account: "A", User: fmt.Sprintf("u%d", i)}
+		}
+		want, err := HashRecord(r, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.next(r, prev); got != want {
+			t.Fatalf("record %d: hash %s; HashRecord gives %s", i, got, want)
+		}
+		prev = want
+	}
+	if got := h.next(Record{}, "zz"); got != "" {
+		t.Fatalf("bad previous hash gave %q", got)
+	}
+}

@@ -201,6 +201,7 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 		lastHash = GenesisHash
 	}
 	out := make([]Record, len(req.Events))
+	var h chainHasher
 	for i, ev := range req.Events {
 		ev.Stream = req.Stream
 		ev.Position = head + uint64(i) + 1
@@ -217,7 +218,7 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 			ev.Principal = &p
 		}
 		ev.PrevHash = lastHash
-		ev.Hash, _ = HashRecord(ev, lastHash) // lastHash is always valid hex here
+		ev.Hash = h.next(ev, lastHash) // lastHash is always valid hex here
 		lastHash = ev.Hash
 		out[i] = ev
 	}

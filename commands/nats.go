@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,7 +82,8 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 			Respond(req, body, code)
 			return
 		}
-		job := &job{org: org, cmd: cmd, who: who, as: s.as(who), name: name, arrived: arrived, reply: func(body []byte, code string) { Respond(req, body, code) }}
+		job := &job{org: org, cmd: cmd, who: who, as: s.as(who), name: name, arrived: arrived,
+			reply: func(body []byte, code string) { s.respondLater(req, name, body, code) }}
 		if later {
 			job.body = data
 		}
@@ -93,6 +95,25 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	})
 	return svc.AddEndpoint("commands", handler, micro.WithEndpointSubject(client.CommandPrefix+"*"),
 		micro.WithEndpointMetadata(map[string]string{"description": "roster.cmd.<Command>: submit a command (API.md)"}))
+}
+
+// respondLater sends a reply from a worker or waiter, after the handler returned. It writes the
+// micro error headers itself (the same as Request.Error) instead of calling Request.Error,
+// which records the error on the request while micro reads that field once the handler
+// returns: a data race for a reply sent from another goroutine.
+func (s *Service) respondLater(req micro.Request, name string, body []byte, code string) {
+	var err error
+	if code == "" {
+		err = req.Respond(body)
+	} else {
+		err = req.Respond(body, micro.WithHeaders(micro.Headers{
+			micro.ErrorHeader:     []string{code},
+			micro.ErrorCodeHeader: []string{strconv.Itoa(client.StatusOf(code))},
+		}))
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("reply to a command not sent", "command", name, "code", code, "err", err)
+	}
 }
 
 // Respond sends a reply body, as a micro error when code is set.

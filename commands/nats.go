@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,11 +22,32 @@ const DefaultConcurrency = 512
 // CommandTimeout bounds one command from its arrival to its reply.
 const CommandTimeout = 30 * time.Second
 
+// InlineDecode is the largest request body decoded on the subscription's goroutine. A larger
+// one (an ImportMembers of thousands of rows takes tens of milliseconds to decode and check)
+// is queued by its org_id, read with a quick scan, and decoded by the scheduler's worker in
+// its turn, so the requests behind it on the subscription are not held up; its organization's
+// order is the arrival order all the same.
+const InlineDecode = 16 << 10
+
+// peekOrg reads a request's top-level org_id without decoding the rest; false when there is
+// none that is a valid id (the request is then decoded inline, which names the problem).
+func peekOrg(body []byte) (string, bool) {
+	var head struct {
+		OrgID string `json:"org_id"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil || !domain.ValidID(head.OrgID) {
+		return "", false
+	}
+	return head.OrgID, true
+}
+
 // AddEndpoints registers roster.cmd.* on the micro service. The subscription's goroutine only
 // reads the caller from the server's Nats-Request-Info stamp (refusing, in secured mode, a
 // request without one: forbidden, nothing appended), decodes and checks a request (bounded by the payload limit) and hands it to its
 // organization's bounded queue; deciding, folding, log reads and the wait for the fsync run on
 // the scheduler's workers and waiters (see scheduler.go). A full queue is answered at once.
+// A body larger than InlineDecode is only scanned for its org_id there and decoded on the
+// worker.
 //
 // Micro measures an endpoint's processing time and counts its errors around the handler only,
 // so for commands it sees the hand-off: requests refused at the edge (malformed, over a limit,
@@ -35,12 +58,19 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	handler := micro.HandlerFunc(func(req micro.Request) {
 		arrived := time.Now()
 		name := strings.TrimPrefix(req.Subject(), client.CommandPrefix)
+		data := req.Data()
 		who, err := s.cfg.Policy.FromHeader(nats.Header(req.Headers()))
 		var cmd domain.Command
-		if err == nil {
-			cmd, err = s.decode(name, req.Data())
+		var org string
+		later := false
+		if err == nil && len(data) > InlineDecode && len(data) <= s.cfg.MaxPayload {
+			org, later = peekOrg(data)
 		}
-		if err == nil {
+		if err == nil && !later {
+			cmd, err = s.decode(name, data)
+		}
+		if err == nil && !later {
+			org = cmd.CommandMeta().OrgID
 			err = actorRule(who, cmd)
 		}
 		if err == nil {
@@ -52,7 +82,11 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 			Respond(req, body, code)
 			return
 		}
-		job := &job{cmd: cmd, as: s.as(who), name: name, arrived: arrived, reply: func(body []byte, code string) { Respond(req, body, code) }}
+		job := &job{org: org, cmd: cmd, who: who, as: s.as(who), name: name, arrived: arrived,
+			reply: func(body []byte, code string) { s.respondLater(req, name, body, code) }}
+		if later {
+			job.body = data
+		}
 		if err := sch.submit(job); err != nil {
 			s.stats.record(arrived, err)
 			body, code := edge.ErrorBody(err)
@@ -61,6 +95,25 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 	})
 	return svc.AddEndpoint("commands", handler, micro.WithEndpointSubject(client.CommandPrefix+"*"),
 		micro.WithEndpointMetadata(map[string]string{"description": "roster.cmd.<Command>: submit a command (API.md)"}))
+}
+
+// respondLater sends a reply from a worker or waiter, after the handler returned. It writes the
+// micro error headers itself (the same as Request.Error) instead of calling Request.Error,
+// which records the error on the request while micro reads that field once the handler
+// returns: a data race for a reply sent from another goroutine.
+func (s *Service) respondLater(req micro.Request, name string, body []byte, code string) {
+	var err error
+	if code == "" {
+		err = req.Respond(body)
+	} else {
+		err = req.Respond(body, micro.WithHeaders(micro.Headers{
+			micro.ErrorHeader:     []string{code},
+			micro.ErrorCodeHeader: []string{strconv.Itoa(client.StatusOf(code))},
+		}))
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("reply to a command not sent", "command", name, "code", code, "err", err)
+	}
 }
 
 // Respond sends a reply body, as a micro error when code is set.

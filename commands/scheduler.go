@@ -7,6 +7,7 @@ import (
 
 	"roster/client"
 	"roster/domain"
+	"roster/internal/caller"
 	"roster/internal/edge"
 )
 
@@ -19,11 +20,20 @@ const (
 	MaxQueued = 16384
 	// Workers bounds the organizations whose commands are decided at once.
 	Workers = 8
+	// TurnJobs bounds the commands of one organization a worker decides in one turn before
+	// the organization goes back to the end of the ready list: queued commands of a busy
+	// organization are decided back to back, so their appends reach the committer together
+	// and share a group commit, and other organizations still wait at most Workers turns.
+	TurnJobs = 8
 )
 
 // job is one decoded command waiting in its organization's queue.
 type job struct {
+	org string
+	// cmd is the decoded command; nil when body is decoded on the worker (InlineDecode).
 	cmd     domain.Command
+	body    []byte
+	who     caller.Caller
 	as      principal
 	name    string
 	arrived time.Time
@@ -32,8 +42,8 @@ type job struct {
 
 // orgQueue is one organization's commands in arrival order. An organization is in the ready
 // list or held by one worker (scheduled) while it has commands, never both, so its commands
-// are decided one at a time in order; a worker decides one command and puts the organization
-// back at the end of the ready list, so organizations take turns.
+// are decided one at a time in order; a worker decides up to TurnJobs of its commands and puts
+// the organization back at the end of the ready list, so organizations take turns.
 type orgQueue struct {
 	id        string
 	entry     *orgEntry
@@ -74,7 +84,7 @@ func (s *Service) scheduler(ctx context.Context) *scheduler {
 // submit queues a command, or refuses it at once when its organization's queue (or the
 // scheduler) is full or stopping.
 func (sch *scheduler) submit(j *job) error {
-	org := j.cmd.CommandMeta().OrgID
+	org := j.org
 	sch.mu.Lock()
 	defer sch.mu.Unlock()
 	if sch.stopped {
@@ -108,35 +118,52 @@ func (sch *scheduler) submit(j *job) error {
 
 func (sch *scheduler) work() {
 	for {
-		sch.mu.Lock()
-		for len(sch.ready) == 0 && !sch.stopped {
-			sch.cond.Wait()
-		}
-		if sch.stopped {
-			sch.drainLocked()
-			sch.mu.Unlock()
+		q, turn, ok := sch.next()
+		if !ok {
 			return
 		}
-		q := sch.ready[0]
-		sch.ready[0] = nil
-		sch.ready = sch.ready[1:]
-		j := q.jobs[0]
-		q.jobs[0] = nil
-		q.jobs = q.jobs[1:]
-		sch.queued--
-		sch.mu.Unlock()
-
-		sch.process(q.entry, j)
-
-		sch.mu.Lock()
-		if len(q.jobs) > 0 {
-			sch.ready = append(sch.ready, q)
-			sch.cond.Signal()
-		} else {
-			q.scheduled = false
-			delete(sch.queues, q.id)
+		for _, j := range turn {
+			sch.process(q.entry, j)
 		}
-		sch.mu.Unlock()
+		sch.turnDone(q)
+	}
+}
+
+// next waits for an organization with queued commands and takes up to TurnJobs of them, in
+// order; false once the scheduler stops (what is queued is refused).
+func (sch *scheduler) next() (*orgQueue, []*job, bool) {
+	sch.mu.Lock()
+	defer sch.mu.Unlock()
+	for len(sch.ready) == 0 && !sch.stopped {
+		sch.cond.Wait()
+	}
+	if sch.stopped {
+		sch.drainLocked()
+		return nil, nil, false
+	}
+	q := sch.ready[0]
+	sch.ready[0] = nil
+	sch.ready = sch.ready[1:]
+	n := min(len(q.jobs), TurnJobs)
+	turn := make([]*job, n)
+	copy(turn, q.jobs)
+	clear(q.jobs[:n])
+	q.jobs = q.jobs[n:]
+	sch.queued -= n
+	return q, turn, true
+}
+
+// turnDone puts an organization whose turn ended back at the end of the ready list if it has
+// more commands queued.
+func (sch *scheduler) turnDone(q *orgQueue) {
+	sch.mu.Lock()
+	defer sch.mu.Unlock()
+	if len(q.jobs) > 0 {
+		sch.ready = append(sch.ready, q)
+		sch.cond.Signal()
+	} else {
+		q.scheduled = false
+		delete(sch.queues, q.id)
 	}
 }
 
@@ -158,6 +185,14 @@ func (sch *scheduler) drainLocked() {
 // runs on a waiter of its own (at most DefaultConcurrency), so the worker goes on to the next
 // command and the appends share group commits.
 func (sch *scheduler) process(entry *orgEntry, j *job) {
+	if j.cmd == nil {
+		cmd, err := sch.s.decodeLater(j)
+		if err != nil {
+			sch.finish(j, nil, err)
+			return
+		}
+		j.cmd, j.body = cmd, nil
+	}
 	ctx, cancel := context.WithDeadline(sch.ctx, j.arrived.Add(CommandTimeout))
 	wait, err := sch.s.lockAndStart(ctx, entry, j.cmd, j.as)
 	if err != nil {
@@ -175,6 +210,18 @@ func (sch *scheduler) process(entry *orgEntry, j *job) {
 		<-sch.waiters
 		sch.finish(j, reply, err)
 	}()
+}
+
+// decodeLater decodes and checks a command queued by the org_id of its body (InlineDecode).
+func (s *Service) decodeLater(j *job) (domain.Command, error) {
+	cmd, err := s.decode(j.name, j.body)
+	if err != nil {
+		return nil, err
+	}
+	if org := cmd.CommandMeta().OrgID; org != j.org {
+		return nil, refuse(client.CodeInvalid, "%s: org_id %q is not the %q the request was queued under", j.name, org, j.org)
+	}
+	return cmd, actorRule(j.who, cmd)
 }
 
 func (sch *scheduler) finish(j *job, reply []byte, err error) {

@@ -111,6 +111,9 @@ type Service struct {
 	orgs  map[string]*orgEntry
 	stats stats
 	halt  atomic.Pointer[string] // set by Halt (halt.go)
+
+	// beforeDecode, if set, runs at the start of every decode (tests).
+	beforeDecode func(name string)
 }
 
 // orgEntry is one organization's hot state; mu serializes its commands.
@@ -229,6 +232,9 @@ func actorRule(who caller.Caller, cmd domain.Command) error {
 // decode turns a request into a checked command with its ids filled: the work done before
 // the command is queued (bounded by the payload limit and the input limits).
 func (s *Service) decode(name string, body []byte) (domain.Command, error) {
+	if s.beforeDecode != nil {
+		s.beforeDecode(name)
+	}
 	if len(body) > s.cfg.MaxPayload {
 		return nil, refuse(client.CodeInvalid, "request body is %d bytes; the limit is %d", len(body), s.cfg.MaxPayload)
 	}

@@ -190,6 +190,8 @@ type appendOp struct {
 	ctx  context.Context
 	req  AppendRequest
 	done chan appendOutcome // buffered: the committer never blocks on it
+	// passed marks a big append that small ones were committed before (committer only).
+	passed bool
 }
 
 type appendOutcome struct {
@@ -342,7 +344,8 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 	refused := func(err error) func() (AppendResult, error) {
 		return func() (AppendResult, error) { return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err} }
 	}
-	if err := validateRequest(req); err != nil {
+	req, err := checkRequest(req)
+	if err != nil {
 		return refused(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -375,38 +378,101 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 	}
 }
 
+// BigAppend is the number of records from which an append is big (README "Limits"): the committer commits
+// the small appends queued with a big one first, in a group commit of their own, so that a
+// 10,000-row import does not hold up other organizations' one-record commands queued
+// beside it. A big append is passed over once at most, so a steady stream of small appends
+// never starves it; an append never passes one of its own stream.
+const BigAppend = 1024
+
 // run is the committer.
 func (s *BadgerStore) run() {
 	defer close(s.done)
+	var pending []*appendOp // taken from the queue, not yet committed, in arrival order
 	batch := make([]*appendOp, 0, s.maxBatch)
 	for {
 		select {
 		case <-s.stop:
+			s.failOps(pending)
 			s.failQueued()
 			return
 		default:
 		}
-		select {
-		case <-s.stop:
-			s.failQueued()
-			return
-		case a := <-s.reqs:
-			if s.beforeDrain != nil {
-				s.beforeDrain()
-			}
-			batch = append(batch[:0], a)
-		drain:
-			for len(batch) < s.maxBatch {
-				select {
-				case a := <-s.reqs:
-					batch = append(batch, a)
-				default:
-					break drain
+		if len(pending) == 0 {
+			select {
+			case <-s.stop:
+				s.failQueued()
+				return
+			case a := <-s.reqs:
+				if s.beforeDrain != nil {
+					s.beforeDrain()
 				}
+				pending = append(pending, a)
 			}
-			s.commit(batch)
-			clear(batch)
 		}
+	drain:
+		for len(pending) < s.maxBatch {
+			select {
+			case a := <-s.reqs:
+				pending = append(pending, a)
+			default:
+				break drain
+			}
+		}
+		batch, pending = nextBatch(batch[:0], pending, s.maxBatch)
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// nextBatch moves the next group commit from pending to batch: the small appends, in
+// arrival order, that no big append of their stream comes before, unless the first big
+// append was passed over already; then that big append alone.
+func nextBatch(batch, pending []*appendOp, maxBatch int) ([]*appendOp, []*appendOp) {
+	var held map[string]bool // streams with a big append waiting
+	rest := pending[:0]
+	for i, a := range pending {
+		big := len(a.req.Events) >= BigAppend
+		if big && a.passed {
+			if len(batch) > 0 {
+				// Small appends before it go first; it goes in the next batch.
+				rest = append(rest, pending[i:]...)
+				break
+			}
+			batch = append(batch, a)
+			rest = append(rest, pending[i+1:]...)
+			break
+		}
+		if big || held[a.req.Stream] || len(batch) >= maxBatch {
+			if big {
+				if held == nil {
+					held = map[string]bool{}
+				}
+				held[a.req.Stream] = true
+			}
+			rest = append(rest, a)
+			continue
+		}
+		batch = append(batch, a)
+	}
+	if len(batch) == 0 && len(rest) > 0 {
+		// Only big appends and appends behind them: the first (always big) goes alone.
+		batch = append(batch, rest[0])
+		rest = rest[1:]
+	}
+	for _, a := range rest {
+		if len(a.req.Events) >= BigAppend {
+			a.passed = true
+		}
+	}
+	clear(pending[len(rest):])
+	return batch, rest
+}
+
+// failOps answers appends taken from the queue but not committed with ErrClosed.
+func (s *BadgerStore) failOps(ops []*appendOp) {
+	for _, a := range ops {
+		a.done <- appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}}
 	}
 }
 

@@ -47,7 +47,8 @@ func (m *MemoryStore) Append(ctx context.Context, req AppendRequest) (AppendResu
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}
 	}
-	if err := validateRequest(req); err != nil {
+	req, err := checkRequest(req)
+	if err != nil {
 		return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err}
 	}
 	m.mu.Lock()

@@ -142,6 +142,23 @@ type Store interface {
 	Close() error
 }
 
+// checkRequest checks the shape of req, independent of the store's state, and returns it
+// with its events copied and their data in the stored form (compact JSON, "null" when
+// empty). It runs on the caller's goroutine, before the request is queued, so that the
+// committer (which every append waits for) does not spend its time on it.
+func checkRequest(req AppendRequest) (AppendRequest, error) {
+	if err := validateRequest(req); err != nil {
+		return req, err
+	}
+	evs := make([]Record, len(req.Events))
+	for i, ev := range req.Events {
+		ev.Data = normalizeData(ev.Data)
+		evs[i] = ev
+	}
+	req.Events = evs
+	return req, nil
+}
+
 // validateRequest checks the shape of req, independent of the store's state.
 func validateRequest(req AppendRequest) error {
 	var errs []error
@@ -177,12 +194,14 @@ func validateRequest(req AppendRequest) error {
 // sequence fills positions, versions, stream, times and hashes of req's
 // events as they would be stored after head (whose record has time lastTime
 // and hash lastHash, "" for an empty log) on a stream at version current. It
-// copies the events; req is not changed.
+// copies the events; req is not changed. The events' data must already be in
+// the stored form (checkRequest).
 func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastHash string) []Record {
 	if lastHash == "" {
 		lastHash = GenesisHash
 	}
 	out := make([]Record, len(req.Events))
+	var h chainHasher
 	for i, ev := range req.Events {
 		ev.Stream = req.Stream
 		ev.Position = head + uint64(i) + 1
@@ -192,7 +211,6 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 			ev.Time = lastTime
 		}
 		lastTime = ev.Time
-		ev.Data = normalizeData(ev.Data)
 		if noPrincipal(ev.Principal) {
 			ev.Principal = nil
 		} else {
@@ -200,7 +218,7 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 			ev.Principal = &p
 		}
 		ev.PrevHash = lastHash
-		ev.Hash, _ = HashRecord(ev, lastHash) // lastHash is always valid hex here
+		ev.Hash = h.next(ev, lastHash) // lastHash is always valid hex here
 		lastHash = ev.Hash
 		out[i] = ev
 	}

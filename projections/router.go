@@ -1,11 +1,13 @@
 package projections
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,10 +127,50 @@ func NewRouter(cfg RouterConfig, dead *DeadLetterCounter) (*message.Router, erro
 		retry := middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, MaxInterval: 200 * time.Millisecond, Multiplier: 2,
 			ShouldRetry: func(p middleware.RetryParams) bool { return !errors.Is(p.Err, ErrPoison) }, Logger: wlog}
 		sub := NewStreamSubscriber(cfg.JS, cfg.Stream, v.Position, cfg.Logger)
-		h := router.AddConsumerHandler("view-"+v.Name(), EventsTopic, sub, TrustedHandler(v, cfg.Log))
+		var local LocalLog
+		if cfg.Log != nil {
+			local = &readAhead{LocalLog: cfg.Log}
+		}
+		h := router.AddConsumerHandler("view-"+v.Name(), EventsTopic, sub, TrustedHandler(v, local))
 		h.AddMiddleware(poison, retry.Middleware)
 	}
 	return router, nil
+}
+
+// ReadAhead is how many records a view's check of the stream against the log reads at once.
+const ReadAhead = 256
+
+// readAhead is one view's LocalLog for the check of each stream message against the log: a
+// read of one record that is not buffered reads up to ReadAhead records from there in one
+// read transaction, and the next messages, which come in order, take theirs from the buffer.
+// A burst of messages (a 10,000-row import) costs a log read per ReadAhead messages instead
+// of one per message. The log below its head never changes, so a buffered record is the
+// log's record; each is handed out once.
+type readAhead struct {
+	LocalLog
+	mu  sync.Mutex
+	buf []eventstore.Record // consecutive positions
+}
+
+func (r *readAhead) Read(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
+	if limit != 1 {
+		return r.LocalLog.Read(ctx, from, limit)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.buf); n > 0 && from >= r.buf[0].Position && from-r.buf[0].Position < uint64(n) {
+		i := from - r.buf[0].Position
+		rec := r.buf[i]
+		r.buf = r.buf[i+1:]
+		return []eventstore.Record{rec}, nil
+	}
+	r.buf = nil
+	recs, err := r.LocalLog.Read(ctx, from, ReadAhead)
+	if err != nil || len(recs) <= 1 || recs[0].Position != from {
+		return recs[:min(len(recs), 1)], err
+	}
+	r.buf = recs[1:]
+	return recs[:1:1], nil
 }
 
 type countingPublisher struct {

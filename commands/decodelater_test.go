@@ -1,0 +1,102 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"roster/client"
+	"roster/domain"
+	"roster/eventstore"
+)
+
+// A big request is decoded by a worker, not on the subscription's goroutine: while an
+// ImportMembers is held in its decode, another organization's command behind it on the same
+// subscription is answered; then the import is answered too, in one piece.
+func TestBigRequestDecodedOffTheSubscription(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	store := eventstore.NewMemory()
+	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inDecode, release := make(chan struct{}), make(chan struct{})
+	s.beforeDecode = func(name string) {
+		if name == client.CmdImportMembers {
+			close(inDecode)
+			<-release
+		}
+	}
+	svc, err := micro.AddService(nc, micro.Config{Name: "rostertest", Version: "0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEndpoints(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	request := func(name string, body map[string]any) *nats.Msg {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		msg, err := nc.Request(client.CommandPrefix+name, b, 30*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if code := msg.Header.Get("Nats-Service-Error-Code"); code != "" {
+			t.Fatalf("%s refused: %s", name, msg.Data)
+		}
+		return msg
+	}
+	for _, org := range []string{"a", "b"} {
+		request(client.CmdCreateOrganization, map[string]any{"org_id": org, "kind": "team", "preset": "ica", "actor": "tina", "name": strings.ToUpper(org)})
+	}
+	request(client.CmdCreateProject, map[string]any{"org_id": "a", "actor": "tina", "project_id": "p", "name": "P"})
+
+	var csv strings.Builder
+	csv.WriteString("email,user_id,name,roles,grants\n")
+	for i := 0; csv.Len() <= InlineDecode; i++ {
+		fmt.Fprintf(&csv, "u%d@a.test,,,project_viewer,\n", i)
+	}
+	body, _ := json.Marshal(map[string]any{"org_id": "a", "actor": "tina", "project_id": "p", "csv": csv.String()})
+	imported := make(chan *nats.Msg, 1)
+	go func() {
+		msg, err := nc.Request(client.CommandPrefix+client.CmdImportMembers, body, 30*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		imported <- msg
+	}()
+	<-inDecode
+	// The import is held in its decode; organization B's command is still answered.
+	request(client.CmdCreateProject, map[string]any{"org_id": "b", "actor": "tina", "project_id": "q", "name": "Q"})
+	close(release)
+	msg := <-imported
+	if msg == nil {
+		t.Fatal("no reply to the import")
+	}
+	var rep client.CommandReply
+	if err := json.Unmarshal(msg.Data, &rep); err != nil || !rep.OK {
+		t.Fatalf("import reply %s (%v)", msg.Data, err)
+	}
+}

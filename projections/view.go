@@ -51,6 +51,9 @@ type View struct {
 
 	db        *badger.DB // nil: not persisted
 	persisted uint64
+	// flushing, when set (tests), runs in Flush after the lock is released and before the
+	// copies are encoded.
+	flushing func()
 
 	// members, when enabled (EnableMemberIndex), is each organization's member index
 	// (memberindex.go), kept as events apply.
@@ -325,20 +328,39 @@ func (v *View) Flush() error {
 		v.mu.RUnlock()
 		return nil
 	}
-	type kv struct{ k, v []byte }
-	entries := make([]kv, 0, len(v.dirty)+1)
+	// The changed organizations are copied under the read lock and encoded after it: encoding a
+	// large organization takes milliseconds, and while a read lock is held an Apply waiting for
+	// the write lock holds back every other reader (Check of any organization) behind it.
+	type copied struct {
+		id  string
+		pos uint64
+		org *domain.Org
+	}
+	copies := make([]copied, 0, len(v.dirty))
 	for id := range v.dirty {
-		b, err := json.Marshal(orgSnapshot{Position: v.orgPos[id], Org: v.orgs[id]})
-		if err != nil {
-			v.mu.RUnlock()
-			return fmt.Errorf("encode snapshot %s: %w", id, err)
+		c := copied{id: id, pos: v.orgPos[id]}
+		if o := v.orgs[id]; o != nil {
+			c.org = o.Clone()
 		}
-		entries = append(entries, kv{orgKey(v.name, id), b})
+		copies = append(copies, c)
 	}
 	pos := v.position
 	meta, _ := json.Marshal(viewMeta{Format: FormatVersion, Position: pos, Hash: v.hash})
-	entries = append(entries, kv{metaKey(v.name), meta})
 	v.mu.RUnlock()
+	if v.flushing != nil {
+		v.flushing()
+	}
+
+	type kv struct{ k, v []byte }
+	entries := make([]kv, 0, len(copies)+1)
+	for _, c := range copies {
+		b, err := json.Marshal(orgSnapshot{Position: c.pos, Org: c.org})
+		if err != nil {
+			return fmt.Errorf("encode snapshot %s: %w", c.id, err)
+		}
+		entries = append(entries, kv{orgKey(v.name, c.id), b})
+	}
+	entries = append(entries, kv{metaKey(v.name), meta})
 
 	wb := v.db.NewWriteBatch()
 	defer wb.Cancel()

@@ -281,8 +281,8 @@ func (c Config) Secured() bool {
 type Daemon struct {
 	cfg       Config
 	URL       string
-	NS        *server.Server // nil with an external NATS
-	NC        *nats.Conn
+	NS        *server.Server   // nil with an external NATS
+	NC        *nats.Conn       // the service's connection: commands, queries, admin
 	Store     eventstore.Store // nil for a reader
 	Members   *projections.View
 	Perms     *projections.View
@@ -293,6 +293,13 @@ type Daemon struct {
 	Policy *caller.Policy
 	// PprofAddr is the address the profiling endpoint listens on (Config.Pprof), or "".
 	PprofAddr string
+
+	// relayNC publishes the log to the stream and viewsNC carries the views' consumers: the
+	// stream's bursts (an import's 10,000 events, published and delivered to each view) travel on
+	// connections of their own, not in the service's socket ahead of other tenants' requests and
+	// replies (one connection has one read loop and one write buffer).
+	relayNC, viewsNC *nats.Conn
+	dial             func(name string) (*nats.Conn, error)
 
 	viewsDB *badger.DB
 	alarm   storeAlarm // damage found after start (integrity.go)
@@ -342,6 +349,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := d.connect(ctx); err != nil {
 		return nil, err
 	}
+	if d.viewsNC, err = d.dial("rosterd-views"); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(d.NC)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -372,7 +382,14 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		if err := d.checkStore(ctx, js, eventstore.DefaultStreamName, presets); err != nil {
 			return nil, err
 		}
-		d.Relay = eventstore.NewRelay(d.Store, js, relayCfg)
+		if d.relayNC, err = d.dial("rosterd-relay"); err != nil {
+			return nil, err
+		}
+		relayJS, err := jetstream.New(d.relayNC)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		d.Relay = eventstore.NewRelay(d.Store, relayJS, relayCfg)
 		d.goRun(func() {
 			if err := d.Relay.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("relay stopped", "err", err)
@@ -481,7 +498,10 @@ func (d *Daemon) connect(ctx context.Context) error {
 			log.Warn("insecure: the external NATS is reached without credentials; every request is answered as an anonymous application",
 				"url", natsconn.Redact(d.URL))
 		}
-		nc, err := natsconn.Connect(ctx, o, connOpts...)
+		d.dial = func(name string) (*nats.Conn, error) {
+			return natsconn.Connect(ctx, o, append(connOpts, nats.Name(name))...)
+		}
+		nc, err := d.dial("rosterd")
 		if err != nil {
 			return err
 		}
@@ -503,11 +523,15 @@ func (d *Daemon) connect(ctx context.Context) error {
 		log.Warn("insecure: the embedded NATS server has no authentication and every request is answered as an anonymous application; give --nats-config for accounts",
 			"url", natsconn.Redact(d.URL))
 	}
-	d.NC, err = nats.Connect(d.URL, append(e.ConnectOptions(), connOpts...)...)
-	if err != nil {
-		return fmt.Errorf("connect to the embedded server: %w", err)
+	d.dial = func(name string) (*nats.Conn, error) {
+		nc, err := nats.Connect(d.URL, append(append(e.ConnectOptions(), connOpts...), nats.Name(name))...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to the embedded server: %w", err)
+		}
+		return nc, nil
 	}
-	return nil
+	d.NC, err = d.dial("rosterd")
+	return err
 }
 
 func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {
@@ -530,7 +554,11 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	for _, v := range views {
 		d.goRun(func() { v.RunFlusher(runCtx, d.cfg.FlushEvery) })
 	}
-	rcfg := projections.RouterConfig{NC: d.NC, JS: js, Views: []*projections.View{d.Members, d.Perms}, Logger: log}
+	viewsJS, err := jetstream.New(d.viewsNC)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	rcfg := projections.RouterConfig{NC: d.viewsNC, JS: viewsJS, Views: []*projections.View{d.Members, d.Perms}, Logger: log}
 	if d.Store != nil {
 		// The log is local: the views check every stream message against it, and follow it
 		// directly once a stream message was refused.
@@ -623,9 +651,11 @@ func (d *Daemon) Close() {
 		if d.Store != nil {
 			_ = d.Store.Close()
 		}
-		if d.NC != nil {
-			_ = d.NC.Drain()
-			d.NC.Close()
+		for _, nc := range []*nats.Conn{d.NC, d.relayNC, d.viewsNC} {
+			if nc != nil {
+				_ = nc.Drain()
+				nc.Close()
+			}
 		}
 		if d.NS != nil {
 			d.NS.Shutdown()

@@ -18,6 +18,12 @@ const (
 	MaxOrgQueue = 256
 	// MaxQueued bounds the commands waiting to be decided over all organizations.
 	MaxQueued = 16384
+	// A caller (an application account, or one person of a user account) may have at most
+	// half of an organization's queue bound (MaxOrgQueue/2 by default) waiting over all
+	// organizations: an organization is queued by the org_id a request names, before the
+	// decider tells a stranger it does not exist, so without this bound another tenant could
+	// fill a victim's queue with requests naming it. In insecure mode every request is the
+	// same anonymous caller and only the organization and global bounds apply.
 	// Workers bounds the organizations whose commands are decided at once.
 	Workers = 8
 	// TurnJobs bounds the commands of one organization a worker decides in one turn before
@@ -56,12 +62,36 @@ type scheduler struct {
 	ctx     context.Context
 	waiters chan struct{}
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queues  map[string]*orgQueue
-	ready   []*orgQueue
-	queued  int
-	stopped bool
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queues map[string]*orgQueue
+	ready  []*orgQueue
+	queued int
+	// byCaller counts the queued commands of each caller (callerKey).
+	byCaller map[string]int
+	stopped  bool
+}
+
+// callerKey is who a command counts against for the per-caller bound: the account of an
+// application or operator, the account and user of a person; "" (no bound) in insecure mode.
+func callerKey(who caller.Caller) string {
+	switch {
+	case who.Anonymous:
+		return ""
+	case who.Kind == caller.User:
+		return who.Account + "\x00" + who.User
+	}
+	return who.Account
+}
+
+// callerLimit is the per-caller bound: half of the per-organization one.
+func (sch *scheduler) callerLimit() int { return max(1, sch.orgLimit()/2) }
+
+func (sch *scheduler) orgLimit() int {
+	if l := sch.s.cfg.OrgQueue; l > 0 {
+		return l
+	}
+	return MaxOrgQueue
 }
 
 // scheduler starts the workers, which stop when ctx ends (refusing what is still queued).
@@ -91,16 +121,24 @@ func (sch *scheduler) submit(j *job) error {
 		return edge.Refuse(client.CodeUnavailable, "the service is stopping; retry")
 	}
 	q := sch.queues[org]
-	limit := sch.s.cfg.OrgQueue
-	if limit <= 0 {
-		limit = MaxOrgQueue
-	}
+	limit := sch.orgLimit()
 	if q != nil && len(q.jobs) >= limit {
 		return edge.Refuse(client.CodeUnavailable, "organization %s has %d commands queued (the per-organization limit is %d); retry after the earlier ones are answered",
 			org, len(q.jobs), limit)
 	}
 	if sch.queued >= MaxQueued {
 		return edge.Refuse(client.CodeUnavailable, "%d commands are queued (the limit is %d); retry shortly", sch.queued, MaxQueued)
+	}
+	key := callerKey(j.who)
+	if key != "" && sch.byCaller[key] >= sch.callerLimit() {
+		return edge.Refuse(client.CodeUnavailable, "you have %d commands queued (the per-caller limit is %d); retry after the earlier ones are answered",
+			sch.byCaller[key], sch.callerLimit())
+	}
+	if key != "" {
+		if sch.byCaller == nil {
+			sch.byCaller = map[string]int{}
+		}
+		sch.byCaller[key]++
 	}
 	if q == nil {
 		q = &orgQueue{id: org, entry: sch.s.entry(org)}
@@ -150,6 +188,13 @@ func (sch *scheduler) next() (*orgQueue, []*job, bool) {
 	clear(q.jobs[:n])
 	q.jobs = q.jobs[n:]
 	sch.queued -= n
+	for _, j := range turn {
+		if key := callerKey(j.who); key != "" {
+			if sch.byCaller[key]--; sch.byCaller[key] <= 0 {
+				delete(sch.byCaller, key)
+			}
+		}
+	}
 	return q, turn, true
 }
 
@@ -164,6 +209,9 @@ func (sch *scheduler) turnDone(q *orgQueue) {
 	} else {
 		q.scheduled = false
 		delete(sch.queues, q.id)
+		// An organization that does not exist keeps no state once nobody waits on it: any
+		// org_id may be named, and each would otherwise stay in memory for good.
+		sch.s.forgetIfAbsent(q.id, q.entry)
 	}
 }
 
@@ -179,6 +227,7 @@ func (sch *scheduler) drainLocked() {
 		q.jobs = nil
 	}
 	sch.ready = nil
+	clear(sch.byCaller)
 }
 
 // process decides one command and queues its events on the worker; the wait for the fsync

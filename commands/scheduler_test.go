@@ -1,12 +1,19 @@
 package commands
 
 import (
+	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/caller"
+	"roster/internal/edge"
 )
 
 // A worker's turn takes up to TurnJobs queued commands of one organization, in order, then
@@ -50,4 +57,126 @@ func TestSchedulerTurnTakesSeveralCommandsInOrder(t *testing.T) {
 	if sch.queued != 0 || len(sch.queues) != 0 || len(sch.ready) != 0 {
 		t.Fatalf("after the turns: %d queued, %d queues, %d ready", sch.queued, len(sch.queues), len(sch.ready))
 	}
+}
+
+// A caller may hold at most half of an organization's queue bound, over all organizations: a
+// tenant naming another's organization cannot fill its queue (the decider's not_found comes only
+// when the command is decided). Persons count one by one; insecure mode's anonymous caller is
+// bound by the organization's queue only.
+func TestOneCallerCannotFillAnotherOrganizationsQueue(t *testing.T) {
+	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory(), OrgQueue: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
+	sch.cond = sync.NewCond(&sch.mu)
+	evil := caller.Caller{Account: "EVIL", Kind: caller.Application}
+	owner := caller.Caller{Account: "VICTIM", Kind: caller.Application}
+	submit := func(who caller.Caller, org string) error {
+		return sch.submit(&job{org: org, who: who, cmd: &domain.AddOrgMember{Meta: domain.Meta{OrgID: org}}})
+	}
+	for i := range 4 {
+		org := "victim"
+		if i%2 == 1 {
+			org = fmt.Sprintf("elsewhere%d", i) // the bound is over all organizations
+		}
+		if err := submit(evil, org); err != nil {
+			t.Fatalf("command %d of the hostile caller: %v", i, err)
+		}
+	}
+	err = submit(evil, "victim")
+	if codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), "per-caller limit is 4") {
+		t.Fatalf("fifth command of one caller: %v", err)
+	}
+	// The victim's own commands still find room: 2 of the hostile's are in its queue of 8.
+	for i := range 4 {
+		if err := submit(owner, "victim"); err != nil {
+			t.Fatalf("the owner's command %d: %v", i, err)
+		}
+	}
+	// Two persons of one user account are two callers.
+	ann := caller.Caller{Account: "PEOPLE", User: "ann", Kind: caller.User}
+	bob := caller.Caller{Account: "PEOPLE", User: "bob", Kind: caller.User}
+	for range 4 {
+		if err := submit(ann, "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := submit(bob, "p"); err != nil {
+		t.Fatalf("another person of the same account: %v", err)
+	}
+	// Taking a turn frees the hostile caller's slots.
+	for len(sch.ready) > 0 {
+		q, _, _ := sch.next()
+		sch.turnDone(q)
+	}
+	if err := submit(evil, "victim"); err != nil {
+		t.Fatalf("after its commands were taken: %v", err)
+	}
+	// Insecure mode: no per-caller bound, the organization's queue bounds.
+	anon := caller.Caller{Account: caller.AnonymousAccount, Kind: caller.Application, Anonymous: true}
+	for i := range 8 {
+		if err := submit(anon, "open"); err != nil {
+			t.Fatalf("anonymous command %d: %v", i, err)
+		}
+	}
+	if err := submit(anon, "open"); codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), "per-organization limit is 8") {
+		t.Fatalf("ninth anonymous command: %v", err)
+	}
+}
+
+// Commands naming organizations that do not exist leave no state behind once answered; an
+// organization created keeps its state.
+func TestUnknownOrganizationsLeaveNoState(t *testing.T) {
+	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sch := svc.scheduler(ctx)
+	var wg sync.WaitGroup
+	replies := make(chan string, 1001)
+	submit := func(cmd domain.Command) {
+		wg.Add(1)
+		j := &job{org: cmd.CommandMeta().OrgID, cmd: cmd, name: "cmd", arrived: time.Now(), reply: func(body []byte, _ string) { replies <- string(body); wg.Done() }}
+		j.as = svc.as(j.who)
+		if err := sch.submit(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(&domain.CreateOrganization{Meta: domain.Meta{OrgID: "real", Actor: "ana"}, Kind: "team", Preset: "neptune"})
+	wg.Wait()
+	if r := <-replies; !strings.Contains(r, `"ok":true`) {
+		t.Fatalf("CreateOrganization: %s", r)
+	}
+	for i := range 1000 {
+		submit(&domain.AddOrgMember{Meta: domain.Meta{OrgID: fmt.Sprintf("ghost%d", i), Actor: "ana"}, UserID: "bob"})
+	}
+	wg.Wait()
+	for range 1000 {
+		if r := <-replies; !strings.Contains(r, "not_found") {
+			t.Fatalf("a command naming an unknown organization: %s", r)
+		}
+	}
+	// The last turn's bookkeeping runs after its replies: wait for the workers to go idle.
+	for {
+		sch.mu.Lock()
+		idle := len(sch.queues) == 0
+		sch.mu.Unlock()
+		if idle {
+			break
+		}
+		runtime.Gosched()
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if _, ok := svc.orgs["real"]; !ok || len(svc.orgs) != 1 {
+		t.Fatalf("%d organization states kept after 1,000 unknown ones, want only the real one", len(svc.orgs))
+	}
+}
+
+func codeOf(err error) string {
+	code, _ := edge.CodeOf(err)
+	return code
 }

@@ -429,6 +429,27 @@ func (s *Service) entry(orgID string) *orgEntry {
 	return e
 }
 
+// forgetIfAbsent drops the entry of an organization that does not exist (or whose state is
+// not loaded) when no command of it is in flight, so that naming unknown organizations costs
+// no memory that stays. A command that still holds the entry may finish with it: a new entry
+// starts from the log, and the append's expected version keeps the two from both writing.
+func (s *Service) forgetIfAbsent(orgID string, e *orgEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.orgs[orgID] != e {
+		return
+	}
+	// Called with the scheduler's lock held: never wait here for an entry someone is using
+	// (a warm-up fold may hold it for long); it is then simply kept.
+	if !e.mu.TryLock() {
+		return
+	}
+	defer e.mu.Unlock()
+	if len(e.inflight) == 0 && (!e.loaded || e.state == nil || !e.state.Exists()) {
+		delete(s.orgs, orgID)
+	}
+}
+
 // load rebuilds an organization's state from its stream on first use.
 func (s *Service) load(ctx context.Context, entry *orgEntry, orgID string) error {
 	if entry.loaded {

@@ -61,7 +61,7 @@ type HistoryIndex struct {
 	// hash and id of the record at pos: a saved copy is checked against the log's record there.
 	hash, lastID string
 	orgs         map[string]*orgPostings
-	seed  maphash.Seed
+	seed         maphash.Seed
 	// positions and times (Unix nanoseconds) of every record indexed, in log order; the
 	// times never decrease (the log's own rule). timesOK is false once a record's time is
 	// outside what Unix nanoseconds hold: PositionAt then asks the log.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"roster/domain"
@@ -44,9 +45,12 @@ import (
 // millions for the collector to trace.
 //
 // The index lives in memory and is derived from the log alone: CatchUp reads what the log
-// gained since the last call (each query calls it first), Reset forgets everything (roster
-// rebuild), and a process builds it again from the log on first use (a million events take
-// a few seconds). Its memory is about 30 bytes per key plus the key's text, 16 bytes per
+// gained since the last call (each query calls it first), Reset forgets everything, and
+// Rebuild (roster rebuild) builds it again from position 1. With a store (UseStore, Run:
+// historyindex_store.go) it is a view with a checkpoint: saved beside the views' snapshots
+// with the position it covers, loaded at start after checks against the log, and caught up
+// from there; without one, a process builds it from the log on first use (a million events
+// take some seconds). Its memory is about 30 bytes per key plus the key's text, 16 bytes per
 // record (its position and time), and 8 bytes per position of a key with several.
 type HistoryIndex struct {
 	h History
@@ -54,8 +58,10 @@ type HistoryIndex struct {
 	catch sync.Mutex
 	mu    sync.RWMutex
 	pos   uint64
-	orgs  map[string]*orgPostings
-	seed  maphash.Seed
+	// hash and id of the record at pos: a saved copy is checked against the log's record there.
+	hash, lastID string
+	orgs         map[string]*orgPostings
+	seed         maphash.Seed
 	// positions and times (Unix nanoseconds) of every record indexed, in log order; the
 	// times never decrease (the log's own rule). timesOK is false once a record's time is
 	// outside what Unix nanoseconds hold: PositionAt then asks the log.
@@ -65,6 +71,11 @@ type HistoryIndex struct {
 	// decoded holds the events that carry a whole preset, decoded (Event).
 	decMu   sync.Mutex
 	decoded map[uint64]decodedEvent
+
+	// read counts the records this index (and the copies Rebuild built) read from the log.
+	read atomic.Uint64
+	// store, when set (UseStore), saves and loads the index (historyindex_store.go).
+	store *indexStore
 }
 
 // decodedEvent is a decoded event and its record's id (a log restored in place of another
@@ -217,7 +228,7 @@ func (x *HistoryIndex) Reset() {
 	defer x.catch.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.pos, x.orgs = 0, map[string]*orgPostings{}
+	x.pos, x.hash, x.lastID, x.orgs = 0, "", "", map[string]*orgPostings{}
 	x.positions, x.times, x.timesOK = nil, nil, true
 	x.forgetDecoded()
 }
@@ -230,24 +241,41 @@ func (x *HistoryIndex) forgetDecoded() {
 
 // Rebuild builds the index again from position 1 (roster rebuild's counterpart for the
 // index: it is derived from the log alone) beside the one in use, and swaps it in: queries
-// keep answering from the old copy until then.
+// keep answering from the old copy until then. With a store, the rebuilt index is saved
+// (replacing the saved copy) before Rebuild returns.
 func (x *HistoryIndex) Rebuild(ctx context.Context) error {
 	fresh := NewHistoryIndex(x.h)
-	if err := fresh.CatchUp(ctx); err != nil {
+	err := fresh.CatchUp(ctx)
+	x.read.Add(fresh.read.Load())
+	if err != nil {
 		return err
 	}
 	x.catch.Lock()
-	defer x.catch.Unlock()
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.pos, x.orgs, x.seed = fresh.pos, fresh.orgs, fresh.seed
+	x.pos, x.hash, x.lastID, x.orgs, x.seed = fresh.pos, fresh.hash, fresh.lastID, fresh.orgs, fresh.seed
 	x.positions, x.times, x.timesOK = fresh.positions, fresh.times, fresh.timesOK
 	x.forgetDecoded()
+	x.mu.Unlock()
+	x.catch.Unlock()
+	if x.store != nil {
+		x.store.built(SourceLog, 0)
+		if err := x.save(ctx, true); err != nil {
+			return fmt.Errorf("history index: save the rebuilt index: %w", err)
+		}
+	}
 	return nil
 }
 
-// CatchUp indexes every record the log holds beyond the index's position.
+// CatchUp indexes every record the log holds beyond the index's position. With a store, it
+// first waits until the saved copy was loaded (or refused) at start (Run).
 func (x *HistoryIndex) CatchUp(ctx context.Context) error {
+	if x.store != nil {
+		select {
+		case <-x.store.ready:
+		case <-ctx.Done():
+			return fmt.Errorf("history index: wait for the saved copy to load: %w", ctx.Err())
+		}
+	}
 	head, err := x.h.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("history index: read the head: %w", err)
@@ -272,6 +300,7 @@ func (x *HistoryIndex) CatchUp(ctx context.Context) error {
 			x.add(r)
 		}
 		x.mu.Unlock()
+		x.read.Add(uint64(len(pending)))
 		pending = pending[:0]
 	}
 	errDone := errors.New("done")
@@ -309,7 +338,7 @@ func (x *HistoryIndex) add(r eventstore.Record) {
 	if r.Position <= x.pos {
 		return // indexed already
 	}
-	x.pos = r.Position
+	x.pos, x.hash, x.lastID = r.Position, r.Hash, r.ID
 	if x.timesOK {
 		if r.Time.Before(minIndexTime) || r.Time.After(maxIndexTime) {
 			x.timesOK, x.positions, x.times = false, nil, nil

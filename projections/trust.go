@@ -172,12 +172,24 @@ func (v *View) applyFromLog(ctx context.Context, local LocalLog, seq uint64, env
 		return refuse(fmt.Sprintf("malformed envelope: %v", decodeErr))
 	case env.Position != seq:
 		return refuse(fmt.Sprintf("envelope position %d at stream sequence %d", env.Position, seq))
-	case env.ID != recs[0].ID:
-		return refuse(fmt.Sprintf("id %q is not the log's %q at position %d", env.ID, recs[0].ID, seq))
-	case env.Hash != "" && env.Hash != recs[0].Hash:
-		return refuse(fmt.Sprintf("hash %.12s is not the log's %.12s at position %d", env.Hash, recs[0].Hash, seq))
+	}
+	if reason := notLogRecord(env.ID, env.Hash, recs[0]); reason != "" {
+		return refuse(reason)
 	}
 	return v.applyLinked(recs[0], refuse)
+}
+
+// notLogRecord says why a record known by its id and hash is not the log's record rec at
+// the same position ("" when it is). A hash of "" (a copy made before the chain) is not
+// compared. The views check stream messages with it, the history index its saved copy.
+func notLogRecord(id, hash string, rec eventstore.Record) string {
+	switch {
+	case id != rec.ID:
+		return fmt.Sprintf("id %q is not the log's %q at position %d", id, rec.ID, rec.Position)
+	case hash != "" && hash != rec.Hash:
+		return fmt.Sprintf("hash %.12s is not the log's %.12s at position %d", hash, rec.Hash, rec.Position)
+	}
+	return ""
 }
 
 // FollowLog waits for the view's first refusal, then keeps it up to the local log directly

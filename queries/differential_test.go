@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"roster/client"
 	"roster/commands"
 	"roster/domain"
@@ -293,6 +295,43 @@ func (h *diffHarness) release() {
 		h.t.Fatal(err)
 	}
 	h.svc, h.released = svc, true
+	h.restartIndex()
+}
+
+// restartIndex restarts the read side's history index as rosterd does: the index in use is
+// saved into a views database (Badger in a temp dir) and a new one loaded from that copy
+// answers the rest of the history, caught up from the copy's position.
+func (h *diffHarness) restartIndex() {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := badger.Open(badger.DefaultOptions(h.t.TempDir()).WithLogger(nil))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = db.Close() })
+	old := h.q.Index()
+	old.UseStore(db, logger)
+	if err := old.Load(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := old.CatchUp(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := old.Save(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	x := projections.NewHistoryIndex(projections.StoreHistory{Store: h.store})
+	x.UseStore(db, logger)
+	if err := x.Load(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if st := x.Stats(); st.Source != projections.SourceSaved || st.LoadedAt != old.Position() {
+		h.t.Fatalf("the saved history index was not loaded: %+v", st)
+	}
+	h.q, err = queries.NewQueries(queries.Config{Members: h.members, Permissions: h.perms, Index: x,
+		History: projections.StoreHistory{Store: h.store}, Presets: h.presets, Now: h.clock.peek, Logger: logger})
+	if err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // refOf is the reference state of an organization as of the clock's time, with the preset

@@ -457,6 +457,10 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		if err != nil {
 			return nil, err
 		}
+		// The history index is a view with a checkpoint beside the views (loaded, caught up
+		// and saved by Run; queries wait for the load).
+		q.Index().UseStore(d.viewsDB, log.With("component", "history-index"))
+		d.goRun(func() { q.Index().Run(runCtx, d.cfg.FlushEvery) })
 		if err := q.AddEndpoints(runCtx, d.Service); err != nil {
 			return nil, err
 		}

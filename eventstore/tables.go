@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
@@ -17,11 +18,13 @@ import (
 // garbled index) as an error wrapping ErrCorruptLog. badger.Open opens tables
 // on goroutines of its own, where such a table is a panic that takes the
 // process down; this check runs first so that a damaged directory is an error.
-// It reads the files only.
+// It reads the files only. Only the tables the MANIFEST lists are checked: a table file it does
+// not list is a flush or compaction that a kill cut short (even an empty file), which Badger
+// deletes when it opens.
 func CheckTables(dir string) error {
-	ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	ssts, err := listedTables(dir)
 	if err != nil {
-		return fmt.Errorf("list tables in %s: %w", dir, err)
+		return err
 	}
 	for _, f := range ssts {
 		if err := checkTable(f); err != nil {
@@ -29,6 +32,37 @@ func CheckTables(dir string) error {
 		}
 	}
 	return nil
+}
+
+// listedTables lists the .sst files of a Badger directory that its MANIFEST lists (every .sst
+// file when there is no MANIFEST). A MANIFEST that cannot be read is an error wrapping
+// ErrCorruptLog, as it is for badger.Open.
+func listedTables(dir string) ([]string, error) {
+	ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil {
+		return nil, fmt.Errorf("list tables in %s: %w", dir, err)
+	}
+	fp, err := os.Open(filepath.Join(dir, badger.ManifestFilename))
+	if errors.Is(err, os.ErrNotExist) {
+		return ssts, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the MANIFEST of %s: %w", dir, err)
+	}
+	defer fp.Close()
+	m, _, err := badger.ReplayManifestFile(fp, 0, badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the MANIFEST of %s: %w", ErrCorruptLog, dir, err)
+	}
+	listed := ssts[:0]
+	for _, f := range ssts {
+		if id, ok := table.ParseFileID(filepath.Base(f)); ok {
+			if _, in := m.Tables[id]; in {
+				listed = append(listed, f)
+			}
+		}
+	}
+	return listed, nil
 }
 
 func checkTable(fname string) (err error) {
@@ -54,11 +88,12 @@ func checkTable(fname string) (err error) {
 // its checksum, one table at a time, on the caller's goroutine, and stops when
 // ctx ends (returning ctx's error). A failing table is an error wrapping
 // ErrCorruptLog naming it. A table that Badger removes meanwhile (compaction)
-// is skipped. It reads the files only, so it may run beside the open store.
+// is skipped, and so is one the MANIFEST does not list yet (a table being written). It reads
+// the files only, so it may run beside the open store.
 func VerifyTableChecksums(ctx context.Context, dir string) error {
-	ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	ssts, err := listedTables(dir)
 	if err != nil {
-		return fmt.Errorf("list tables in %s: %w", dir, err)
+		return err
 	}
 	for _, f := range ssts {
 		if err := ctx.Err(); err != nil {

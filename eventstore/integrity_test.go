@@ -267,7 +267,10 @@ func TestRecoverFromStream(t *testing.T) {
 	if _, err := RecoverFromStream(ctx, js, RelayConfig{}, dir, BadgerOptions{}); !errors.Is(err, ErrNotEmpty) {
 		t.Fatalf("recover into a full dir: %v", err)
 	}
-	st, _ := js.Stream(ctx, DefaultStreamName)
+	st, err := js.Stream(ctx, DefaultStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := st.DeleteMsg(ctx, 33); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -291,6 +292,9 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 			"Rerun with the same CSV to finish (chunks already applied are answered from the server's memory, appended once):\n  %s\n",
 			name, i+1, len(run.chunks), run.chunks[i].first+1, run.chunks[i].first+run.chunks[i].rows, escape(run.chunkID(i)), cause,
 			i, i+1, len(run.chunks), retryLine(argv, run.base))
+		if slices.Contains(argv, "-") || slices.Contains(argv, "@-") {
+			fmt.Fprintln(e.stderr, "(with the same CSV on standard input)")
+		}
 		return exitWith(code)
 	}
 	for i, ch := range run.chunks {

@@ -25,6 +25,17 @@
 // every value passed through one escaping function so that control characters in names
 // cannot fake rows or move the cursor.
 //
+// ImportMembers (aliases import, import-members) splits a CSV over one command's limits
+// (commands.MaxImportRows rows, commands.MaxCSVBytes bytes, the request body and the
+// connection's max payload) into chunks of whole rows found with encoding/csv, each repeating
+// the header line, bounded by --chunk-rows and by bytes. Chunk i carries the command id
+// <base>-i, base being --command-id or a generated UUIDv7 printed first, so a run that stopped
+// at a failed chunk is finished by rerunning the printed line: the applied chunks are answered
+// from the server's idempotency memory and append nothing. The replies are aggregated into one
+// ImportMembers reply (rows renumbered over the whole CSV; --json adds base_command_id, chunks,
+// chunks_applied). The progress bar is schollz/progressbar, already used by roster rebuild;
+// it is drawn only when stderr is a terminal and neither --quiet nor --json is given.
+//
 // Exit status: 0 success; 1 usage, connection or transport error; 2 refused by the server
 // (error <code>: <message> on stderr); 3 an import answered with failed rows.
 package main

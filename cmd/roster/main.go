@@ -222,7 +222,7 @@ func levenshtein(a, b string) int {
 
 // boolFlags are the flags that take no value, so "--explain false" can be read as --explain=false.
 func boolFlags(ops []op) []string {
-	names := []string{"json", "follow", "help", "version"}
+	names := []string{"json", "follow", "help", "version", "quiet"}
 	for _, o := range ops {
 		for _, s := range o.Flags {
 			if s.Kind == kindBool {
@@ -293,6 +293,13 @@ func wireCommand(o op, g *globals, e env, argv []string) *cobra.Command {
 	}
 	cmd.Flags().SortFlags = false
 	bindFlags(cmd.Flags(), o, req)
+	if o.Name == client.CmdImportMembers {
+		opts := &importOpts{}
+		addImportFlags(cmd, opts)
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			return sendImport(cmd.Context(), o, req, args, opts, g, e, argv)
+		}
+	}
 	return cmd
 }
 
@@ -343,19 +350,7 @@ func sendOp(ctx context.Context, o op, req *request, args []string, g *globals, 
 		return err
 	}
 	defer nc.Close()
-	c := client.New(nc).WithTimeout(g.timeout)
-	rctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
-	raw, err := c.Request(rctx, subjectOf(o), body)
-	if err != nil {
-		if id != "" && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
-			fmt.Fprintf(e.stderr, "roster: %s: no reply within %s; it may or may not have been applied.\n"+
-				"Retry with the same command id (applied at most once):\n  %s\n", o.Name, g.timeout, retryLine(argv, id))
-			return exitWith(exitFailure)
-		}
-		return err
-	}
-	return exitWith(show(o.Name, o.Query, raw, g.json, e.stdout, e.stderr))
+	return sendBody(ctx, o, body, id, nc, g, e, argv)
 }
 
 // retryLine is the command line to run again with the command id sent; a password given on

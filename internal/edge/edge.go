@@ -79,7 +79,11 @@ func CodeOf(err error) (string, string) {
 }
 
 // DecodeStrict decodes one JSON object and refuses unknown fields, keys in the wrong case,
-// duplicate keys and trailing data.
+// duplicate keys, nesting deeper than MaxJSONDepth, invalid UTF-8 and trailing data.
+//
+// A body that cleanRequest finds clean in its single pass is decoded at once; any other body
+// takes the walk of checkKeys, which names what is wrong (or accepts the few bodies the pass
+// leaves to it, such as a key written with escapes), so every refusal reads as it always has.
 func DecodeStrict(body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -87,6 +91,9 @@ func DecodeStrict(body []byte, v any) error {
 	}
 	if trimmed[0] != '{' {
 		return errNotObject
+	}
+	if cleanRequest(body, reflect.TypeOf(v)) {
+		return decodeChecked(body, v)
 	}
 	// encoding/json turns invalid UTF-8 into U+FFFD without a word; a request must be UTF-8
 	// (RFC 8259) and one that is not is refused rather than stored altered.
@@ -100,6 +107,11 @@ func DecodeStrict(body []byte, v any) error {
 		}
 		return err
 	}
+	return decodeChecked(body, v)
+}
+
+// decodeChecked decodes a body whose keys, nesting and encoding have been checked.
+func decodeChecked(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -1,0 +1,313 @@
+package edge
+
+import (
+	"bytes"
+	"reflect"
+	"unicode/utf8"
+)
+
+// maxLinearKeys is how many keys of one object the scan compares linearly for duplicates;
+// an object with more keys gets a set, so a wide object costs O(keys), not O(keys²).
+const maxLinearKeys = 16
+
+// cleanRequest reports, in one pass over the bytes and without decoding anything, whether
+// body is a request the strict decoder accepts as it stands: one JSON object (JSON
+// whitespace around it and nothing else), valid UTF-8, nested at most MaxJSONDepth deep,
+// no key given twice in one object, and, in an object decoded into a struct, only keys that
+// name one of its fields exactly. Keys holding escapes are not compared here: such a body,
+// like every body that fails a check, is reported not clean, and DecodeStrict then walks it
+// with checkKeys, which finds the refusal (or the rare body accepted all the same, such as
+// an escaped key) and words it.
+func cleanRequest(body []byte, t reflect.Type) bool {
+	var keys [32][]byte
+	s := scan{data: body, keys: keys[:0]}
+	s.space()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return false
+	}
+	if !s.value(t) {
+		return false
+	}
+	s.space()
+	return s.pos == len(s.data)
+}
+
+// scan is one pass of cleanRequest. keys holds the keys of the objects being scanned, outermost
+// first; each object compares its keys against its own tail of it.
+type scan struct {
+	data  []byte
+	pos   int
+	depth int
+	keys  [][]byte
+}
+
+// space skips JSON whitespace.
+func (s *scan) space() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value scans one value decoded into t (nil when the type does not say), the walk keeping to
+// the Go type as checkKeys does.
+func (s *scan) value(t reflect.Type) bool {
+	if s.pos >= len(s.data) {
+		return false
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{' || c == '[':
+		s.depth++
+		if s.depth > MaxJSONDepth {
+			return false
+		}
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		var ok bool
+		if c == '{' {
+			ok = s.object(t)
+		} else {
+			ok = s.array(t)
+		}
+		s.depth--
+		return ok
+	case c == '"':
+		_, ok := s.string(false)
+		return ok
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return false
+}
+
+func (s *scan) array(t reflect.Type) bool {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	s.pos++ // [
+	s.space()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		return true
+	}
+	for {
+		s.space()
+		if !s.value(elem) {
+			return false
+		}
+		s.space()
+		if s.pos >= len(s.data) {
+			return false
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *scan) object(t reflect.Type) bool {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil && t.Kind() == reflect.Struct && t != rawMessageType {
+		fields = fieldsOf(t)
+	} else if t != nil && t.Kind() == reflect.Map {
+		elem = t.Elem()
+	}
+	start := len(s.keys)
+	defer func() { s.keys = s.keys[:start] }()
+	var many map[string]struct{} // this object's keys, once it has more than maxLinearKeys
+	s.pos++                      // {
+	s.space()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		return true
+	}
+	for {
+		s.space()
+		key, ok := s.string(true)
+		if !ok {
+			return false
+		}
+		if many != nil {
+			if _, dup := many[string(key)]; dup {
+				return false
+			}
+			many[string(key)] = struct{}{}
+		} else {
+			for _, k := range s.keys[start:] {
+				if bytes.Equal(k, key) {
+					return false
+				}
+			}
+			s.keys = append(s.keys, key)
+			if len(s.keys)-start > maxLinearKeys {
+				many = make(map[string]struct{}, 2*maxLinearKeys)
+				for _, k := range s.keys[start:] {
+					many[string(k)] = struct{}{}
+				}
+			}
+		}
+		next := elem
+		if fields != nil {
+			ft, known := fields[string(key)]
+			if !known {
+				return false
+			}
+			next = ft
+		}
+		s.space()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return false
+		}
+		s.pos++
+		s.space()
+		if !s.value(next) {
+			return false
+		}
+		s.space()
+		if s.pos >= len(s.data) {
+			return false
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// string scans a string and returns its bytes between the quotes. A key (key true) holding an
+// escape is refused, since its bytes are not the key it names.
+func (s *scan) string(key bool) ([]byte, bool) {
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		return nil, false
+	}
+	s.pos++
+	start := s.pos
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, false
+			}
+			s.pos += n
+			continue
+		}
+		switch {
+		case c == '"':
+			s.pos++
+			return s.data[start : s.pos-1], true
+		case c < 0x20:
+			return nil, false
+		case c == '\\':
+			if key || !s.escape() {
+				return nil, false
+			}
+		default:
+			s.pos++
+		}
+	}
+	return nil, false
+}
+
+// escape scans one escape sequence (\" \\ \/ \b \f \n \r \t \uXXXX) at s.pos.
+func (s *scan) escape() bool {
+	if s.pos+1 >= len(s.data) {
+		return false
+	}
+	switch s.data[s.pos+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.pos += 2
+		return true
+	case 'u':
+		if s.pos+6 > len(s.data) {
+			return false
+		}
+		for _, h := range s.data[s.pos+2 : s.pos+6] {
+			if !isHex(h) {
+				return false
+			}
+		}
+		s.pos += 6
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// number scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scan) number() bool {
+	if s.data[s.pos] == '-' {
+		s.pos++
+	}
+	if s.pos >= len(s.data) {
+		return false
+	}
+	switch c := s.data[s.pos]; {
+	case c == '0':
+		s.pos++
+	case c >= '1' && c <= '9':
+		s.digits()
+	default:
+		return false
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '.' {
+		s.pos++
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	if s.pos < len(s.data) && (s.data[s.pos] == 'e' || s.data[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.data) && (s.data[s.pos] == '+' || s.data[s.pos] == '-') {
+			s.pos++
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// digits skips decimal digits and says how many.
+func (s *scan) digits() int {
+	start := s.pos
+	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+		s.pos++
+	}
+	return s.pos - start
+}
+
+func (s *scan) literal(word string) bool {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(word)) {
+		return false
+	}
+	s.pos += len(word)
+	return true
+}

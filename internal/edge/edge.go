@@ -93,7 +93,10 @@ func DecodeStrict(body []byte, v any) error {
 		return errNotObject
 	}
 	if cleanRequest(body, reflect.TypeOf(v)) {
-		return decodeChecked(body, v)
+		if err := json.Unmarshal(body, v); err != nil {
+			return fmt.Errorf("malformed JSON: %w", err)
+		}
+		return nil
 	}
 	// encoding/json turns invalid UTF-8 into U+FFFD without a word; a request must be UTF-8
 	// (RFC 8259) and one that is not is refused rather than stored altered.

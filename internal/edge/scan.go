@@ -2,7 +2,9 @@ package edge
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -14,13 +16,13 @@ const maxLinearKeys = 16
 // body is a request the strict decoder accepts as it stands: one JSON object (JSON
 // whitespace around it and nothing else), valid UTF-8, nested at most MaxJSONDepth deep,
 // no key given twice in one object, and, in an object decoded into a struct, only keys that
-// name one of its fields exactly. Keys holding escapes are not compared here: such a body,
+// name one of its fields exactly, as both checkKeys and encoding/json know it (so a clean
+// body decodes with json.Unmarshal exactly as with a Decoder refusing unknown fields). Keys holding escapes are not compared here: such a body,
 // like every body that fails a check, is reported not clean, and DecodeStrict then walks it
 // with checkKeys, which finds the refusal (or the rare body accepted all the same, such as
 // an escaped key) and words it.
 func cleanRequest(body []byte, t reflect.Type) bool {
-	var keys [32][]byte
-	s := scan{data: body, keys: keys[:0]}
+	s := scan{data: body}
 	s.space()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
 		return false
@@ -32,13 +34,11 @@ func cleanRequest(body []byte, t reflect.Type) bool {
 	return s.pos == len(s.data)
 }
 
-// scan is one pass of cleanRequest. keys holds the keys of the objects being scanned, outermost
-// first; each object compares its keys against its own tail of it.
+// scan is one pass of cleanRequest.
 type scan struct {
 	data  []byte
 	pos   int
 	depth int
-	keys  [][]byte
 }
 
 // space skips JSON whitespace.
@@ -127,14 +127,15 @@ func (s *scan) object(t reflect.Type) bool {
 	var fields map[string]reflect.Type
 	var elem reflect.Type
 	if t != nil && t.Kind() == reflect.Struct && t != rawMessageType {
-		fields = fieldsOf(t)
+		fields = knownFieldsOf(t)
 	} else if t != nil && t.Kind() == reflect.Map {
 		elem = t.Elem()
 	}
-	start := len(s.keys)
-	defer func() { s.keys = s.keys[:start] }()
-	var many map[string]struct{} // this object's keys, once it has more than maxLinearKeys
-	s.pos++                      // {
+	// This object's keys: up to maxLinearKeys compared linearly on the stack, then in a set.
+	var few [maxLinearKeys][]byte
+	n := 0
+	var many map[string]struct{}
+	s.pos++ // {
 	s.space()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
@@ -146,24 +147,25 @@ func (s *scan) object(t reflect.Type) bool {
 		if !ok {
 			return false
 		}
-		if many != nil {
-			if _, dup := many[string(key)]; dup {
-				return false
-			}
-			many[string(key)] = struct{}{}
-		} else {
-			for _, k := range s.keys[start:] {
+		if n < maxLinearKeys {
+			for _, k := range few[:n] {
 				if bytes.Equal(k, key) {
 					return false
 				}
 			}
-			s.keys = append(s.keys, key)
-			if len(s.keys)-start > maxLinearKeys {
+			few[n] = key
+			n++
+		} else {
+			if many == nil {
 				many = make(map[string]struct{}, 2*maxLinearKeys)
-				for _, k := range s.keys[start:] {
+				for _, k := range few {
 					many[string(k)] = struct{}{}
 				}
 			}
+			if _, dup := many[string(key)]; dup {
+				return false
+			}
+			many[string(key)] = struct{}{}
 		}
 		next := elem
 		if fields != nil {
@@ -310,4 +312,33 @@ func (s *scan) literal(word string) bool {
 	}
 	s.pos += len(word)
 	return true
+}
+
+// knownFields caches, per struct type, the keys of fieldsOf that encoding/json also decodes
+// into a field of the type.
+var knownFields sync.Map // reflect.Type -> map[string]reflect.Type
+
+// knownFieldsOf is fieldsOf(t) less any key encoding/json would call unknown. The two agree
+// on every request type; should a type ever make them differ (a name conflict between embedded
+// structs, an embedded pointer to an unexported struct), bodies using the key take the checked
+// walk, whose Decoder refuses unknown fields, rather than being decoded without that check.
+// Each key is asked of encoding/json once per type, by decoding {"key":null} into a new value.
+func knownFieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := knownFields.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for name, ft := range fieldsOf(t) {
+		probe, err := json.Marshal(map[string]any{name: nil})
+		if err != nil {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(probe))
+		dec.DisallowUnknownFields()
+		if dec.Decode(reflect.New(t).Interface()) == nil {
+			m[name] = ft
+		}
+	}
+	knownFields.Store(t, m)
+	return m
 }

@@ -203,33 +203,33 @@ func (s *scan) object(t reflect.Type) bool {
 // string scans a string and returns its bytes between the quotes. A key (key true) holding an
 // escape is refused, since its bytes are not the key it names.
 func (s *scan) string(key bool) ([]byte, bool) {
-	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+	data, i := s.data, s.pos
+	if i >= len(data) || data[i] != '"' {
 		return nil, false
 	}
-	s.pos++
-	start := s.pos
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRune(s.data[s.pos:])
-			if r == utf8.RuneError && n == 1 {
-				return nil, false
-			}
-			s.pos += n
-			continue
-		}
-		switch {
+	i++
+	start := i
+	for i < len(data) {
+		switch c := data[i]; {
+		case c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\':
+			i++
 		case c == '"':
-			s.pos++
-			return s.data[start : s.pos-1], true
-		case c < 0x20:
-			return nil, false
+			s.pos = i + 1
+			return data[start:i], true
 		case c == '\\':
+			s.pos = i
 			if key || !s.escape() {
 				return nil, false
 			}
-		default:
-			s.pos++
+			i = s.pos
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, false
+			}
+			i += n
+		default: // a control character
+			return nil, false
 		}
 	}
 	return nil, false

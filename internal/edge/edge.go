@@ -93,6 +93,8 @@ func DecodeStrict(body []byte, v any) error {
 		return errNotObject
 	}
 	if cleanRequest(body, reflect.TypeOf(v)) {
+		// Clean: a single valid object, so Unmarshal (which copies nothing) decodes it as the
+		// Decoder below would.
 		if err := json.Unmarshal(body, v); err != nil {
 			return fmt.Errorf("malformed JSON: %w", err)
 		}
@@ -110,11 +112,6 @@ func DecodeStrict(body []byte, v any) error {
 		}
 		return err
 	}
-	return decodeChecked(body, v)
-}
-
-// decodeChecked decodes a body whose keys, nesting and encoding have been checked.
-func decodeChecked(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

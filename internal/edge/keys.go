@@ -26,7 +26,8 @@ const maxPathInError = 200
 // to case (encoding/json matches keys case-insensitively and keeps the last duplicate, so
 // "Actor" or a second "actor" would otherwise slip past a gateway that checked the first),
 // and nesting deeper than MaxJSONDepth. Unknown keys are left to the decoder's
-// DisallowUnknownFields.
+// DisallowUnknownFields. DecodeStrict walks only the bodies cleanRequest's single pass does
+// not find clean, so this walk is what words every refusal.
 func checkKeys(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

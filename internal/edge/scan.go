@@ -13,14 +13,14 @@ import (
 const maxLinearKeys = 16
 
 // cleanRequest reports, in one pass over the bytes and without decoding anything, whether
-// body is a request the strict decoder accepts as it stands: one JSON object (JSON
-// whitespace around it and nothing else), valid UTF-8, nested at most MaxJSONDepth deep,
-// no key given twice in one object, and, in an object decoded into a struct, only keys that
-// name one of its fields exactly, as both checkKeys and encoding/json know it (so a clean
-// body decodes with json.Unmarshal exactly as with a Decoder refusing unknown fields). Keys holding escapes are not compared here: such a body,
-// like every body that fails a check, is reported not clean, and DecodeStrict then walks it
-// with checkKeys, which finds the refusal (or the rare body accepted all the same, such as
-// an escaped key) and words it.
+// body is a request the strict decoder accepts as it stands: one JSON object (JSON whitespace
+// around it and nothing else), valid UTF-8, nested at most MaxJSONDepth deep, no key given
+// twice in one object, and, in an object decoded into a struct, only keys naming one of its
+// fields exactly as both checkKeys and encoding/json know them (so a clean body decodes with
+// json.Unmarshal exactly as with a Decoder refusing unknown fields). A key holding an escape
+// is not compared here. Such a body, like every body failing a check, is reported not clean,
+// and DecodeStrict walks it with checkKeys, which finds and words the refusal (or accepts the
+// rare body the pass cannot vouch for, such as one with an escaped key).
 func cleanRequest(body []byte, t reflect.Type) bool {
 	s := scan{data: body}
 	s.space()

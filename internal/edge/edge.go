@@ -117,7 +117,8 @@ func DecodeStrict(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("malformed JSON: %w", err)
 	}
-	if dec.More() {
+	// Decoder.More does not count a stray '}' or ']' as more: look at the bytes themselves.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		return errors.New("malformed JSON: trailing data after the object")
 	}
 	return nil

@@ -40,7 +40,8 @@ func decodeStrictBefore(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("malformed JSON: %w", err)
 	}
-	if dec.More() {
+	// Decoder.More does not count a stray '}' or ']' as more: look at the bytes themselves.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		return errors.New("malformed JSON: trailing data after the object")
 	}
 	return nil
@@ -306,4 +307,20 @@ func FuzzDecodeStrictMatchesBefore(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sameAsBefore(t, body)
 	})
+}
+
+// A stray closing brace or bracket after the object is trailing data like any other (the
+// Decoder's More does not count them), refused on both paths.
+func TestDecodeStrictRefusesStrayClosers(t *testing.T) {
+	for _, body := range []string{`{"org_id":"a"}}`, `{"org_id":"a"}]`, "{\"org_id\":\"a\"} \n}", `{"org_id":"a"}]}`} {
+		var v nestReq
+		err := DecodeStrict([]byte(body), &v)
+		if err == nil || !strings.Contains(err.Error(), "trailing data") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	var v nestReq
+	if err := DecodeStrict([]byte("{\"org_id\":\"a\"} \n\t"), &v); err != nil {
+		t.Errorf("trailing white space: %v", err)
+	}
 }

@@ -409,6 +409,23 @@ type Status struct {
 	Projections []ProjectionStatus `json:"projections"`
 	// Relay is the relay's state, in a process that has the log.
 	Relay *RelayStatus `json:"relay,omitempty"`
+	// HistoryIndex is the state of the index that answers AccessAt, Check's explanations and
+	// Audit (operators, or every caller in insecure mode).
+	HistoryIndex *HistoryIndexStatus `json:"history_index,omitempty"`
+}
+
+// HistoryIndexStatus is the history index's progress and where it came from: "saved" (the
+// copy in the views database, loaded at start at LoadedAt) or "log" (built from the log).
+// Discarded counts saved copies refused at start (damaged, of another log, ahead of it), with
+// the last reason.
+type HistoryIndexStatus struct {
+	Position    uint64 `json:"position"`
+	Lag         int64  `json:"lag"`
+	Source      string `json:"source,omitempty"`
+	LoadedAt    uint64 `json:"loaded_at,omitempty"`
+	Saved       uint64 `json:"saved"`
+	Discarded   uint64 `json:"discarded,omitempty"`
+	LastDiscard string `json:"last_discard,omitempty"`
 }
 
 // ProjectionStatus is one view's progress. Lag is head - position: negative when the view

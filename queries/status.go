@@ -60,6 +60,11 @@ func (q *Queries) status(ctx context.Context, r client.StatusRequest, mayBlock b
 		dead := q.cfg.DeadLetters()
 		res.DeadLetters = &dead
 	}
+	if q.cfg.Index != nil && full {
+		st := q.cfg.Index.Stats()
+		res.HistoryIndex = &client.HistoryIndexStatus{Position: st.Position, Lag: int64(head) - int64(st.Position), Source: st.Source,
+			LoadedAt: st.LoadedAt, Saved: st.Saved, Discarded: st.Discarded, LastDiscard: st.LastDiscard}
+	}
 	if q.cfg.Relay != nil {
 		rs := q.cfg.Relay()
 		res.Relay = &rs

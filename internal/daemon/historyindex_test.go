@@ -88,6 +88,12 @@ func TestHistoryIndexSurvivesRestart(t *testing.T) {
 	if st.Discarded != 1 || !strings.Contains(st.LastDiscard, "CRC-32C") || st.Source != projections.SourceLog || st.Read != head {
 		t.Fatalf("start with a damaged copy: %+v, want it discarded and the index built from the log", st)
 	}
+	// Operators see it in Status.
+	var status client.Status
+	r.query(client.QStatus, obj{}, &status)
+	if h := status.HistoryIndex; h == nil || h.Discarded != 1 || h.Source != projections.SourceLog || h.Position != head || h.Lag != 0 {
+		t.Fatalf("Status history_index after a damaged copy: %+v", h)
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("answers after discarding the copy:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -498,6 +498,13 @@ func renderStatus(w io.Writer, res client.Status) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if h := res.HistoryIndex; h != nil {
+		fmt.Fprintf(w, "history index at %d (lag %d), from %s, saved copy at %d", h.Position, h.Lag, escape(orDash(h.Source)), h.Saved)
+		if h.Discarded > 0 {
+			fmt.Fprintf(w, "; %d saved copies refused at start, last: %s", h.Discarded, escape(h.LastDiscard))
+		}
+		fmt.Fprintln(w)
+	}
 	for _, a := range res.Alarms {
 		fmt.Fprintf(w, "ALARM %s\n", escape(a))
 	}

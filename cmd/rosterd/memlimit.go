@@ -9,13 +9,12 @@ import (
 )
 
 // memoryHeadroom is how far above the live heap the Go memory limit stays when the live heap
-// outgrows --memory-limit-mib: half of it (with GOGC's 100 the heap may double). An eighth made
-// a 10,000-row import collect eight times as often as GOGC would and take 2–5 s instead of 0.5–1.
-const memoryHeadroom = 2 // limit = live + live/memoryHeadroom
+// outgrows --memory-limit-mib: an eighth of it (with GOGC's 100 the heap may double).
+const memoryHeadroom = 8 // limit = live + live/memoryHeadroom
 
 // memoryLimitFor is the soft memory limit for a live heap of live bytes: the floor
 // (--memory-limit-mib) while the working set fits under it with headroom, else the live heap and
-// a half. A fixed limit below the working set makes the GC run back to back (it took a
+// an eighth. A fixed limit below the working set makes the GC run back to back (it took a
 // 10,000-row import from 0.3 s to 8 s); one that follows the live heap only makes it run
 // more often than GOGC would.
 func memoryLimitFor(floor, live int64) int64 {

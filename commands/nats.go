@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -29,16 +28,121 @@ const CommandTimeout = 30 * time.Second
 // order is the arrival order all the same.
 const InlineDecode = 16 << 10
 
-// peekOrg reads a request's top-level org_id without decoding the rest; false when there is
-// none that is a valid id (the request is then decoded inline, which names the problem).
+// PendingMsgs and PendingBytes bound the requests the commands' subscription holds before its
+// goroutine reads them (nats.go's buffer); beyond them the client library drops requests
+// (their callers time out and retry) rather than hold without bound what a flood sends.
+const (
+	PendingMsgs  = 65536
+	PendingBytes = 64 << 20
+)
+
+// peekOrg reads a request's top-level org_id without decoding the rest: one pass over the
+// bytes that skips every other member's value (strings, nested objects and arrays) without
+// checking or allocating. False when there is none that is a valid id, or the body is not
+// shaped so that the pass can tell (an escaped key, say): the request is then decoded inline,
+// which names the problem. The worker's strict decoding checks the whole body and that its
+// org_id is the one found here.
 func peekOrg(body []byte) (string, bool) {
-	var head struct {
-		OrgID string `json:"org_id"`
-	}
-	if err := json.Unmarshal(body, &head); err != nil || !domain.ValidID(head.OrgID) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
 		return "", false
 	}
-	return head.OrgID, true
+	i++
+	for {
+		i = skipSpace(body, i)
+		if i >= len(body) || body[i] != '"' {
+			return "", false
+		}
+		keyEnd, escaped := stringEnd(body, i)
+		if keyEnd < 0 || escaped {
+			return "", false
+		}
+		key := body[i+1 : keyEnd-1]
+		i = skipSpace(body, keyEnd)
+		if i >= len(body) || body[i] != ':' {
+			return "", false
+		}
+		i = skipSpace(body, i+1)
+		if string(key) == "org_id" {
+			if i >= len(body) || body[i] != '"' {
+				return "", false
+			}
+			end, escaped := stringEnd(body, i)
+			if end < 0 || escaped || !domain.ValidID(string(body[i+1:end-1])) {
+				return "", false
+			}
+			return string(body[i+1 : end-1]), true
+		}
+		if i = skipValue(body, i); i < 0 {
+			return "", false
+		}
+		i = skipSpace(body, i)
+		if i >= len(body) || body[i] != ',' {
+			return "", false
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"' (-1 when it does
+// not end), and whether it holds an escape.
+func stringEnd(b []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return -1, escaped
+}
+
+// skipValue returns the index just past the value starting at b[i] (-1 when it does not end).
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		end, _ := stringEnd(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, _ := stringEnd(b, i)
+				if end < 0 {
+					return -1
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
 }
 
 // AddEndpoints registers roster.cmd.* on the micro service. The subscription's goroutine only
@@ -64,7 +168,10 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		var org string
 		later := false
 		if err == nil && len(data) > InlineDecode && len(data) <= s.cfg.MaxPayload {
-			org, later = peekOrg(data)
+			// The bounds first: a caller over them costs no more than this.
+			if err = sch.admit(who, len(data)); err == nil {
+				org, later = peekOrg(data)
+			}
 		}
 		if err == nil && !later {
 			cmd, err = s.decode(name, data)
@@ -82,7 +189,7 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 			Respond(req, body, code)
 			return
 		}
-		job := &job{org: org, cmd: cmd, who: who, as: s.as(who), name: name, arrived: arrived,
+		job := &job{org: org, cmd: cmd, who: who, as: s.as(who), name: name, arrived: arrived, size: len(data),
 			reply: func(body []byte, code string) { s.respondLater(req, name, body, code) }}
 		if later {
 			job.body = data
@@ -94,6 +201,7 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		}
 	})
 	return svc.AddEndpoint("commands", handler, micro.WithEndpointSubject(client.CommandPrefix+"*"),
+		micro.WithEndpointPendingLimits(PendingMsgs, PendingBytes),
 		micro.WithEndpointMetadata(map[string]string{"description": "roster.cmd.<Command>: submit a command (API.md)"}))
 }
 

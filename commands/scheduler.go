@@ -13,17 +13,17 @@ import (
 
 // Limits of the command scheduler (README "Limits").
 const (
-	// MaxOrgQueue bounds the commands of one organization waiting to be decided; one more is
-	// answered unavailable at once.
+	// MaxOrgQueue bounds one caller's commands of one organization waiting to be decided (in
+	// insecure mode, where every request is the same anonymous caller, all the organization's
+	// commands); one more is answered unavailable at once.
 	MaxOrgQueue = 256
 	// MaxQueued bounds the commands waiting to be decided over all organizations.
 	MaxQueued = 16384
-	// A caller (an application account, or one person of a user account) may have at most
-	// half of an organization's queue bound (MaxOrgQueue/2 by default) waiting over all
-	// organizations: an organization is queued by the org_id a request names, before the
-	// decider tells a stranger it does not exist, so without this bound another tenant could
-	// fill a victim's queue with requests naming it. In insecure mode every request is the
-	// same anonymous caller and only the organization and global bounds apply.
+	// MaxQueuedBytes bounds the request bytes waiting to be decided over all organizations,
+	// and MaxCallerQueuedBytes those of one caller: a command is queued with its body (a large
+	// one is decoded only on its turn), so a count alone would let a few callers hold gigabytes.
+	MaxQueuedBytes       = 128 << 20
+	MaxCallerQueuedBytes = 8 << 20
 	// Workers bounds the organizations whose commands are decided at once.
 	Workers = 8
 	// TurnJobs bounds the commands of one organization a worker decides in one turn before
@@ -33,12 +33,24 @@ const (
 	TurnJobs = 8
 )
 
+// Callers. A command is queued under the org_id its request names, before the decider can
+// tell a stranger that the organization does not exist for them; so within an organization's
+// queue each caller (an application account, or one person of a user account: callerKey) has
+// a queue of its own, and a turn takes their commands round-robin. A stranger naming a
+// victim's organization fills only their own queue and delays the victim's commands by at
+// most one of theirs each. A caller may also have at most half of MaxOrgQueue (callerLimit)
+// and MaxCallerQueuedBytes waiting over all organizations. One caller's commands of one
+// organization keep their arrival order; commands of different callers are concurrent and
+// have none to keep. In insecure mode every request is the same anonymous caller: one queue
+// per organization, as before, and no per-caller bound.
+
 // job is one decoded command waiting in its organization's queue.
 type job struct {
 	org string
 	// cmd is the decoded command; nil when body is decoded on the worker (InlineDecode).
 	cmd     domain.Command
 	body    []byte
+	size    int // the request's bytes, counted against the byte bounds
 	who     caller.Caller
 	as      principal
 	name    string
@@ -46,15 +58,23 @@ type job struct {
 	reply   func(body []byte, code string)
 }
 
-// orgQueue is one organization's commands in arrival order. An organization is in the ready
-// list or held by one worker (scheduled) while it has commands, never both, so its commands
-// are decided one at a time in order; a worker decides up to TurnJobs of its commands and puts
-// the organization back at the end of the ready list, so organizations take turns.
+// orgQueue is one organization's commands: a queue per caller in arrival order, served
+// round-robin. An organization is in the ready list or held by one worker (scheduled) while it
+// has commands, never both, so its commands are decided one at a time; a worker decides up to
+// TurnJobs of them and puts the organization back at the end of the ready list, so
+// organizations take turns.
 type orgQueue struct {
 	id        string
 	entry     *orgEntry
-	jobs      []*job
+	callers   map[string]*callerQueue
+	turns     []*callerQueue // the callers with commands, in the order they are served
+	n         int
 	scheduled bool
+}
+
+type callerQueue struct {
+	key  string
+	jobs []*job
 }
 
 type scheduler struct {
@@ -67,13 +87,17 @@ type scheduler struct {
 	queues map[string]*orgQueue
 	ready  []*orgQueue
 	queued int
-	// byCaller counts the queued commands of each caller (callerKey).
-	byCaller map[string]int
+	bytes  int
+	// byCaller counts the queued commands and bytes of each caller (callerKey).
+	byCaller map[string]*callerLoad
 	stopped  bool
 }
 
-// callerKey is who a command counts against for the per-caller bound: the account of an
-// application or operator, the account and user of a person; "" (no bound) in insecure mode.
+type callerLoad struct{ jobs, bytes int }
+
+// callerKey is who a command counts against for the per-caller bounds: the account of an
+// application or operator, the account and user of a person; "" (no per-caller bound) in
+// insecure mode.
 func callerKey(who caller.Caller) string {
 	switch {
 	case who.Anonymous:
@@ -84,7 +108,7 @@ func callerKey(who caller.Caller) string {
 	return who.Account
 }
 
-// callerLimit is the per-caller bound: half of the per-organization one.
+// callerLimit is the per-caller bound over all organizations: half of the per-organization one.
 func (sch *scheduler) callerLimit() int { return max(1, sch.orgLimit()/2) }
 
 func (sch *scheduler) orgLimit() int {
@@ -111,47 +135,121 @@ func (s *Service) scheduler(ctx context.Context) *scheduler {
 	return sch
 }
 
-// submit queues a command, or refuses it at once when its organization's queue (or the
-// scheduler) is full or stopping.
-func (sch *scheduler) submit(j *job) error {
-	org := j.org
+// admit checks, before a request is read further, that a command of size bytes from who
+// would fit the global and per-caller bounds (submit checks again and counts it).
+func (sch *scheduler) admit(who caller.Caller, size int) error {
 	sch.mu.Lock()
 	defer sch.mu.Unlock()
+	return sch.admitLocked(callerKey(who), size)
+}
+
+func (sch *scheduler) admitLocked(key string, size int) error {
 	if sch.stopped {
 		return edge.Refuse(client.CodeUnavailable, "the service is stopping; retry")
-	}
-	q := sch.queues[org]
-	limit := sch.orgLimit()
-	if q != nil && len(q.jobs) >= limit {
-		return edge.Refuse(client.CodeUnavailable, "organization %s has %d commands queued (the per-organization limit is %d); retry after the earlier ones are answered",
-			org, len(q.jobs), limit)
 	}
 	if sch.queued >= MaxQueued {
 		return edge.Refuse(client.CodeUnavailable, "%d commands are queued (the limit is %d); retry shortly", sch.queued, MaxQueued)
 	}
-	key := callerKey(j.who)
-	if key != "" && sch.byCaller[key] >= sch.callerLimit() {
-		return edge.Refuse(client.CodeUnavailable, "you have %d commands queued (the per-caller limit is %d); retry after the earlier ones are answered",
-			sch.byCaller[key], sch.callerLimit())
+	if sch.bytes+size > MaxQueuedBytes {
+		return edge.Refuse(client.CodeUnavailable, "%d bytes of commands are queued (the limit is %d); retry shortly", sch.bytes, MaxQueuedBytes)
 	}
-	if key != "" {
-		if sch.byCaller == nil {
-			sch.byCaller = map[string]int{}
+	if key == "" {
+		return nil
+	}
+	load := sch.byCaller[key]
+	if load == nil {
+		return nil
+	}
+	if load.jobs >= sch.callerLimit() {
+		return edge.Refuse(client.CodeUnavailable, "you have %d commands queued (the per-caller limit is %d); retry after the earlier ones are answered",
+			load.jobs, sch.callerLimit())
+	}
+	if load.bytes+size > MaxCallerQueuedBytes {
+		return edge.Refuse(client.CodeUnavailable, "you have %d bytes of commands queued (the per-caller limit is %d); retry after the earlier ones are answered",
+			load.bytes, MaxCallerQueuedBytes)
+	}
+	return nil
+}
+
+// submit queues a command, or refuses it at once when a bound is reached or the scheduler
+// is stopping.
+func (sch *scheduler) submit(j *job) error {
+	org, key := j.org, callerKey(j.who)
+	sch.mu.Lock()
+	defer sch.mu.Unlock()
+	if err := sch.admitLocked(key, j.size); err != nil {
+		return err
+	}
+	q := sch.queues[org]
+	var cq *callerQueue
+	if q != nil {
+		cq = q.callers[key]
+	}
+	if limit := sch.orgLimit(); cq != nil && len(cq.jobs) >= limit {
+		if key == "" {
+			return edge.Refuse(client.CodeUnavailable, "organization %s has %d commands queued (the per-organization limit is %d); retry after the earlier ones are answered",
+				org, len(cq.jobs), limit)
 		}
-		sch.byCaller[key]++
+		return edge.Refuse(client.CodeUnavailable, "organization %s has %d of your commands queued (the per-organization limit is %d); retry after the earlier ones are answered",
+			org, len(cq.jobs), limit)
 	}
 	if q == nil {
-		q = &orgQueue{id: org, entry: sch.s.entry(org)}
+		q = &orgQueue{id: org, entry: sch.s.entry(org), callers: map[string]*callerQueue{}}
 		sch.queues[org] = q
 	}
-	q.jobs = append(q.jobs, j)
+	if cq == nil {
+		cq = &callerQueue{key: key}
+		q.callers[key] = cq
+		q.turns = append(q.turns, cq)
+	}
+	cq.jobs = append(cq.jobs, j)
+	q.n++
 	sch.queued++
+	sch.bytes += j.size
+	if key != "" {
+		if sch.byCaller == nil {
+			sch.byCaller = map[string]*callerLoad{}
+		}
+		load := sch.byCaller[key]
+		if load == nil {
+			load = &callerLoad{}
+			sch.byCaller[key] = load
+		}
+		load.jobs++
+		load.bytes += j.size
+	}
 	if !q.scheduled {
 		q.scheduled = true
 		sch.ready = append(sch.ready, q)
 		sch.cond.Signal()
 	}
 	return nil
+}
+
+// take removes the next command of q, round-robin over its callers, and uncounts it.
+func (sch *scheduler) take(q *orgQueue) *job {
+	cq := q.turns[0]
+	j := cq.jobs[0]
+	cq.jobs[0] = nil
+	cq.jobs = cq.jobs[1:]
+	q.turns[0] = nil
+	q.turns = q.turns[1:]
+	if len(cq.jobs) > 0 {
+		q.turns = append(q.turns, cq)
+	} else {
+		delete(q.callers, cq.key)
+	}
+	q.n--
+	sch.queued--
+	sch.bytes -= j.size
+	if load := sch.byCaller[cq.key]; load != nil {
+		load.jobs--
+		load.bytes -= j.size
+		if load.jobs <= 0 {
+			delete(sch.byCaller, cq.key)
+		}
+	}
+	return j
 }
 
 func (sch *scheduler) work() {
@@ -182,18 +280,9 @@ func (sch *scheduler) next() (*orgQueue, []*job, bool) {
 	q := sch.ready[0]
 	sch.ready[0] = nil
 	sch.ready = sch.ready[1:]
-	n := min(len(q.jobs), TurnJobs)
-	turn := make([]*job, n)
-	copy(turn, q.jobs)
-	clear(q.jobs[:n])
-	q.jobs = q.jobs[n:]
-	sch.queued -= n
-	for _, j := range turn {
-		if key := callerKey(j.who); key != "" {
-			if sch.byCaller[key]--; sch.byCaller[key] <= 0 {
-				delete(sch.byCaller, key)
-			}
-		}
+	turn := make([]*job, 0, min(q.n, TurnJobs))
+	for len(turn) < TurnJobs && q.n > 0 {
+		turn = append(turn, sch.take(q))
 	}
 	return q, turn, true
 }
@@ -203,7 +292,7 @@ func (sch *scheduler) next() (*orgQueue, []*job, bool) {
 func (sch *scheduler) turnDone(q *orgQueue) {
 	sch.mu.Lock()
 	defer sch.mu.Unlock()
-	if len(q.jobs) > 0 {
+	if q.n > 0 {
 		sch.ready = append(sch.ready, q)
 		sch.cond.Signal()
 	} else {
@@ -218,13 +307,13 @@ func (sch *scheduler) turnDone(q *orgQueue) {
 // drainLocked refuses every queued command once the scheduler stops.
 func (sch *scheduler) drainLocked() {
 	for _, q := range sch.ready {
-		for _, j := range q.jobs {
+		for q.n > 0 {
+			j := sch.take(q)
 			err := edge.Refuse(client.CodeUnavailable, "the service is stopping; retry")
 			sch.s.stats.record(j.arrived, err)
 			body, code := edge.ErrorBody(err)
 			j.reply(body, code)
 		}
-		q.jobs = nil
 	}
 	sch.ready = nil
 	clear(sch.byCaller)

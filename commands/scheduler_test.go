@@ -180,3 +180,81 @@ func codeOf(err error) string {
 	code, _ := edge.CodeOf(err)
 	return code
 }
+
+// Within an organization each caller has a queue of its own and a turn takes them round-robin:
+// the owner's command queued behind twenty of a stranger's is decided second, not twenty-first;
+// one caller's commands keep their order.
+func TestCallersOfOneOrganizationTakeTurns(t *testing.T) {
+	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
+	sch.cond = sync.NewCond(&sch.mu)
+	evil := caller.Caller{Account: "EVIL", Kind: caller.Application}
+	owner := caller.Caller{Account: "VICTIM", Kind: caller.Application}
+	submit := func(who caller.Caller, id string) {
+		t.Helper()
+		cmd := &domain.AddOrgMember{Meta: domain.Meta{OrgID: "victim", CommandID: id}}
+		if err := sch.submit(&job{org: "victim", who: who, cmd: cmd}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		submit(evil, fmt.Sprintf("evil-%d", i))
+	}
+	submit(owner, "owner-0")
+	submit(owner, "owner-1")
+	q, turn, _ := sch.next()
+	var got []string
+	for _, j := range turn {
+		got = append(got, j.cmd.CommandMeta().CommandID)
+	}
+	want := []string{"evil-0", "owner-0", "evil-1", "owner-1", "evil-2", "evil-3", "evil-4", "evil-5"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("turn %v, want %v", got, want)
+	}
+	sch.turnDone(q)
+	if q.n != 14 || sch.queued != 14 || sch.byCaller["EVIL"].jobs != 14 || sch.byCaller["VICTIM"] != nil {
+		t.Fatalf("after the turn: org %d, queued %d, EVIL %+v, VICTIM %+v", q.n, sch.queued, sch.byCaller["EVIL"], sch.byCaller["VICTIM"])
+	}
+}
+
+// Queued commands are bounded in bytes too, per caller and over all: a command is queued with
+// its body, so a count alone would let a few callers hold gigabytes.
+func TestQueuedBytesAreBounded(t *testing.T) {
+	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
+	sch.cond = sync.NewCond(&sch.mu)
+	big := 3 << 20
+	submit := func(who caller.Caller, org string) error {
+		return sch.submit(&job{org: org, who: who, size: big, cmd: &domain.AddOrgMember{Meta: domain.Meta{OrgID: org}}})
+	}
+	evil := caller.Caller{Account: "EVIL", Kind: caller.Application}
+	for i := range 2 {
+		if err := submit(evil, fmt.Sprintf("o%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = submit(evil, "o3")
+	if codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), fmt.Sprintf("per-caller limit is %d", MaxCallerQueuedBytes)) {
+		t.Fatalf("third 3 MiB command of one caller: %v", err)
+	}
+	if err := sch.admit(evil, big); codeOf(err) != client.CodeUnavailable {
+		t.Fatalf("admit before reading the body: %v", err)
+	}
+	// Over all callers: the anonymous caller has no per-caller bound, the global one holds.
+	anon := caller.Caller{Account: caller.AnonymousAccount, Kind: caller.Application, Anonymous: true}
+	n := 0
+	for ; n < 100; n++ {
+		if err = submit(anon, fmt.Sprintf("a%d", n)); err != nil {
+			break
+		}
+	}
+	if codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), fmt.Sprintf("the limit is %d", MaxQueuedBytes)) || sch.bytes > MaxQueuedBytes {
+		t.Fatalf("after %d more commands: %v (%d bytes queued)", n, err, sch.bytes)
+	}
+}

@@ -431,7 +431,18 @@ func checkCSV(csv string) error {
 	if !utf8.ValidString(csv) {
 		return fmt.Errorf("csv is not valid UTF-8")
 	}
-	return checkRunes("csv", csv)
+	// Control characters, such as the line breaks, are checked where the CSV is parsed. One
+	// leading byte order mark (Excel writes one) is allowed and dropped there
+	// (domain.NormalizeImportCSV); a U+FEFF anywhere else is refused as in any text.
+	for i, r := range csv {
+		if i == 0 && r == '\ufeff' {
+			continue
+		}
+		if err := checkRune("csv", r, i); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func decodeExtendMembership(body []byte) (domain.Command, error) {

@@ -83,17 +83,6 @@ func isFiller(r rune) bool {
 	return false
 }
 
-// checkRunes applies checkRune to every character of v (text whose control characters, such as
-// a CSV's line breaks, are checked elsewhere).
-func checkRunes(field, v string) error {
-	for i, r := range v {
-		if err := checkRune(field, r, i); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
 
 // checkNameText is checkText refusing a name that shows nothing: empty once Unicode white

@@ -1,6 +1,8 @@
 package domain
 
 // The CSV format of ImportMembers: header email,user_id,name,roles,grants; lists split on ";".
+// One leading byte order mark (U+FEFF, which Excel writes) is dropped; lines end with LF, CRLF
+// or a bare CR (classic Mac OS), read alike.
 
 import (
 	"encoding/csv"
@@ -17,8 +19,31 @@ type importRow struct {
 // MaxImportRows bounds one ImportMembers command.
 const MaxImportRows = 10000
 
+// NormalizeImportCSV is an ImportMembers CSV as it is parsed: one leading byte order mark
+// dropped, and each bare CR (not followed by LF) outside a quoted field made LF, so a CSV with
+// classic Mac OS line ends reads as lines. A CR inside a quoted field is left (a control
+// character in a value, refused as such); CRLF is left to encoding/csv.
+func NormalizeImportCSV(text string) string {
+	text = strings.TrimPrefix(text, "\ufeff")
+	if !strings.Contains(text, "\r") {
+		return text
+	}
+	b := []byte(text)
+	quoted := false
+	for i, c := range b {
+		switch {
+		case c == '"':
+			// A doubled quote inside a quoted field flips twice: the state is right after it.
+			quoted = !quoted
+		case c == '\r' && !quoted && (i+1 == len(b) || b[i+1] != '\n'):
+			b[i] = '\n'
+		}
+	}
+	return string(b)
+}
+
 func parseImportCSV(text string) ([]importRow, error) {
-	r := csv.NewReader(strings.NewReader(text))
+	r := csv.NewReader(strings.NewReader(NormalizeImportCSV(text)))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	header, err := r.Read()

@@ -55,13 +55,25 @@ func (o *Org) Violations() []string {
 // deleted) without an owner where the preset's admins do not own every project or the preset
 // has a single owner per project.
 func (o *Org) violations() []string {
-	return o.violationsIn(touched{all: true})
+	var out []string
+	for _, v := range o.violationsIn(touched{all: true}) {
+		out = append(out, v.String())
+	}
+	return out
 }
+
+// violation is one break of SPEC §2.2: what would be wrong (fact, a clause that can stand
+// inside a longer sentence) and what to do first (fix).
+type violation struct {
+	fact, fix string
+}
+
+func (v violation) String() string { return v.fact + "; " + v.fix }
 
 // violationsIn checks only what the touched parts can break: the admin count when
 // organization members changed, the owners of the projects named or holding a named workgroup.
-func (o *Org) violationsIn(t touched) []string {
-	var out []string
+func (o *Org) violationsIn(t touched) []violation {
+	var out []violation
 	if t.all || len(t.users) > 0 {
 		admins := 0
 		for _, m := range o.Members {
@@ -72,7 +84,8 @@ func (o *Org) violationsIn(t touched) []string {
 			}
 		}
 		if admins == 0 {
-			out = append(out, fmt.Sprintf("organization %s would have no %s without an end date left; make someone else %s first", o.ID, o.preset.OrgAdminRole, o.preset.OrgAdminRole))
+			out = append(out, violation{fmt.Sprintf("organization %s would have no %s without an end date left", o.ID, o.preset.OrgAdminRole),
+				fmt.Sprintf("make someone else %s first", o.preset.OrgAdminRole)})
 		}
 	}
 	// Where admins own every project the last-owner rule is off, except in single-owner presets
@@ -101,10 +114,11 @@ func (o *Org) violationsIn(t touched) []string {
 		// project could never come back (or would come back with no owner).
 		if ok && p.Status != StatusDeleted && !o.hasOwner(p) {
 			if o.preset.SingleOwner {
-				out = append(out, fmt.Sprintf("project %s would have no %s left; a %s project has one owner: change it with TransferProjectOwnership", id, o.preset.OwnerRole, o.preset.Label))
+				out = append(out, violation{fmt.Sprintf("project %s would have no %s left", id, o.preset.OwnerRole),
+					fmt.Sprintf("a %s project has one owner: change it with TransferProjectOwnership", o.preset.Label)})
 				continue
 			}
-			out = append(out, fmt.Sprintf("project %s would have no %s left; give the role to someone else first", id, o.preset.OwnerRole))
+			out = append(out, violation{fmt.Sprintf("project %s would have no %s left", id, o.preset.OwnerRole), "give the role to someone else first"})
 		}
 	}
 	return out
@@ -158,6 +172,16 @@ func (o *Org) hasUndatedMember(g *Workgroup) bool {
 
 // guard refuses events that would newly break the admin and owner rules.
 func (d *decider) guard(evs []Event) error {
+	if v, ok := d.breaks(evs); ok {
+		return preconditionf("%s", v)
+	}
+	return nil
+}
+
+// breaks returns the first admin or owner rule the events would newly break. A refusal that
+// explains the break in its own words takes the violation's fact into its sentence (not a
+// guard error's text, which would repeat the code).
+func (d *decider) breaks(evs []Event) (violation, bool) {
 	t := touchedBy(evs)
 	before := d.o.violationsIn(t)
 	c := d.o.cloneFor(t)
@@ -166,10 +190,10 @@ func (d *decider) guard(evs []Event) error {
 	}
 	for _, v := range c.violationsIn(t) {
 		if !slices.Contains(before, v) {
-			return preconditionf("%s", v)
+			return v, true
 		}
 	}
-	return nil
+	return violation{}, false
 }
 
 // touched names what a list of events changes; all is set for events it does not list.

@@ -246,9 +246,9 @@ func (d *decider) acceptInvite(c *AcceptInvite) (Outcome, error) {
 		if !end.IsZero() {
 			// A guest owner joining for a time would take their projects' ownership along at the
 			// end, as with AddOrgMember (SPEC §2.2 at every instant).
-			if err := d.guard(evs); err != nil {
-				return Outcome{}, preconditionf("invitation %s offers a membership of organization %s that ends at %s: %v; ask for an invitation without an end",
-					inv.ID, o.ID, end.UTC().Format(time.RFC3339), err)
+			if v, ok := d.breaks(evs); ok {
+				return Outcome{}, preconditionf("invitation %s offers a membership of organization %s that ends at %s, and at that end %s; ask for an invitation without an end",
+					inv.ID, o.ID, end.UTC().Format(time.RFC3339), v.fact)
 			}
 		}
 		return Outcome{Events: evs}, nil

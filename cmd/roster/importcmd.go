@@ -18,6 +18,7 @@ import (
 
 	"roster/client"
 	"roster/commands"
+	"roster/domain"
 )
 
 // Limits of one ImportMembers command, as the server enforces them (README "Limits"). The
@@ -95,7 +96,8 @@ type chunkLimits struct {
 
 // splitCSV cuts data into chunks of whole rows, each starting with the header line and fitting
 // every limit. Row boundaries are found with encoding/csv as the server reads the CSV, so a
-// quoted field holding a line break stays whole; each chunk is the rows' bytes as given. It
+// quoted field holding a line break stays whole; each chunk is the rows' bytes as given (data
+// is normalized first: domain.NormalizeImportCSV). It
 // returns the number of data rows, and an error if the CSV does not parse or a single row
 // cannot fit a chunk (*ImportLimitError).
 func splitCSV(data string, lim chunkLimits) ([]importChunk, int, error) {
@@ -182,7 +184,15 @@ func sendImport(ctx context.Context, o op, req *request, args []string, opts *im
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.Name, err)
 	}
+	// The CSV is read as the server reads it: a leading byte order mark dropped (else every
+	// chunk would repeat it with the header) and bare-CR line ends made LF, so rows are found.
 	data := stringField(fields, "csv")
+	if norm := domain.NormalizeImportCSV(data); norm != data {
+		data, fields["csv"] = norm, norm
+		if body, err = json.Marshal(fields); err != nil {
+			return fmt.Errorf("%s: encode request: %w", o.Name, err)
+		}
+	}
 	run := &importRun{o: o, fields: fields, base: id}
 	lim := chunkLimits{rows: opts.chunkRows, csvBytes: maxChunkCSV, body: maxChunkBody}
 	if err := run.plan(data, lim); err != nil {
@@ -277,21 +287,24 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 	agg := importReply{OK: true, BaseCommandID: run.base, Chunks: len(run.chunks)}
 	var rows []json.RawMessage
 	var rest map[string]json.RawMessage
-	fail := func(i int, code int, eb *client.ErrorBody, cause string) error {
+	fail := func(i int, code int, eb *client.ErrorBody, cause string, st chunkState) error {
 		if bar != nil {
 			_ = bar.Exit()
 		}
 		agg.OK, agg.Error, agg.FailedChunk = false, eb, i+1
+		if st == chunkApplied {
+			agg.ChunksApplied = i + 1
+		}
 		// Failed rows of the chunks applied are counted, but the failed chunk sets the status.
 		if err := run.print(agg, rows, rest, g, e); err != nil {
 			if ex := (*exitError)(nil); !errors.As(err, &ex) {
 				return err
 			}
 		}
-		fmt.Fprintf(e.stderr, "roster: %s: chunk %d of %d (rows %d–%d, command id %s) %s; chunks 1–%d are applied, %d–%d are not.\n"+
+		fmt.Fprintf(e.stderr, "roster: %s: chunk %d of %d (%s, command id %s) %s; %s.\n"+
 			"Rerun with the same CSV to finish (chunks already applied are answered from the server's memory, appended once):\n  %s\n",
-			name, i+1, len(run.chunks), run.chunks[i].first+1, run.chunks[i].first+run.chunks[i].rows, escape(run.chunkID(i)), cause,
-			i, i+1, len(run.chunks), retryLine(argv, run.base))
+			name, i+1, len(run.chunks), span("row", "rows", run.chunks[i].first+1, run.chunks[i].first+run.chunks[i].rows), escape(run.chunkID(i)), cause,
+			chunksApplied(i, len(run.chunks), st), retryLine(argv, run.base))
 		if slices.Contains(argv, "-") || slices.Contains(argv, "@-") {
 			fmt.Fprintln(e.stderr, "(with the same CSV on standard input)")
 		}
@@ -312,11 +325,15 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 				cause = fmt.Sprintf("had no reply within %s; it may or may not have been applied", g.timeout)
 			}
-			return fail(i, exitFailure, &client.ErrorBody{Code: client.CodeUnavailable, Message: cause}, cause)
+			st := chunkNotApplied
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				st = chunkMaybeApplied
+			}
+			return fail(i, exitFailure, &client.ErrorBody{Code: client.CodeUnavailable, Message: cause}, cause, st)
 		}
 		var rep client.CommandReply
 		if err := json.Unmarshal(raw, &rep); err != nil {
-			return fail(i, exitFailure, nil, fmt.Sprintf("got a malformed reply: %v", err))
+			return fail(i, exitFailure, nil, fmt.Sprintf("got a malformed reply, so it may or may not have been applied: %v", err), chunkMaybeApplied)
 		}
 		if !rep.OK {
 			eb := rep.Error
@@ -324,7 +341,7 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 				eb = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
 			}
 			fmt.Fprintf(e.stderr, "error %s: %s\n", escape(eb.Code), escape(eb.Message))
-			return fail(i, exitRefused, eb, "was refused")
+			return fail(i, exitRefused, eb, "was refused", chunkNotApplied)
 		}
 		agg.Position = rep.Position
 		agg.DryRun = agg.DryRun || rep.DryRun
@@ -333,7 +350,7 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 		agg.Changes = append(agg.Changes, rep.Changes...)
 		got, others, err := renumberRows(rep.Result, ch.first)
 		if err != nil {
-			return fail(i, exitFailure, nil, fmt.Sprintf("got a malformed result: %v", err))
+			return fail(i, exitFailure, nil, fmt.Sprintf("was applied but got a malformed result: %v", err), chunkApplied)
 		}
 		rows = append(rows, got...)
 		if others != nil {
@@ -348,6 +365,54 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 		_ = bar.Finish()
 	}
 	return run.print(agg, rows, rest, g, e)
+}
+
+// chunkState is what is known of the chunk a chunked import stopped at.
+type chunkState int
+
+const (
+	chunkNotApplied   chunkState = iota // refused, or never reached the server
+	chunkMaybeApplied                   // no reply in time, or a reply that does not parse
+	chunkApplied                        // applied, but its result could not be read
+)
+
+// chunksApplied says which of n chunks are applied when the run stopped at chunk i (0-based)
+// in state st: "no chunk was applied", "chunk 1 is applied, chunks 2–3 are not", …
+func chunksApplied(i, n int, st chunkState) string {
+	applied := i // chunks before the failed one
+	if st == chunkApplied {
+		applied++
+	}
+	notFrom := applied + 1
+	if st == chunkMaybeApplied {
+		notFrom++ // the failed chunk is neither
+	}
+	var parts []string
+	switch {
+	case applied == 0 && st == chunkMaybeApplied:
+		parts = append(parts, "no chunk before it was applied")
+	case applied == 0:
+		return "no chunk was applied"
+	case applied == 1:
+		parts = append(parts, "chunk 1 is applied")
+	default:
+		parts = append(parts, fmt.Sprintf("chunks 1–%d are applied", applied))
+	}
+	switch {
+	case notFrom == n:
+		parts = append(parts, fmt.Sprintf("chunk %d is not", n))
+	case notFrom < n:
+		parts = append(parts, fmt.Sprintf("chunks %d–%d are not", notFrom, n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// span names the numbers from a to b: "row 4" or "rows 4–6".
+func span(one, many string, a, b int) string {
+	if a == b {
+		return fmt.Sprintf("%s %d", one, a)
+	}
+	return fmt.Sprintf("%s %d–%d", many, a, b)
 }
 
 // renumberRows takes a chunk's result rows, numbering them over the whole CSV (first rows

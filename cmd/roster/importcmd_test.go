@@ -264,7 +264,7 @@ func TestImportChunksKeepQuotedFields(t *testing.T) {
 	r := ie.roster("ImportMembers", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--chunk-rows", "1", "--command-id", "quoted")
 	// Chunk 4 is refused as a whole (a line break in a name), after chunks 1-3 were applied.
-	if r.code != exitRefused || !strings.Contains(r.stderr, "chunk 4 of 4 (rows 4–4, command id quoted-4) was refused") ||
+	if r.code != exitRefused || !strings.Contains(r.stderr, "chunk 4 of 4 (row 4, command id quoted-4) was refused; chunks 1–3 are applied, chunk 4 is not.") ||
 		!strings.Contains(r.stderr, "control character") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
@@ -296,7 +296,7 @@ func TestImportRerunAppendsOnce(t *testing.T) {
 	h0 := ie.head()
 	r := ie.roster("import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--chunk-rows", "2", "--command-id", base)
-	if r.code != exitRefused || !strings.Contains(r.stderr, "chunk 2 of 3") || !strings.Contains(r.stderr, "chunks 1–1 are applied, 2–3 are not") {
+	if r.code != exitRefused || !strings.Contains(r.stderr, "chunk 2 of 3") || !strings.Contains(r.stderr, "chunk 1 is applied, chunks 2–3 are not.") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 	m := regexp.MustCompile(`(?m)^  (roster .*)$`).FindStringSubmatch(r.stderr)
@@ -401,5 +401,113 @@ func TestImportUnsplittableRow(t *testing.T) {
 	}
 	if h := ie.head(); h != h0 {
 		t.Fatalf("refused imports moved the head %d → %d", h0, h)
+	}
+}
+
+// The line naming what a stopped run applied reads right for every count: no chunk, one, a
+// range; a failed chunk that may or may not be applied is counted neither way.
+func TestChunksAppliedWording(t *testing.T) {
+	for _, tc := range []struct {
+		i, n int
+		st   chunkState
+		want string
+	}{
+		{0, 3, chunkNotApplied, "no chunk was applied"},
+		{0, 2, chunkMaybeApplied, "no chunk before it was applied, chunk 2 is not"},
+		{0, 3, chunkMaybeApplied, "no chunk before it was applied, chunks 2–3 are not"},
+		{0, 3, chunkApplied, "chunk 1 is applied, chunks 2–3 are not"},
+		{1, 3, chunkNotApplied, "chunk 1 is applied, chunks 2–3 are not"},
+		{2, 3, chunkNotApplied, "chunks 1–2 are applied, chunk 3 is not"},
+		{2, 3, chunkMaybeApplied, "chunks 1–2 are applied"},
+		{2, 3, chunkApplied, "chunks 1–3 are applied"},
+		{4, 9, chunkNotApplied, "chunks 1–4 are applied, chunks 5–9 are not"},
+	} {
+		if got := chunksApplied(tc.i, tc.n, tc.st); got != tc.want {
+			t.Errorf("chunksApplied(%d, %d, %d) = %q, want %q", tc.i, tc.n, tc.st, got, tc.want)
+		}
+	}
+	if got := span("row", "rows", 4, 4); got != "row 4" {
+		t.Errorf("span = %q", got)
+	}
+	if got := span("row", "rows", 1, 2); got != "rows 1–2" {
+		t.Errorf("span = %q", got)
+	}
+}
+
+// A run whose first chunk is refused says no chunk was applied (not "chunks 1–0") and
+// appends nothing.
+func TestImportFirstChunkRefused(t *testing.T) {
+	ie := newImportEnv(t)
+	bad := strings.Replace(memberCSV(0, 5), "User 0,", "User\a0,", 1) // row 1 (chunk 1) holds a BEL
+	path := ie.file("members.csv", bad)
+	h0 := ie.head()
+	r := ie.roster("import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--chunk-rows", "2", "--command-id", "first")
+	want := "chunk 1 of 3 (rows 1–2, command id first-1) was refused; no chunk was applied.\n"
+	if r.code != exitRefused || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "1–0") {
+		t.Fatalf("exit %d, want %d and %q\nstderr %s", r.code, exitRefused, want, r.stderr)
+	}
+	if h := ie.head(); h != h0 {
+		t.Fatalf("head moved %d → %d", h0, h)
+	}
+}
+
+// A CSV saved by Excel (byte order mark), one with classic Mac OS line ends, and one with both
+// are split into chunks of whole rows, none repeating the byte order mark, and every row is
+// imported once.
+func TestImportChunksBOMAndBareCR(t *testing.T) {
+	for name, csvText := range map[string]string{
+		"byte order mark": "\ufeff" + memberCSV(0, 5),
+		"bare CR":         strings.ReplaceAll(memberCSV(0, 5), "\n", "\r"),
+		"both":            "\ufeff" + strings.ReplaceAll(memberCSV(0, 5), "\n", "\r"),
+	} {
+		t.Run(name, func(t *testing.T) { importChunksNormalized(t, csvText) })
+	}
+}
+
+func importChunksNormalized(t *testing.T, csvText string) {
+	ie := newImportEnv(t)
+	path := ie.file("members.csv", csvText)
+	nc, err := nats.Connect(ie.d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	seen := make(chan string, 16)
+	sub, err := nc.Subscribe(client.CommandPrefix+client.CmdImportMembers, func(m *nats.Msg) {
+		var req client.ImportMembers
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			seen <- "undecodable: " + err.Error()
+			return
+		}
+		seen <- req.CSV
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h0 := ie.head()
+	r := ie.roster("import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--chunk-rows", "2", "--command-id", "mac", "--json")
+	if r.code != 0 || !strings.Contains(r.stderr, "5 rows in 3 commands") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if h := ie.head(); h-h0 != 5 {
+		t.Fatalf("appended %d events, want 5", h-h0)
+	}
+	invs := ie.invitations()
+	for i := range 5 {
+		if inv := invs[fmt.Sprintf("u%05d@example.org", i)]; inv.Name != fmt.Sprintf("User %d", i) {
+			t.Errorf("row %d invited as %+v", i+1, inv)
+		}
+	}
+	for i := range 3 {
+		got := <-seen
+		if !strings.HasPrefix(got, "email,user_id,name,roles,grants\n") || strings.ContainsAny(got, "\r\ufeff") {
+			t.Errorf("chunk %d sent as %q", i+1, got)
+		}
 	}
 }

@@ -204,29 +204,41 @@ func (a *storeAlarm) get() string {
 	return ""
 }
 
-// startChecksums checks every block of every table of the log against its
-// checksum once, in the background, after the start-up checks (a full pass
-// reads the whole log: it is not on the way to ready). It stops when ctx ends.
-// A failure is an alarm in Status, one error in the log, and every further
-// command is refused (unavailable, naming the damage and the fix); the views
-// keep answering from what they applied before.
+// startChecksums raises the store alarm (raiseStoreAlarm) on damage found in the log
+// after the start-up checks: by any read that serves (an organization's load, queries,
+// Export, Verify: eventstore.BadgerStore.OnCorrupt, told also of damage met before this
+// call) and by the background checksum pass, run once after the start-up checks (a full
+// pass reads the whole log: it is not on the way to ready): every block of every table,
+// then every value (those in Badger's value log checked against their checksums). The pass
+// stops when ctx ends.
 func (d *Daemon) startChecksums(ctx context.Context, cmds *commands.Service) {
 	bs, ok := d.Store.(*eventstore.BadgerStore)
 	if !ok {
 		return
 	}
+	bs.OnCorrupt(func(err error) { d.raiseStoreAlarm(err, cmds) })
 	d.goRun(func() {
 		err := bs.VerifyChecksumsContext(ctx)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		msg := (&IntegrityError{Problem: fmt.Sprintf("the log at %s failed its checksums: %v", d.logDir(), err), Fix: fixRecover}).Error()
-		d.alarm.msg.CompareAndSwap(nil, &msg)
-		d.cfg.Logger.Error("the log is damaged: refusing every command", "err", err, "fix", fixRecover)
-		if cmds != nil {
-			cmds.Halt(msg)
-		}
+		d.raiseStoreAlarm(err, cmds)
 	})
+}
+
+// raiseStoreAlarm records damage found in the log while serving: an alarm in Status, one
+// error in the log, and every further command is refused (unavailable, naming the damage
+// and the fix; commands.Service.Halt); the views keep answering from what they applied
+// before. Only the first damage is kept.
+func (d *Daemon) raiseStoreAlarm(err error, cmds *commands.Service) {
+	msg := (&IntegrityError{Problem: fmt.Sprintf("the log at %s failed its checksums or cannot be read: %v", d.logDir(), err), Fix: fixRecover}).Error()
+	if !d.alarm.msg.CompareAndSwap(nil, &msg) {
+		return
+	}
+	d.cfg.Logger.Error("the log is damaged: refusing every command", "err", err, "fix", fixRecover)
+	if cmds != nil {
+		cmds.Halt(msg)
+	}
 }
 
 // logOpenError turns a log that Badger cannot open because it is damaged

@@ -3,11 +3,14 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // vlogLog writes a log whose records live in the value log (threshold 64 bytes, as rosterd
@@ -112,4 +115,28 @@ func TestValuePassStops(t *testing.T) {
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(testCtx(t))
+}
+
+// BenchmarkReadValueLog reads 1,000 records kept in the value log, with Badger's value
+// checksums verified (as the log runs) and without, to weigh what the verification costs.
+func BenchmarkReadValueLog(b *testing.B) {
+	for _, verify := range []bool{true, false} {
+		b.Run(fmt.Sprintf("verify=%v", verify), func(b *testing.B) {
+			dir := b.TempDir()
+			hooks := testHooks{tune: func(o badger.Options) badger.Options { return o.WithVerifyValueChecksum(verify) }}
+			s := openTestBadger(b, dir, BadgerOptions{ValueThreshold: 64}, hooks)
+			for i := range 1000 {
+				ev := newEvent(b, "MemberAdded", map[string]int{"i": i})
+				ev.OrgID = "acme"
+				mustAppend(b, s, AppendRequest{Stream: "org-acme", ExpectedVersion: uint64(i), Events: []Record{ev}})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if recs, err := s.Read(context.Background(), 1, 0); err != nil || len(recs) != 1000 {
+					b.Fatal(len(recs), err)
+				}
+			}
+		})
+	}
 }

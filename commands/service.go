@@ -457,7 +457,7 @@ func (s *Service) load(ctx context.Context, entry *orgEntry, orgID string) error
 	}
 	state, err := LoadOrg(ctx, s.cfg.Store, s.cfg.Presets, orgID)
 	if err != nil {
-		return err
+		return s.haltedOver(err)
 	}
 	entry.state, entry.loaded = state, true
 	return nil

@@ -176,6 +176,11 @@ type BadgerStore struct {
 	// Committer-only state.
 	broken error
 
+	// Damage met by a read (values.go): the first error, the handler, whether it ran.
+	corruptErr   atomic.Pointer[error]
+	corruptFn    atomic.Pointer[func(error)]
+	corruptFired atomic.Bool
+
 	appends atomic.Uint64
 	syncs   atomic.Uint64
 
@@ -285,7 +290,7 @@ func (s *BadgerStore) recover() (uint64, error) {
 		if it.Valid() {
 			head = binary.BigEndian.Uint64(it.Item().Key()[1:])
 			var r Record
-			if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+			if err := itemValue(it.Item(), func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				it.Close()
 				return fmt.Errorf("decode record %d: %w", head, err)
 			}
@@ -301,7 +306,7 @@ func (s *BadgerStore) recover() (uint64, error) {
 		case err != nil:
 			return fmt.Errorf("read head: %w", err)
 		default:
-			if err := item.Value(func(v []byte) error {
+			if err := itemValue(item, func(v []byte) error {
 				if h := binary.BigEndian.Uint64(v); h != head {
 					s.log.Warn("eventstore: head key disagrees with last record, using last record", "head_key", h, "head", head)
 				}
@@ -316,7 +321,7 @@ func (s *BadgerStore) recover() (uint64, error) {
 		for vit.Rewind(); vit.Valid(); vit.Next() {
 			item := vit.Item()
 			stream := string(item.Key()[1:])
-			if err := item.Value(func(v []byte) error {
+			if err := itemValue(item, func(v []byte) error {
 				s.versions[stream] = binary.BigEndian.Uint64(v)
 				return nil
 			}); err != nil {
@@ -612,7 +617,7 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 			var err error
 			reply, ok, err = s.readReply(req.Stream, req.CommandID)
 			if err != nil {
-				return fail(err)
+				return fail(s.noteCorrupt(err))
 			}
 		}
 		if ok {
@@ -745,8 +750,10 @@ func (s *BadgerStore) readReply(stream, commandID string) ([]byte, bool, error) 
 		if err != nil {
 			return err
 		}
-		reply, err = item.ValueCopy(nil)
-		return err
+		return itemValue(item, func(v []byte) error {
+			reply = append([]byte{}, v...)
+			return nil
+		})
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, false, nil
@@ -787,7 +794,7 @@ func (s *BadgerStore) CommandReply(ctx context.Context, stream, commandID string
 	}
 	reply, ok, err := s.readReply(stream, commandID)
 	if err != nil {
-		return nil, false, &StoreError{Op: op, Stream: stream, Err: err}
+		return nil, false, &StoreError{Op: op, Stream: stream, Err: s.noteCorrupt(err)}
 	}
 	return reply, ok, nil
 }
@@ -796,7 +803,7 @@ func (s *BadgerStore) CommandReply(ctx context.Context, stream, commandID string
 func (s *BadgerStore) Read(ctx context.Context, from uint64, limit int) ([]Record, error) {
 	recs, err := s.read(ctx, from, limit, s.head.value())
 	if err != nil {
-		return nil, &StoreError{Op: "read", Err: err}
+		return nil, &StoreError{Op: "read", Err: s.noteCorrupt(err)}
 	}
 	return recs, nil
 }
@@ -834,7 +841,7 @@ func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uin
 				return fmt.Errorf("log has position %d where %d was expected", pos, want)
 			}
 			var r Record
-			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", pos, err)
 			}
 			recs = append(recs, r)
@@ -846,7 +853,7 @@ func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uin
 		return nil
 	})
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrCorruptLog) {
 			// Anything that stops a read of the log inside the head is damage.
 			return nil, fmt.Errorf("%w: %w", ErrCorruptLog, err)
 		}
@@ -866,7 +873,7 @@ func (s *BadgerStore) Scan(ctx context.Context, from uint64, fn func(Record) err
 	for from <= head {
 		recs, err := s.read(ctx, from, scanChunk, head)
 		if err != nil {
-			return &StoreError{Op: "scan", Err: err}
+			return &StoreError{Op: "scan", Err: s.noteCorrupt(err)}
 		}
 		for _, r := range recs {
 			if err := fn(r); err != nil {
@@ -905,7 +912,7 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 		want := fromVersion
 		for it.Seek(streamKey(stream, fromVersion)); it.Valid() && want <= last; it.Next() {
 			var pos uint64
-			if err := it.Item().Value(func(v []byte) error {
+			if err := itemValue(it.Item(), func(v []byte) error {
 				pos = binary.BigEndian.Uint64(v)
 				return nil
 			}); err != nil {
@@ -916,7 +923,7 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 				return fmt.Errorf("read record %d (version %d): %w", pos, want, err)
 			}
 			var r Record
-			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", pos, err)
 			}
 			if r.Version != want {
@@ -931,7 +938,11 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 		return nil
 	})
 	if err != nil {
-		return nil, &StoreError{Op: op, Stream: stream, Err: err}
+		if ctx.Err() == nil && !errors.Is(err, ErrCorruptLog) {
+			// Anything that stops a read of a stream inside its version is damage.
+			err = fmt.Errorf("%w: %w", ErrCorruptLog, err)
+		}
+		return nil, &StoreError{Op: op, Stream: stream, Err: s.noteCorrupt(err)}
 	}
 	return recs, nil
 }
@@ -977,7 +988,7 @@ func (s *BadgerStore) PositionAt(ctx context.Context, t time.Time) (uint64, erro
 				return fmt.Errorf("read record %d: %w", mid, err)
 			}
 			var r Record
-			if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", mid, err)
 			}
 			if r.Time.After(t) {
@@ -989,7 +1000,7 @@ func (s *BadgerStore) PositionAt(ctx context.Context, t time.Time) (uint64, erro
 		return nil
 	})
 	if err != nil {
-		return 0, &StoreError{Op: op, Err: err}
+		return 0, &StoreError{Op: op, Err: s.noteCorrupt(err)}
 	}
 	return lo, nil
 }

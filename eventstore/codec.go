@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -29,7 +28,8 @@ const (
 	flagPrincipal = 1 << 1
 )
 
-var errCorrupt = errors.New("corrupt stored record")
+// errCorrupt is a stored record that does not decode: damage (it wraps ErrCorruptLog).
+var errCorrupt error = corruptRecord{}
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))

@@ -62,7 +62,7 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error {
+		return itemValue(item, func(v []byte) error {
 			if len(v) != 8 {
 				return fmt.Errorf("%w: format key has %d bytes", ErrCorruptLog, len(v))
 			}
@@ -106,7 +106,7 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 					return fmt.Errorf("%w: position %d where %d was expected", ErrCorruptLog, pos, next+uint64(len(batch)))
 				}
 				var r Record
-				if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+				if err := itemValue(it.Item(), func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 					return fmt.Errorf("%w: decode record %d: %w", ErrCorruptLog, pos, err)
 				}
 				batch = append(batch, r)

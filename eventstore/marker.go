@@ -65,7 +65,7 @@ func readMarker(txn *badger.Txn) (Marker, error) {
 	if err != nil {
 		return m, err
 	}
-	err = item.Value(func(v []byte) error {
+	err = itemValue(item, func(v []byte) error {
 		if len(v) != 8 && len(v) != 40 {
 			return fmt.Errorf("%w: verified marker has %d bytes", ErrCorruptLog, len(v))
 		}

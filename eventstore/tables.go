@@ -129,13 +129,16 @@ func verifyTable(fname string) (err error) {
 	return t.VerifyChecksum()
 }
 
-// VerifyChecksumsContext is VerifyTableChecksums on the log's directory.
+// VerifyChecksumsContext is the background checksum pass over the log: VerifyTableChecksums
+// on the log's directory, then VerifyValues (every value, those in the value log checked by
+// Badger against their checksums). It stops when ctx ends; damage found is an error wrapping
+// ErrCorruptLog (and reported to the OnCorrupt handler).
 func (s *BadgerStore) VerifyChecksumsContext(ctx context.Context) error {
 	if s.db.Opts().InMemory {
 		return nil
 	}
 	if err := VerifyTableChecksums(ctx, s.db.Opts().Dir); err != nil {
-		return &StoreError{Op: "verify checksums", Err: err}
+		return &StoreError{Op: "verify checksums", Err: s.noteCorrupt(err)}
 	}
-	return nil
+	return s.VerifyValues(ctx)
 }

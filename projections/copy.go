@@ -13,8 +13,15 @@ import (
 // StoredPosition reads the checkpoint a view has stored (0 when none, or when its format
 // is not the code's) without loading its snapshot.
 func (v *View) StoredPosition() (uint64, error) {
+	pos, _, err := v.StoredCheckpoint()
+	return pos, err
+}
+
+// StoredCheckpoint is StoredPosition with the hash the checkpoint recorded for the record at
+// its position ("" when none: a checkpoint written before the chain).
+func (v *View) StoredCheckpoint() (uint64, string, error) {
 	if v.db == nil {
-		return 0, nil
+		return 0, "", nil
 	}
 	var m viewMeta
 	err := v.db.View(func(txn *badger.Txn) error {
@@ -28,12 +35,12 @@ func (v *View) StoredPosition() (uint64, error) {
 		return item.Value(func(b []byte) error { return json.Unmarshal(b, &m) })
 	})
 	if err != nil {
-		return 0, fmt.Errorf("read checkpoint of %s: %w", v.name, err)
+		return 0, "", fmt.Errorf("read checkpoint of %s: %w", v.name, err)
 	}
 	if m.Format != FormatVersion {
-		return 0, nil
+		return 0, "", nil
 	}
-	return m.Position, nil
+	return m.Position, m.Hash, nil
 }
 
 // CopyFrom makes the view a deep copy of src, which holds the same log folded to the same or a

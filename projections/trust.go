@@ -192,6 +192,14 @@ func notLogRecord(id, hash string, rec eventstore.Record) string {
 	return ""
 }
 
+// NotLogCheckpoint says why a view's stored checkpoint, the hash it recorded for its
+// position, is not the log's record rec at that position ("" when it is, or when the
+// checkpoint has no hash: written before the chain). rosterd checks it at start: views
+// folded from another history are rebuilt from the log.
+func NotLogCheckpoint(hash string, rec eventstore.Record) string {
+	return notLogRecord(rec.ID, hash, rec)
+}
+
 // FollowLog waits for the view's first refusal, then keeps it up to the local log directly
 // (CatchUp after every append) until ctx ends: a stream that holds a forged or foreign message
 // no longer carries the real events (the relay stops), and the view still applies them.

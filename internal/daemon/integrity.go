@@ -52,32 +52,47 @@ func (d *Daemon) viewsDir() string { return filepath.Join(d.cfg.DataDir, "views"
 // viewNames are the views whose checkpoints are compared with the log.
 var viewNames = []string{"members", "permissions"}
 
+// checkpoint is a view's stored position and the hash it recorded for the record there.
+type checkpoint struct {
+	at   uint64
+	hash string
+}
+
 // prepareViews makes sure the views directory opens: a directory Badger cannot
 // open (a truncated table, a lost MANIFEST, garbage) is moved aside to
 // views.damaged-<time> and the views start empty, to be rebuilt from the log
 // (or the stream); it never panics. It returns each view's stored checkpoint.
-func (d *Daemon) prepareViews(presets domain.Presets) (map[string]uint64, error) {
+func (d *Daemon) prepareViews(presets domain.Presets) (map[string]checkpoint, error) {
 	dir := d.viewsDir()
-	log := d.cfg.Logger
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return map[string]uint64{}, nil
+		return map[string]checkpoint{}, nil
 	}
-	cps, err := readCheckpoints(dir, presets, log)
+	cps, err := readCheckpoints(dir, presets, d.cfg.Logger)
 	if err == nil {
 		return cps, nil
 	}
 	if !errors.Is(err, eventstore.ErrCorruptLog) {
 		return nil, fmt.Errorf("views store at %s: %w", dir, err) // e.g. locked by another process: not damage
 	}
-	aside := fmt.Sprintf("%s.damaged-%d", dir, time.Now().UnixNano())
-	log.Error("views store is damaged: moving it aside; the views are rebuilt from the log", "err", err, "moved_to", aside)
-	if rerr := os.Rename(dir, aside); rerr != nil {
-		return nil, fmt.Errorf("views store damaged (%v) and cannot be moved aside: %w", err, rerr)
+	if err := d.moveViewsAside("damaged", "views store is damaged: moving it aside; the views are rebuilt from the log", "err", err); err != nil {
+		return nil, err
 	}
-	return map[string]uint64{}, nil
+	return map[string]checkpoint{}, nil
 }
 
-func readCheckpoints(dir string, presets domain.Presets, log *slog.Logger) (map[string]uint64, error) {
+// moveViewsAside moves the views directory to views.<what>-<time>, logging msg and args
+// with where it went, so that the views are rebuilt from the log.
+func (d *Daemon) moveViewsAside(what, msg string, args ...any) error {
+	dir := d.viewsDir()
+	aside := fmt.Sprintf("%s.%s-%d", dir, what, time.Now().UnixNano())
+	d.cfg.Logger.Error(msg, append(args, "moved_to", aside)...)
+	if err := os.Rename(dir, aside); err != nil {
+		return fmt.Errorf("views store at %s (%s) cannot be moved aside: %w", dir, what, err)
+	}
+	return nil
+}
+
+func readCheckpoints(dir string, presets domain.Presets, log *slog.Logger) (map[string]checkpoint, error) {
 	if err := eventstore.CheckTables(dir); err != nil {
 		return nil, err
 	}
@@ -86,15 +101,40 @@ func readCheckpoints(dir string, presets domain.Presets, log *slog.Logger) (map[
 		return nil, fmt.Errorf("open views: %w", err)
 	}
 	defer db.Close()
-	cps := map[string]uint64{}
+	cps := map[string]checkpoint{}
 	for _, name := range viewNames {
-		at, err := projections.NewView(name, presets, db, log).StoredPosition()
+		at, hash, err := projections.NewView(name, presets, db, log).StoredCheckpoint()
 		if err != nil {
 			return nil, err
 		}
-		cps[name] = at
+		cps[name] = checkpoint{at: at, hash: hash}
 	}
 	return cps, nil
+}
+
+// foreignViews says why the views' checkpoints are not the log's history ("" when they
+// are): a view's checkpoint whose recorded hash is not the log's record's at its position
+// (projections.NotLogCheckpoint). Such views were folded from another log (a views
+// directory copied from another instance, a log restored or recovered under views that
+// applied a different history); they are rebuilt from the log, like damaged ones.
+func foreignViews(ctx context.Context, bs *eventstore.BadgerStore, cps map[string]checkpoint) (string, error) {
+	for _, name := range viewNames {
+		cp := cps[name]
+		if cp.at == 0 || cp.hash == "" {
+			continue
+		}
+		recs, err := bs.Read(ctx, cp.at, 1)
+		if err != nil {
+			return "", fmt.Errorf("start-up check: read the log at the %s view's position %d: %w", name, cp.at, err)
+		}
+		if len(recs) != 1 {
+			continue // beyond the head: refused by the caller
+		}
+		if reason := projections.NotLogCheckpoint(cp.hash, recs[0]); reason != "" {
+			return fmt.Sprintf("the %s view's checkpoint at position %d is not the log's record (%s)", name, cp.at, reason), nil
+		}
+	}
+	return "", nil
 }
 
 // checkStore runs the start-up checks of the log against its copies before
@@ -130,12 +170,22 @@ func (d *Daemon) checkStore(ctx context.Context, js jetstream.JetStream, streamN
 			return err
 		}
 		for _, name := range viewNames {
-			at := cps[name]
+			at := cps[name].at
 			switch {
 			case at > head && head == 0:
 				return &IntegrityError{Problem: fmt.Sprintf("the log is empty while the %s view stands at position %d: the log was lost", name, at), Fix: fixRecover}
 			case at > head:
 				return &IntegrityError{Problem: fmt.Sprintf("the %s view stands at position %d, ahead of the log head %d", name, at, head), Fix: fixViews}
+			}
+		}
+		foreign, err := foreignViews(ctx, bs, cps)
+		if err != nil {
+			return err
+		}
+		if foreign != "" {
+			if err := d.moveViewsAside("foreign", "views directory is from another history: moving it aside; the views are rebuilt from the log",
+				"reason", foreign); err != nil {
+				return err
 			}
 		}
 	}
@@ -204,29 +254,41 @@ func (a *storeAlarm) get() string {
 	return ""
 }
 
-// startChecksums checks every block of every table of the log against its
-// checksum once, in the background, after the start-up checks (a full pass
-// reads the whole log: it is not on the way to ready). It stops when ctx ends.
-// A failure is an alarm in Status, one error in the log, and every further
-// command is refused (unavailable, naming the damage and the fix); the views
-// keep answering from what they applied before.
+// startChecksums raises the store alarm (raiseStoreAlarm) on damage found in the log
+// after the start-up checks: by any read that serves (an organization's load, queries,
+// Export, Verify: eventstore.BadgerStore.OnCorrupt, told also of damage met before this
+// call) and by the background checksum pass, run once after the start-up checks (a full
+// pass reads the whole log: it is not on the way to ready): every block of every table,
+// then every value (those in Badger's value log checked against their checksums). The pass
+// stops when ctx ends.
 func (d *Daemon) startChecksums(ctx context.Context, cmds *commands.Service) {
 	bs, ok := d.Store.(*eventstore.BadgerStore)
 	if !ok {
 		return
 	}
+	bs.OnCorrupt(func(err error) { d.raiseStoreAlarm(err, cmds) })
 	d.goRun(func() {
 		err := bs.VerifyChecksumsContext(ctx)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		msg := (&IntegrityError{Problem: fmt.Sprintf("the log at %s failed its checksums: %v", d.logDir(), err), Fix: fixRecover}).Error()
-		d.alarm.msg.CompareAndSwap(nil, &msg)
-		d.cfg.Logger.Error("the log is damaged: refusing every command", "err", err, "fix", fixRecover)
-		if cmds != nil {
-			cmds.Halt(msg)
-		}
+		d.raiseStoreAlarm(err, cmds)
 	})
+}
+
+// raiseStoreAlarm records damage found in the log while serving: an alarm in Status, one
+// error in the log, and every further command is refused (unavailable, naming the damage
+// and the fix; commands.Service.Halt); the views keep answering from what they applied
+// before. Only the first damage is kept.
+func (d *Daemon) raiseStoreAlarm(err error, cmds *commands.Service) {
+	msg := (&IntegrityError{Problem: fmt.Sprintf("the log at %s failed its checksums or cannot be read: %v", d.logDir(), err), Fix: fixRecover}).Error()
+	if !d.alarm.msg.CompareAndSwap(nil, &msg) {
+		return
+	}
+	d.cfg.Logger.Error("the log is damaged: refusing every command", "err", err, "fix", fixRecover)
+	if cmds != nil {
+		cmds.Halt(msg)
+	}
 }
 
 // logOpenError turns a log that Badger cannot open because it is damaged

@@ -1,0 +1,153 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Badger keeps a value of ValueThreshold bytes or more in its value log and the key's
+// entry in the LSM tree points to it. A read of such a value whose checksum fails
+// (VerifyValueChecksum) or that lies beyond the end of its file is logged by Badger and
+// answered with an empty value and no error (Item.yieldItemValue, Badger 4.9). Every read
+// of the log goes through itemValue, which turns that into ErrCorruptLog: a value that
+// points into the value log is never empty.
+
+// corruptRecord is errCorrupt: a stored record that does not decode. It is damage to the
+// log (errors.Is(err, ErrCorruptLog)).
+type corruptRecord struct{}
+
+func (corruptRecord) Error() string { return "corrupt stored record" }
+func (corruptRecord) Unwrap() error { return ErrCorruptLog }
+
+// keyName names a key of the log in an error.
+func keyName(k []byte) string {
+	if len(k) == 9 && k[0] == prefixEvent {
+		return fmt.Sprintf("the record at position %d", binary.BigEndian.Uint64(k[1:]))
+	}
+	return fmt.Sprintf("the key %q", k)
+}
+
+// itemValue is item.Value, except that a value Badger could not read from its value log
+// (checksum mismatch, missing, cut short) is an error wrapping ErrCorruptLog naming the key.
+func itemValue(item *badger.Item, fn func([]byte) error) error {
+	return item.Value(func(v []byte) error {
+		if len(v) == 0 && item.ValueSize() > 0 {
+			return fmt.Errorf("%w: the value of %s cannot be read from the value log (checksum mismatch or missing)",
+				ErrCorruptLog, keyName(item.KeyCopy(nil)))
+		}
+		return fn(v)
+	})
+}
+
+// OnCorrupt registers fn, called once with the first read of the log that meets damage
+// (an error wrapping ErrCorruptLog: a record or value that cannot be read or decoded), on
+// the reader's goroutine, before that reader gets its error. If damage was met before
+// OnCorrupt is called, fn is called at once. rosterd raises its store alarm with it.
+func (s *BadgerStore) OnCorrupt(fn func(error)) {
+	s.corruptFn.Store(&fn)
+	if e := s.corruptErr.Load(); e != nil {
+		s.fireCorrupt(*e)
+	}
+}
+
+// noteCorrupt passes err on, first telling the OnCorrupt handler when it is damage.
+func (s *BadgerStore) noteCorrupt(err error) error {
+	if err == nil || !errors.Is(err, ErrCorruptLog) {
+		return err
+	}
+	s.corruptErr.CompareAndSwap(nil, &err)
+	s.fireCorrupt(*s.corruptErr.Load())
+	return err
+}
+
+func (s *BadgerStore) fireCorrupt(err error) {
+	if fn := s.corruptFn.Load(); fn != nil && s.corruptFired.CompareAndSwap(false, true) {
+		(*fn)(err)
+	}
+}
+
+// ValuePassChunk is how many keys the value pass reads in one read transaction, and
+// ValuePassPause the pause between two chunks: the pass runs beside the service on a
+// machine it shares, so it gives way (a log of a million keys takes about 2,000 chunks).
+const (
+	ValuePassChunk = 512
+	ValuePassPause = 2 * time.Millisecond
+)
+
+// VerifyValues reads the value of every key of the log (records, stream indexes, stored
+// replies, ...) in chunks of ValuePassChunk keys, each in its own read transaction, pausing
+// ValuePassPause between chunks, and decodes every record. Badger checks each value it reads
+// from the value log against its checksum. The first value that cannot be read or a record
+// that does not decode is an error wrapping ErrCorruptLog naming it (and is reported to the
+// OnCorrupt handler). It stops when ctx ends (returning ctx's error).
+func (s *BadgerStore) VerifyValues(ctx context.Context) error {
+	if err := s.noteCorrupt(s.verifyValues(ctx)); err != nil {
+		return &StoreError{Op: "verify values", Err: err}
+	}
+	return nil
+}
+
+func (s *BadgerStore) verifyValues(ctx context.Context) error {
+	var next []byte // first key of the next chunk; nil: the start
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var done bool
+		var err error
+		next, done, err = s.verifyValueChunk(next)
+		if err != nil || done {
+			return err
+		}
+		t := time.NewTimer(ValuePassPause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// verifyValueChunk checks up to ValuePassChunk keys from from and returns the key to
+// continue at.
+func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err error) {
+	release, err := s.readGuard()
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		n := 0
+		for it.Seek(from); it.Valid(); it.Next() {
+			item := it.Item()
+			if n == ValuePassChunk {
+				next = item.KeyCopy(nil)
+				return nil
+			}
+			n++
+			k := item.Key()
+			if err := itemValue(item, func(v []byte) error {
+				if len(k) == 9 && k[0] == prefixEvent {
+					var r Record
+					if err := decodeRecord(v, &r); err != nil {
+						return fmt.Errorf("decode %s: %w", keyName(k), err)
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		done = true
+		return nil
+	})
+	return next, done, err
+}

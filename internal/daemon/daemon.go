@@ -201,6 +201,9 @@ func (c *Config) Defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	// Every daemon runs with rosterd's sizes, tests included: the log's records then live in
+	// Badger's value log as they do in production.
+	*c = WithMemoryDefaults(*c)
 }
 
 // Validate reports every problem with the configuration.

@@ -40,6 +40,7 @@ import (
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/daemon"
 	"roster/internal/oracle"
 	"roster/internal/powerfs"
 )
@@ -133,8 +134,12 @@ const (
 	ackPrefix = "ACK\t"
 )
 
+// storeOptions are rosterd's sizes of the log (daemon.WithMemoryDefaults): records of 64 bytes
+// or more live in Badger's value log, whose writes the power cut must not lose either.
 func storeOptions() eventstore.BadgerOptions {
-	return eventstore.BadgerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MemTableSize: 8 << 20, BlockCacheSize: 1 << 20}
+	return eventstore.BadgerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MemTableSize: daemon.DefaultLogMemTableMiB << 20, NumMemtables: daemon.DefaultLogMemtables,
+		BlockCacheSize: daemon.DefaultLogCacheMiB << 20, ValueThreshold: daemon.DefaultLogValueThreshold}
 }
 
 func execCommand(ctx context.Context, t *testing.T, svc *commands.Service, name string, body map[string]any) ([]byte, string) {

@@ -12,13 +12,11 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
-	"roster/internal/embeddednats"
 	"roster/projections"
 )
 
@@ -326,23 +324,20 @@ func RecoverLog(ctx context.Context, cfg Config) (eventstore.Report, error) {
 		return eventstore.Report{}, err
 	}
 	log := cfg.Logger
-	url := cfg.NATSURL
-	if url == "" {
-		ns, err := embeddednats.Start(embeddednats.Config{Host: "127.0.0.1", Port: 0, StoreDir: filepath.Join(cfg.DataDir, "nats")})
-		if err != nil {
-			return eventstore.Report{}, fmt.Errorf("recover: %w", err)
+	// The same NATS as a start: the embedded server with its configuration (the stream lives in
+	// the ROSTER account in secured mode), or the external one with the credentials given.
+	d := &Daemon{cfg: cfg}
+	if err := d.connect(ctx); err != nil {
+		return eventstore.Report{}, fmt.Errorf("recover: %w", err)
+	}
+	defer func() {
+		d.NC.Close()
+		if d.NS != nil {
+			d.NS.Shutdown()
+			d.NS.WaitForShutdown()
 		}
-		defer func() {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-		}()
-		url = ns.ClientURL()
-	}
-	nc, err := nats.Connect(url, nats.Name("rosterd-recover"))
-	if err != nil {
-		return eventstore.Report{}, fmt.Errorf("recover: connect %s: %w", url, err)
-	}
-	defer nc.Close()
+	}()
+	nc := d.NC
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return eventstore.Report{}, fmt.Errorf("recover: jetstream: %w", err)

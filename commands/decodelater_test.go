@@ -100,3 +100,60 @@ func TestBigRequestDecodedOffTheSubscription(t *testing.T) {
 		t.Fatalf("import reply %s (%v)", msg.Data, err)
 	}
 }
+
+// A body over InlineDecode whose top-level org_id the scan cannot read (an escaped key before
+// it, an invalid id, not an object) is refused at once, never decoded on the subscription's
+// goroutine; nothing is appended. A beforeDecode hook that would block shows no decode runs.
+func TestUnscannableBigRequestIsRefused(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	store := eventstore.NewMemory()
+	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.beforeDecode = func(name string) { t.Errorf("%s decoded", name) }
+	svc, err := micro.AddService(nc, micro.Config{Name: "rostertest", Version: "0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEndpoints(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	csv := "email,user_id,name,roles,grants\n" + strings.Repeat("x@a.test,,X,project_viewer,\n", 1000)
+	pad, _ := json.Marshal(csv)
+	for _, body := range []string{
+		`{"\u0061ctor":"ana","org_id":"acme","project_id":"p","csv":` + string(pad) + `}`,
+		`{"actor":"ana","org_id":"NO SUCH!","project_id":"p","csv":` + string(pad) + `}`,
+		`[` + string(pad) + `]`,
+	} {
+		msg, err := nc.Request(client.CommandPrefix+client.CmdImportMembers, []byte(body), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep client.CommandReply
+		if err := json.Unmarshal(msg.Data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK || rep.Error == nil || rep.Error.Code != client.CodeInvalid || !strings.Contains(rep.Error.Message, fmt.Sprint(InlineDecode)) {
+			t.Fatalf("%.40s…: %s", body, msg.Data)
+		}
+	}
+	if h, _ := store.Head(ctx); h != 0 {
+		t.Fatalf("log head %d after refusals", h)
+	}
+}

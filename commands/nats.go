@@ -39,8 +39,8 @@ const (
 // peekOrg reads a request's top-level org_id without decoding the rest: one pass over the
 // bytes that skips every other member's value (strings, nested objects and arrays) without
 // checking or allocating. False when there is none that is a valid id, or the body is not
-// shaped so that the pass can tell (an escaped key, say): the request is then decoded inline,
-// which names the problem. The worker's strict decoding checks the whole body and that its
+// shaped so that the pass can tell (an escaped key, say): the request is then refused, never
+// decoded on the subscription's goroutine. The worker's strict decoding checks the whole body and that its
 // org_id is the one found here.
 func peekOrg(body []byte) (string, bool) {
 	i := skipSpace(body, 0)
@@ -170,7 +170,11 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		if err == nil && len(data) > InlineDecode && len(data) <= s.cfg.MaxPayload {
 			// The bounds first: a caller over them costs no more than this.
 			if err = sch.admit(who, len(data)); err == nil {
-				org, later = peekOrg(data)
+				if org, later = peekOrg(data); !later {
+					// Never decoded here: a large body the scan cannot read is refused as it is.
+					err = refuse(client.CodeInvalid, "%s: a request over %d bytes is queued by its top-level org_id, read without decoding it: "+
+						"send a JSON object with a valid org_id and keys written without escapes", name, InlineDecode)
+				}
 			}
 		}
 		if err == nil && !later {

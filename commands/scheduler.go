@@ -324,6 +324,11 @@ func (sch *scheduler) drainLocked() {
 // command and the appends share group commits.
 func (sch *scheduler) process(entry *orgEntry, j *job) {
 	if j.cmd == nil {
+		// A stranger's large body is refused before it costs this organization its decoding.
+		if err := sch.s.reachesBeforeDecode(sch.ctx, entry, j); err != nil {
+			sch.finish(j, nil, err)
+			return
+		}
 		cmd, err := sch.s.decodeLater(j)
 		if err != nil {
 			sch.finish(j, nil, err)
@@ -348,6 +353,37 @@ func (sch *scheduler) process(entry *orgEntry, j *job) {
 		<-sch.waiters
 		sch.finish(j, reply, err)
 	}()
+}
+
+// reachesBeforeDecode refuses a command queued with its body undecoded (InlineDecode) when its
+// caller cannot reach the organization at all (another account's, or one a person may not see),
+// with the very answer Decide gives such a command (an unknown organization's not_found), so
+// that a stranger's large bodies cost the organization's turn no decoding. Answering an
+// invitation, or creating the organization, depends on the body: those are decoded as usual.
+func (s *Service) reachesBeforeDecode(ctx context.Context, entry *orgEntry, j *job) error {
+	switch j.name {
+	case client.CmdAcceptInvite, client.CmdRejectInvite, client.CmdCreateOrganization:
+		return nil
+	}
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	if err := s.load(ctx, entry, j.org); err != nil {
+		return err
+	}
+	actor := "caller" // an application speaks for its users: only the account decides reach
+	if j.as.person {
+		actor = j.who.User // a person is their NATS user (actorRule)
+	}
+	probe := &domain.ImportMembers{Meta: domain.Meta{OrgID: j.org, Actor: actor}}
+	env := domain.Env{Now: s.cfg.Now(), Account: j.as.account, Operator: j.as.operator, Person: j.as.person}
+	if entry.state.ReachedBy(probe, env) {
+		return nil
+	}
+	_, err := domain.Decide(entry.state, probe, env)
+	if err == nil {
+		return refuse(client.CodeNotFound, "organization %s not found", j.org)
+	}
+	return err
 }
 
 // decodeLater decodes and checks a command queued by the org_id of its body (InlineDecode).

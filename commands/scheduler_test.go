@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -257,4 +258,70 @@ func TestQueuedBytesAreBounded(t *testing.T) {
 	if codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), fmt.Sprintf("the limit is %d", MaxQueuedBytes)) || sch.bytes > MaxQueuedBytes {
 		t.Fatalf("after %d more commands: %v (%d bytes queued)", n, err, sch.bytes)
 	}
+}
+
+// A large body queued under an organization its caller cannot reach is refused before it is
+// decoded, with the same bytes as the decoded path's answer (an unknown organization's
+// not_found); the owner's own large body is decoded and decided.
+func TestStrangersLargeBodyRefusedBeforeDecode(t *testing.T) {
+	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory(), Policy: mustPolicy(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sch := svc.scheduler(ctx)
+	decoded := make(chan string, 8)
+	svc.beforeDecode = func(name string) { decoded <- name }
+	owner := caller.Caller{Account: "ACME", Kind: caller.Application}
+	stranger := caller.Caller{Account: "GLOBEX", Kind: caller.Application}
+	run := func(j *job) (string, string) {
+		t.Helper()
+		type answer struct{ body, code string }
+		got := make(chan answer, 1)
+		j.arrived, j.as = time.Now(), svc.as(j.who)
+		j.reply = func(body []byte, code string) { got <- answer{string(body), code} }
+		if err := sch.submit(j); err != nil {
+			t.Fatal(err)
+		}
+		a := <-got
+		return a.body, a.code
+	}
+	if body, code := run(&job{org: "acme", who: owner, name: "CreateOrganization",
+		cmd: &domain.CreateOrganization{Meta: domain.Meta{OrgID: "acme", Actor: "ana"}, Kind: "team", Preset: "ica"}}); code != "" {
+		t.Fatalf("CreateOrganization: %s", body)
+	}
+	if body, code := run(&job{org: "acme", who: owner, name: "CreateProject",
+		cmd: &domain.CreateProject{Meta: domain.Meta{OrgID: "acme", Actor: "ana"}, ProjectID: "p"}}); code != "" {
+		t.Fatalf("CreateProject: %s", body)
+	}
+	csv := "email,user_id,name,roles,grants\n" + strings.Repeat("x@a.test,,X,project_viewer,\n", 1000)
+	big, _ := json.Marshal(map[string]any{"org_id": "acme", "actor": "ana", "project_id": "p", "csv": csv})
+	strangerBody, strangerCode := run(&job{org: "acme", who: stranger, name: "ImportMembers", body: big, size: len(big)})
+	select {
+	case name := <-decoded:
+		t.Fatalf("the stranger's %s was decoded", name)
+	default:
+	}
+	// The decoded path's answer to the same stranger: the same bytes.
+	small, smallCode := run(&job{org: "acme", who: stranger, name: "AddOrgMember",
+		cmd: &domain.AddOrgMember{Meta: domain.Meta{OrgID: "acme", Actor: "ana"}, UserID: "bob"}})
+	if strangerCode != client.CodeNotFound || strangerBody != small || smallCode != strangerCode {
+		t.Fatalf("stranger's large body: %s %s; decoded path: %s %s", strangerCode, strangerBody, smallCode, small)
+	}
+	if body, code := run(&job{org: "acme", who: owner, name: "ImportMembers", body: big, size: len(big)}); code != "" {
+		t.Fatalf("the owner's import: %s", body)
+	}
+	if name := <-decoded; name != "ImportMembers" {
+		t.Fatalf("decoded %s", name)
+	}
+}
+
+func mustPolicy(t *testing.T) *caller.Policy {
+	t.Helper()
+	p, err := caller.NewPolicy(true, []string{"PEOPLE"}, []string{"OPS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

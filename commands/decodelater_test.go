@@ -15,6 +15,7 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 )
 
 // A big request is decoded by a worker, not on the subscription's goroutine: while an
@@ -153,7 +154,44 @@ func TestUnscannableBigRequestIsRefused(t *testing.T) {
 			t.Fatalf("%.40s…: %s", body, msg.Data)
 		}
 	}
+	// A large body of a command that is small by nature: refused by its bound, not decoded.
+	accept := `{"org_id":"acme","actor":"ana","invitation_id":"i","token":` + string(pad) + `}`
+	msg, err := nc.Request(client.CommandPrefix+client.CmdAcceptInvite, []byte(accept), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), fmt.Sprintf(`"code":"invalid","message":"AcceptInvite: the request has %d bytes; the limit for this command is %d"`, len(accept), InlineDecode)) {
+		t.Fatalf("AcceptInvite of %d bytes: %s", len(accept), msg.Data)
+	}
 	if h, _ := store.Head(ctx); h != 0 {
 		t.Fatalf("log head %d after refusals", h)
+	}
+}
+
+// Every command but ImportMembers has a body bound: MaxCommandBody, and InlineDecode for those
+// that answer invitations or create an organization. Over it the request is refused before
+// anything reads it.
+func TestCommandBodiesAreBounded(t *testing.T) {
+	pad := func(n int) string { return strings.Repeat("[1],", n/4) + "[1]" }
+	for _, c := range []struct {
+		name  string
+		body  string
+		limit int
+	}{
+		{client.CmdAcceptInvite, `{"org_id":"acme","actor":"ana","invitation_id":"i","zz":[` + pad(InlineDecode) + `]}`, InlineDecode},
+		{client.CmdCreateOrganization, `{"org_id":"acme","actor":"ana","zz":[` + pad(InlineDecode) + `]}`, InlineDecode},
+		{client.CmdDefineRole, `{"org_id":"acme","actor":"ana","zz":[` + pad(MaxCommandBody) + `]}`, MaxCommandBody},
+	} {
+		err := bodyWithinLimit(c.name, len(c.body))
+		code, _ := edge.CodeOf(err)
+		if code != client.CodeInvalid || !strings.Contains(err.Error(), fmt.Sprintf("limit for this command is %d", c.limit)) {
+			t.Errorf("%s of %d bytes: %v", c.name, len(c.body), err)
+		}
+	}
+	if err := bodyWithinLimit(client.CmdDefineRole, InlineDecode+1); err != nil {
+		t.Errorf("DefineRole just over InlineDecode: %v", err)
+	}
+	if err := bodyWithinLimit(client.CmdImportMembers, 1<<20); err != nil {
+		t.Errorf("ImportMembers of 1 MiB: %v", err)
 	}
 }

@@ -28,6 +28,28 @@ const CommandTimeout = 30 * time.Second
 // order is the arrival order all the same.
 const InlineDecode = 16 << 10
 
+// MaxCommandBody bounds the request body of every command but ImportMembers (whose CSV makes
+// it up to the payload limit): the largest legitimate one, DefineRole with MaxPermissions
+// permissions, is under it. The commands that answer invitations or create an organization are
+// small by nature and bounded by InlineDecode: they depend on their body to tell whether their
+// caller may reach the organization, so a stranger's large one would cost a decode.
+const MaxCommandBody = 64 << 10
+
+// bodyWithinLimit refuses a request body over its command's bound, before anything reads it.
+func bodyWithinLimit(name string, n int) error {
+	limit := MaxCommandBody
+	switch name {
+	case client.CmdImportMembers:
+		return nil // the payload limit bounds it
+	case client.CmdAcceptInvite, client.CmdRejectInvite, client.CmdCreateOrganization:
+		limit = InlineDecode
+	}
+	if n > limit {
+		return refuse(client.CodeInvalid, "%s: the request has %d bytes; the limit for this command is %d", name, n, limit)
+	}
+	return nil
+}
+
 // PendingMsgs and PendingBytes bound the requests the commands' subscription holds before its
 // goroutine reads them (nats.go's buffer); beyond them the client library drops requests
 // (their callers time out and retry) rather than hold without bound what a flood sends.
@@ -167,6 +189,9 @@ func (s *Service) AddEndpoints(ctx context.Context, svc micro.Service) error {
 		var cmd domain.Command
 		var org string
 		later := false
+		if err == nil {
+			err = bodyWithinLimit(name, len(data))
+		}
 		if err == nil && len(data) > InlineDecode && len(data) <= s.cfg.MaxPayload {
 			// The bounds first: a caller over them costs no more than this.
 			if err = sch.admit(who, len(data)); err == nil {

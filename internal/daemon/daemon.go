@@ -517,7 +517,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 	}
 	host, port, _ := embeddednats.ParseListen(cfg.Listen)
 	e, err := embeddednats.Open(embeddednats.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "nats"),
-		ConfigFile: cfg.NATSConfig, MaxMemoryStore: cfg.JSMaxMemory, MaxFileStore: cfg.JSMaxStore})
+		ConfigFile: cfg.NATSConfig, MaxMemoryStore: cfg.JSMaxMemory, MaxFileStore: cfg.JSMaxStore, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -435,8 +435,12 @@ func TestExampleSecureConfigFile(t *testing.T) {
 	if msg, err := acme.Request("$SRV.INFO.roster", nil, 5*time.Second); err != nil || !bytes.Contains(msg.Data, []byte(`"roster"`)) {
 		t.Fatalf("$SRV.INFO.roster: %v", err)
 	}
-	if strings.Contains(logs.String(), "level=WARN") {
-		t.Fatalf("a secured start warned:\n%s", logs)
+	// rosterd itself does not warn; the example's passwords are in plain text (it says to use
+	// nkeys or bcrypt hashes in production), which the server itself points out.
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && !strings.Contains(line, `msg="Plaintext passwords detected, use nkeys or bcrypt" component=nats-server`) {
+			t.Fatalf("a secured start warned:\n%s", logs)
+		}
 	}
 }
 

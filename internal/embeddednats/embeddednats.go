@@ -15,8 +15,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,6 +49,10 @@ type Config struct {
 	// (max_memory_store, max_file_store); 0 leaves the file's value or the server's default
 	// (a share of the machine's memory and disk).
 	MaxMemoryStore, MaxFileStore int64
+	// Logger, when set, receives the server's warnings and errors, and its notices of slow
+	// consumers (a client it disconnected for not reading fast enough: rosterd's own connections
+	// included); its other notices go at debug level.
+	Logger *slog.Logger
 }
 
 // Validate reports every problem with the configuration at once.
@@ -164,6 +170,9 @@ func Open(cfg Config) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	if cfg.Logger != nil {
+		ns.SetLoggerV2(serverLog{cfg.Logger.With("component", "nats-server")}, false, false, false)
+	}
 	go ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
@@ -279,3 +288,20 @@ func checkPortFree(host string, port int) error {
 	}
 	return l.Close()
 }
+
+// serverLog passes the embedded server's log lines to slog (server.Logger).
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "Slow Consumer") {
+		l.log.Warn(msg)
+		return
+	}
+	l.log.Debug(msg)
+}
+func (l serverLog) Warnf(format string, v ...any)  { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l serverLog) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any) {}
+func (l serverLog) Tracef(format string, v ...any) {}

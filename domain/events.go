@@ -170,6 +170,8 @@ type RoleChanged struct {
 	PreviousRoles []string `json:"previous_roles"`
 	// ExpiresAt, when set, is the membership's new end; unset keeps the one it had (expiry.go).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// PreviousExpiresAt is the end it replaced, when ExpiresAt moved one (for auditors).
+	PreviousExpiresAt time.Time `json:"previous_expires_at,omitzero"`
 }
 
 // GrantsSet replaces a member's direct grants.
@@ -180,6 +182,8 @@ type GrantsSet struct {
 	PreviousGrants []string `json:"previous_grants"`
 	// ExpiresAt, when set, is the membership's new end; unset keeps the one it had (expiry.go).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// PreviousExpiresAt is the end it replaced, when ExpiresAt moved one (for auditors).
+	PreviousExpiresAt time.Time `json:"previous_expires_at,omitzero"`
 }
 
 // MemberRemoved takes a user or workgroup off a project or track.

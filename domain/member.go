@@ -5,6 +5,7 @@ package domain
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 func (d *decider) memberCommand(cmd string, ref MemberRef) (*Project, error) {
@@ -148,7 +149,7 @@ func (d *decider) changeRole(c *ChangeRole) (Outcome, error) {
 	if slices.Equal(roles, m.Roles) && (end.IsZero() || end.Equal(m.ExpiresAt)) {
 		return Outcome{}, conflictf("%s already has roles %s", describePrincipal(m.Principal), strings.Join(roles, ", "))
 	}
-	evs := []Event{&RoleChanged{Target: c.target(), Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles), ExpiresAt: end}}
+	evs := []Event{&RoleChanged{Target: c.target(), Principal: m.Principal, Roles: roles, PreviousRoles: slices.Clone(m.Roles), ExpiresAt: end, PreviousExpiresAt: replacedEnd(end, m.ExpiresAt)}}
 	if err := d.checkProjectRoleLimits(evs, nonEmpty(m.UserID), nonEmpty(m.GroupID)); err != nil {
 		return Outcome{}, err
 	}
@@ -178,7 +179,7 @@ func (d *decider) setGrants(c *SetMemberGrants) (Outcome, error) {
 	if err := d.keepOwnEnd(CmdSetMemberGrants, m, end); err != nil {
 		return Outcome{}, err
 	}
-	evs := []Event{&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants), ExpiresAt: end}}
+	evs := []Event{&GrantsSet{Target: c.target(), Principal: m.Principal, Grants: grants, PreviousGrants: slices.Clone(m.Grants), ExpiresAt: end, PreviousExpiresAt: replacedEnd(end, m.ExpiresAt)}}
 	// An end date on the last owner would break SPEC §2.2 at that instant, as with ChangeRole.
 	if err := d.guard(evs); err != nil {
 		return Outcome{}, err
@@ -230,4 +231,12 @@ func (d *decider) leaveProject(c *LeaveProject) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return Outcome{Events: evs}, nil
+}
+
+// replacedEnd is the end a new one replaces: the old end when a new one is set, else none.
+func replacedEnd(end, old time.Time) time.Time {
+	if end.IsZero() {
+		return time.Time{}
+	}
+	return old
 }

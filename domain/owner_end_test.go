@@ -131,3 +131,24 @@ func TestOrganizationEndLeavesAnExpiredInvitationExpired(t *testing.T) {
 		t.Fatalf("RemoveOrgMember after the first invitation expired: revoked %v, want only the running one", got)
 	}
 }
+
+// ChangeRole and SetMemberGrants that move an end record the end they replaced, for auditors;
+// without a new end they record none.
+func TestMovedEndRecordsThePreviousOne(t *testing.T) {
+	first, second := kitNow.Add(time.Hour), kitNow.Add(2*time.Hour)
+	ref := MemberRef{ProjectID: "p1", UserID: "dev"}
+	s := given(t, dataloop())
+	s.do(&ChangeRole{Meta: by("olga"), MemberRef: ref, Roles: []string{"annotator"}, ExpiresAt: rfc(first)})
+	out := s.do(&ChangeRole{Meta: by("olga"), MemberRef: ref, Roles: []string{"developer"}, ExpiresAt: rfc(second)})
+	if rc := out.Events[len(out.Events)-1].(*RoleChanged); !rc.ExpiresAt.Equal(second) || !rc.PreviousExpiresAt.Equal(first) {
+		t.Fatalf("ChangeRole moving the end: %+v", rc)
+	}
+	out = s.do(&SetMemberGrants{Meta: by("olga"), MemberRef: ref, ExpiresAt: rfc(first)})
+	if gs := out.Events[len(out.Events)-1].(*GrantsSet); !gs.ExpiresAt.Equal(first) || !gs.PreviousExpiresAt.Equal(second) {
+		t.Fatalf("SetMemberGrants moving the end: %+v", gs)
+	}
+	out = s.do(&ChangeRole{Meta: by("olga"), MemberRef: ref, Roles: []string{"annotator"}})
+	if rc := out.Events[len(out.Events)-1].(*RoleChanged); !rc.ExpiresAt.IsZero() || !rc.PreviousExpiresAt.IsZero() {
+		t.Fatalf("ChangeRole keeping the end: %+v", rc)
+	}
+}

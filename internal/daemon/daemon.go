@@ -109,9 +109,9 @@ type Config struct {
 // JetStream's memory storage and the Go soft memory limit. The library keeps Badger's own
 // defaults when the Config fields are 0; rosterd and rosterbench pass these (WithMemoryDefaults).
 const (
-	DefaultLogMemTableMiB    = 16
+	DefaultLogMemTableMiB    = 64
 	DefaultLogMemtables      = 2
-	DefaultLogValueThreshold = 64
+	DefaultLogValueThreshold = 1 << 20
 	DefaultLogCacheMiB       = 16
 	DefaultViewsMemTableMiB  = 8
 	DefaultViewsMemtables    = 1

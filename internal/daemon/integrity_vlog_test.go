@@ -14,11 +14,11 @@ import (
 	"roster/internal/daemon"
 )
 
-// vlogConfig is testConfig with the log's records in Badger's value log, as rosterd runs
-// (DefaultLogValueThreshold).
+// vlogConfig is testConfig with the log's records in Badger's value log
+// (--log-value-threshold 64; rosterd keeps them inline by default).
 func vlogConfig(dir string) daemon.Config {
 	cfg := testConfig(dir)
-	cfg.LogValueThreshold = daemon.DefaultLogValueThreshold
+	cfg.LogValueThreshold = 64
 	return cfg
 }
 

@@ -58,113 +58,17 @@ const (
 	PendingBytes = 64 << 20
 )
 
-// peekOrg reads a request's top-level org_id without decoding the rest: one pass over the
-// bytes that skips every other member's value (strings, nested objects and arrays) without
-// checking or allocating. False when there is none that is a valid id, or the body is not
-// shaped so that the pass can tell (an escaped key, say): the request is then refused, never
-// decoded on the subscription's goroutine. The worker's strict decoding checks the whole body and that its
-// org_id is the one found here.
+// peekOrg reads a request's top-level org_id without decoding the rest (edge.TopLevelString:
+// one pass that checks and skips the members before it). False when there is none that is a
+// valid id, or the body is not shaped so that the pass can tell (an escaped key, say): the
+// request is then refused, never decoded on the subscription's goroutine. The worker's strict
+// decoding checks the whole body and that its org_id is the one found here.
 func peekOrg(body []byte) (string, bool) {
-	i := skipSpace(body, 0)
-	if i >= len(body) || body[i] != '{' {
+	org, ok := edge.TopLevelString(body, "org_id")
+	if !ok || !domain.ValidID(org) {
 		return "", false
 	}
-	i++
-	for {
-		i = skipSpace(body, i)
-		if i >= len(body) || body[i] != '"' {
-			return "", false
-		}
-		keyEnd, escaped := stringEnd(body, i)
-		if keyEnd < 0 || escaped {
-			return "", false
-		}
-		key := body[i+1 : keyEnd-1]
-		i = skipSpace(body, keyEnd)
-		if i >= len(body) || body[i] != ':' {
-			return "", false
-		}
-		i = skipSpace(body, i+1)
-		if string(key) == "org_id" {
-			if i >= len(body) || body[i] != '"' {
-				return "", false
-			}
-			end, escaped := stringEnd(body, i)
-			if end < 0 || escaped || !domain.ValidID(string(body[i+1:end-1])) {
-				return "", false
-			}
-			return string(body[i+1 : end-1]), true
-		}
-		if i = skipValue(body, i); i < 0 {
-			return "", false
-		}
-		i = skipSpace(body, i)
-		if i >= len(body) || body[i] != ',' {
-			return "", false
-		}
-		i++
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the string starting at b[i] == '"' (-1 when it does
-// not end), and whether it holds an escape.
-func stringEnd(b []byte, i int) (int, bool) {
-	escaped := false
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			escaped = true
-			j++
-		case '"':
-			return j + 1, escaped
-		}
-	}
-	return -1, escaped
-}
-
-// skipValue returns the index just past the value starting at b[i] (-1 when it does not end).
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		end, _ := stringEnd(b, i)
-		return end
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				end, _ := stringEnd(b, i)
-				if end < 0 {
-					return -1
-				}
-				i = end
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
+	return org, true
 }
 
 // AddEndpoints registers roster.cmd.* on the micro service. The subscription's goroutine only

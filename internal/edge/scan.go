@@ -34,6 +34,44 @@ func cleanRequest(body []byte, t reflect.Type) bool {
 	return s.pos == len(s.data)
 }
 
+// TopLevelString finds the string value of key among the members of a JSON object body, in one
+// pass of the scan, stopping there: the members before it are checked and skipped, not decoded.
+// False when body is not an object the pass reads as far as key, key is not a member, or its
+// value is not a string written without escapes. A key holding an escape never matches.
+func TopLevelString(body []byte, key string) (string, bool) {
+	s := scan{data: body, depth: 1}
+	s.space()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return "", false
+	}
+	s.pos++
+	for {
+		s.space()
+		k, ok := s.string(true)
+		if !ok {
+			return "", false
+		}
+		s.space()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return "", false
+		}
+		s.pos++
+		s.space()
+		if string(k) == key {
+			v, ok := s.string(true)
+			return string(v), ok
+		}
+		if !s.value(nil) {
+			return "", false
+		}
+		s.space()
+		if s.pos >= len(s.data) || s.data[s.pos] != ',' {
+			return "", false
+		}
+		s.pos++
+	}
+}
+
 // scan is one pass of cleanRequest.
 type scan struct {
 	data  []byte

@@ -375,7 +375,7 @@ func (s *Service) reachesBeforeDecode(ctx context.Context, entry *orgEntry, j *j
 		actor = j.who.User // a person is their NATS user (actorRule)
 	}
 	probe := &domain.ImportMembers{Meta: domain.Meta{OrgID: j.org, Actor: actor}}
-	env := domain.Env{Now: s.cfg.Now(), Account: j.as.account, Operator: j.as.operator, Person: j.as.person}
+	env := s.env(j.as)
 	if entry.state.ReachedBy(probe, env) {
 		return nil
 	}

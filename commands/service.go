@@ -261,6 +261,12 @@ func (s *Service) lockAndStart(ctx context.Context, entry *orgEntry, cmd domain.
 	return s.start(ctx, entry, cmd, as)
 }
 
+// env is what a command of as is decided with.
+func (s *Service) env(as principal) domain.Env {
+	return domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID, Account: as.account,
+		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured, Person: as.person}
+}
+
 // run decides, records and waits for one command.
 func (s *Service) run(ctx context.Context, entry *orgEntry, cmd domain.Command, as principal) ([]byte, error) {
 	wait, err := s.lockAndStart(ctx, entry, cmd, as)
@@ -295,8 +301,7 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 	if err := s.load(ctx, entry, meta.OrgID); err != nil {
 		return nil, err
 	}
-	env := domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID, Account: as.account,
-		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured, Person: as.person}
+	env := s.env(as)
 	reachable := entry.state.ReachedBy(cmd, env)
 	if meta.CommandID != "" && !meta.DryRun && reachable {
 		if p, ok := entry.inflight[meta.CommandID]; ok {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
@@ -16,33 +15,14 @@ import (
 	"roster/domain"
 	"roster/eventstore"
 	"roster/internal/edge"
+	"roster/internal/natstest"
 )
 
 // A big request is decoded by a worker, not on the subscription's goroutine: while an
 // ImportMembers is held in its decode, another organization's command behind it on the same
 // subscription is answered; then the import is answered too, in one piece.
 func TestBigRequestDecodedOffTheSubscription(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	store := eventstore.NewMemory()
-	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newService(t)
 	inDecode, release := make(chan struct{}), make(chan struct{})
 	s.beforeDecode = func(name string) {
 		if name == client.CmdImportMembers {
@@ -50,13 +30,7 @@ func TestBigRequestDecodedOffTheSubscription(t *testing.T) {
 			<-release
 		}
 	}
-	svc, err := micro.AddService(nc, micro.Config{Name: "rostertest", Version: "0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddEndpoints(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	nc, _ := serve(t, s)
 	request := func(name string, body map[string]any) *nats.Msg {
 		t.Helper()
 		b, _ := json.Marshal(body)
@@ -106,35 +80,9 @@ func TestBigRequestDecodedOffTheSubscription(t *testing.T) {
 // it, an invalid id, not an object) is refused at once, never decoded on the subscription's
 // goroutine; nothing is appended. A beforeDecode hook that would block shows no decode runs.
 func TestUnscannableBigRequestIsRefused(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	store := eventstore.NewMemory()
-	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, store := newService(t)
 	s.beforeDecode = func(name string) { t.Errorf("%s decoded", name) }
-	svc, err := micro.AddService(nc, micro.Config{Name: "rostertest", Version: "0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddEndpoints(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	nc, ctx := serve(t, s)
 	csv := "email,user_id,name,roles,grants\n" + strings.Repeat("x@a.test,,X,project_viewer,\n", 1000)
 	pad, _ := json.Marshal(csv)
 	for _, body := range []string{
@@ -194,4 +142,32 @@ func TestCommandBodiesAreBounded(t *testing.T) {
 	if err := bodyWithinLimit(client.CmdImportMembers, 1<<20); err != nil {
 		t.Errorf("ImportMembers of 1 MiB: %v", err)
 	}
+}
+
+// newService is a command service over a memory log.
+func newService(t *testing.T) (*Service, eventstore.Store) {
+	t.Helper()
+	store := eventstore.NewMemory()
+	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, store
+}
+
+// serve puts s's command endpoints on a NATS server of the test's own and returns a connection
+// to it and the context the endpoints run in (both end with the test).
+func serve(t *testing.T, s *Service) (*nats.Conn, context.Context) {
+	t.Helper()
+	_, nc := natstest.StartForTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	svc, err := micro.AddService(nc, micro.Config{Name: "rostertest", Version: "0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEndpoints(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	return nc, ctx
 }

@@ -20,18 +20,7 @@ import (
 // copy, and a restart from it matches the view.
 func TestFlushEncodesOutsideTheLock(t *testing.T) {
 	ctx := context.Background()
-	presets := domain.MustLoadPresets()
-	store := eventstore.NewMemory()
-	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(name, body string) {
-		t.Helper()
-		if reply, code := svc.Execute(ctx, name, []byte(body)); code != "" {
-			t.Fatalf("%s: %s", name, reply)
-		}
-	}
+	presets, store, run := commandLog(t)
 	for _, org := range []string{"acme", "globex"} {
 		run("CreateOrganization", fmt.Sprintf(`{"org_id":%q,"kind":"team","preset":"neptune","actor":"ana"}`, org))
 		run("AddOrgMember", fmt.Sprintf(`{"org_id":%q,"actor":"ana","user_id":"bob"}`, org))
@@ -87,5 +76,23 @@ func TestFlushEncodesOutsideTheLock(t *testing.T) {
 	p2, d2, _ := warm.Digest()
 	if p1 != p2 || d1 != d2 {
 		t.Fatalf("reloaded %d %s, view %d %s", p2, d2, p1, d1)
+	}
+}
+
+// commandLog is a memory log the write side appends to, at a fixed clock: run executes a
+// command and fails the test if it is refused.
+func commandLog(t *testing.T) (domain.Presets, eventstore.Store, func(name, body string)) {
+	t.Helper()
+	presets := domain.MustLoadPresets()
+	store := eventstore.NewMemory()
+	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return presets, store, func(name, body string) {
+		t.Helper()
+		if reply, code := svc.Execute(context.Background(), name, []byte(body)); code != "" {
+			t.Fatalf("%s: %s", name, reply)
+		}
 	}
 }

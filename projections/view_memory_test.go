@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	"roster/commands"
 	"roster/domain"
-	"roster/eventstore"
 )
 
 // A view keeps the member index of the organizations whose members were listed only: a new
@@ -17,18 +14,7 @@ import (
 // like one kept from the start.
 func TestMemberIndexOnlyForListedOrganizations(t *testing.T) {
 	ctx := context.Background()
-	presets := domain.MustLoadPresets()
-	store := eventstore.NewMemory()
-	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(name, body string) {
-		t.Helper()
-		if reply, code := svc.Execute(ctx, name, []byte(body)); code != "" {
-			t.Fatalf("%s: %s", name, reply)
-		}
-	}
+	presets, store, run := commandLog(t)
 	v := NewView("members", presets, nil, nil)
 	v.EnableMemberIndex()
 	for _, org := range []string{"acme", "globex"} {

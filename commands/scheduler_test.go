@@ -20,12 +20,7 @@ import (
 // A worker's turn takes up to TurnJobs queued commands of one organization, in order, then
 // the organization goes behind the others that wait.
 func TestSchedulerTurnTakesSeveralCommandsInOrder(t *testing.T) {
-	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
-	sch.cond = sync.NewCond(&sch.mu)
+	sch := idleScheduler(t, 0)
 	submit := func(org string, i int) {
 		cmd := &domain.AddOrgMember{Meta: domain.Meta{OrgID: org, CommandID: fmt.Sprintf("%s-%d", org, i)}}
 		if err := sch.submit(&job{org: org, cmd: cmd}); err != nil {
@@ -65,12 +60,7 @@ func TestSchedulerTurnTakesSeveralCommandsInOrder(t *testing.T) {
 // when the command is decided). Persons count one by one; insecure mode's anonymous caller is
 // bound by the organization's queue only.
 func TestOneCallerCannotFillAnotherOrganizationsQueue(t *testing.T) {
-	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory(), OrgQueue: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
-	sch.cond = sync.NewCond(&sch.mu)
+	sch := idleScheduler(t, 8)
 	evil := caller.Caller{Account: "EVIL", Kind: caller.Application}
 	owner := caller.Caller{Account: "VICTIM", Kind: caller.Application}
 	submit := func(who caller.Caller, org string) error {
@@ -85,7 +75,7 @@ func TestOneCallerCannotFillAnotherOrganizationsQueue(t *testing.T) {
 			t.Fatalf("command %d of the hostile caller: %v", i, err)
 		}
 	}
-	err = submit(evil, "victim")
+	err := submit(evil, "victim")
 	if codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), "per-caller limit is 4") {
 		t.Fatalf("fifth command of one caller: %v", err)
 	}
@@ -186,12 +176,7 @@ func codeOf(err error) string {
 // the owner's command queued behind twenty of a stranger's is decided second, not twenty-first;
 // one caller's commands keep their order.
 func TestCallersOfOneOrganizationTakeTurns(t *testing.T) {
-	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
-	sch.cond = sync.NewCond(&sch.mu)
+	sch := idleScheduler(t, 0)
 	evil := caller.Caller{Account: "EVIL", Kind: caller.Application}
 	owner := caller.Caller{Account: "VICTIM", Kind: caller.Application}
 	submit := func(who caller.Caller, id string) {
@@ -224,12 +209,7 @@ func TestCallersOfOneOrganizationTakeTurns(t *testing.T) {
 // Queued commands are bounded in bytes too, per caller and over all: a command is queued with
 // its body, so a count alone would let a few callers hold gigabytes.
 func TestQueuedBytesAreBounded(t *testing.T) {
-	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
-	sch.cond = sync.NewCond(&sch.mu)
+	sch := idleScheduler(t, 0)
 	big := 3 << 20
 	submit := func(who caller.Caller, org string) error {
 		return sch.submit(&job{org: org, who: who, size: big, cmd: &domain.AddOrgMember{Meta: domain.Meta{OrgID: org}}})
@@ -240,7 +220,7 @@ func TestQueuedBytesAreBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = submit(evil, "o3")
+	err := submit(evil, "o3")
 	if codeOf(err) != client.CodeUnavailable || !strings.Contains(err.Error(), fmt.Sprintf("per-caller limit is %d", MaxCallerQueuedBytes)) {
 		t.Fatalf("third 3 MiB command of one caller: %v", err)
 	}
@@ -324,4 +304,17 @@ func mustPolicy(t *testing.T) *caller.Policy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// idleScheduler is a scheduler over a memory log without workers: the test takes the turns
+// itself (next, turnDone). A queue bound of 0 keeps MaxOrgQueue.
+func idleScheduler(t *testing.T, queueBound int) *scheduler {
+	t.Helper()
+	svc, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory(), OrgQueue: queueBound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := &scheduler{s: svc, queues: map[string]*orgQueue{}}
+	sch.cond = sync.NewCond(&sch.mu)
+	return sch
 }

@@ -46,17 +46,10 @@ func TopLevelString(body []byte, key string) (string, bool) {
 	}
 	s.pos++
 	for {
-		s.space()
-		k, ok := s.string(true)
+		k, ok := s.key()
 		if !ok {
 			return "", false
 		}
-		s.space()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return "", false
-		}
-		s.pos++
-		s.space()
 		if string(k) == key {
 			v, ok := s.string(true)
 			return string(v), ok
@@ -180,8 +173,7 @@ func (s *scan) object(t reflect.Type) bool {
 		return true
 	}
 	for {
-		s.space()
-		key, ok := s.string(true)
+		key, ok := s.key()
 		if !ok {
 			return false
 		}
@@ -213,12 +205,6 @@ func (s *scan) object(t reflect.Type) bool {
 			}
 			next = ft
 		}
-		s.space()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return false
-		}
-		s.pos++
-		s.space()
 		if !s.value(next) {
 			return false
 		}
@@ -236,6 +222,23 @@ func (s *scan) object(t reflect.Type) bool {
 			return false
 		}
 	}
+}
+
+// key scans an object member's key and the colon after it, up to its value; a key holding an
+// escape is refused (string).
+func (s *scan) key() ([]byte, bool) {
+	s.space()
+	k, ok := s.string(true)
+	if !ok {
+		return nil, false
+	}
+	s.space()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		return nil, false
+	}
+	s.pos++
+	s.space()
+	return k, true
 }
 
 // string scans a string and returns its bytes between the quotes. A key (key true) holding an

@@ -187,6 +187,7 @@ type BadgerStore struct {
 	// beforeDrain, if set, runs on the committer after it takes the first
 	// request of a batch and before it drains the queue (tests).
 	beforeDrain func()
+	beforeTail  func() error // testHooks.beforeTail
 }
 
 var _ Store = (*BadgerStore)(nil)
@@ -214,6 +215,9 @@ func OpenBadger(dir string, opts BadgerOptions) (*BadgerStore, error) {
 type testHooks struct {
 	tune        func(badger.Options) badger.Options
 	beforeDrain func()
+	// beforeTail, if set, runs after a sliced append's records are written and synced and
+	// before its tail is; an error fails the batch there, as a crash would cut it (tests).
+	beforeTail func() error
 }
 
 func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, error) {
@@ -270,6 +274,7 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		unsynced: make(map[string]struct{}),
 
 		beforeDrain: hooks.beforeDrain,
+		beforeTail:  hooks.beforeTail,
 	}
 	head, err := s.recover()
 	if err != nil {
@@ -281,41 +286,41 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 	return s, nil
 }
 
-// recover loads the head, the last record's time and every stream version.
+// recover loads the head, the last record's time and every stream version. Records beyond
+// the head key are an append written in slices whose tail never reached the disk: never
+// acknowledged, they are removed first (dropUncommitted).
 func (s *BadgerStore) recover() (uint64, error) {
-	var head uint64
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixEvent}, PrefetchValues: false})
-		it.Seek(append([]byte{prefixEvent}, bytes.Repeat([]byte{0xff}, 8)...))
-		if it.Valid() {
-			head = binary.BigEndian.Uint64(it.Item().Key()[1:])
+	last, headAt, hasHeadKey, err := s.readHeads()
+	if err != nil {
+		return 0, err
+	}
+	head := last
+	switch {
+	case hasHeadKey && headAt < last:
+		n, err := s.dropUncommitted(headAt)
+		if err != nil {
+			return 0, fmt.Errorf("remove the uncommitted records after the head %d: %w", headAt, err)
+		}
+		s.log.Warn("eventstore: removed the records of an append that was cut short before its commit (never acknowledged)",
+			"head", headAt, "removed", n)
+		head = headAt
+	case hasHeadKey && headAt > last:
+		s.log.Warn("eventstore: head key disagrees with last record, using last record", "head_key", headAt, "head", last)
+	case !hasHeadKey && last != 0:
+		s.log.Warn("eventstore: head key missing, using last record", "head", last)
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		if head > 0 {
+			item, err := txn.Get(eventKey(head))
+			if err != nil {
+				return fmt.Errorf("read record %d: %w", head, err)
+			}
 			var r Record
-			if err := itemValue(it.Item(), func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				it.Close()
+			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return fmt.Errorf("decode record %d: %w", head, err)
 			}
 			s.lastTime, s.lastHash = r.Time, r.Hash
 		}
-		it.Close()
-
-		switch item, err := txn.Get(headKey()); {
-		case errors.Is(err, badger.ErrKeyNotFound):
-			if head != 0 {
-				s.log.Warn("eventstore: head key missing, using last record", "head", head)
-			}
-		case err != nil:
-			return fmt.Errorf("read head: %w", err)
-		default:
-			if err := itemValue(item, func(v []byte) error {
-				if h := binary.BigEndian.Uint64(v); h != head {
-					s.log.Warn("eventstore: head key disagrees with last record, using last record", "head_key", h, "head", head)
-				}
-				return nil
-			}); err != nil {
-				return fmt.Errorf("read head: %w", err)
-			}
-		}
-
 		vit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersion}})
 		defer vit.Close()
 		for vit.Rewind(); vit.Valid(); vit.Next() {
@@ -331,6 +336,99 @@ func (s *BadgerStore) recover() (uint64, error) {
 		return nil
 	})
 	return head, err
+}
+
+// readHeads reads the position of the last record on disk and the head key.
+func (s *BadgerStore) readHeads() (last, headAt uint64, hasHeadKey bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixEvent}, PrefetchValues: false})
+		it.Seek(append([]byte{prefixEvent}, bytes.Repeat([]byte{0xff}, 8)...))
+		if it.Valid() {
+			last = binary.BigEndian.Uint64(it.Item().Key()[1:])
+		}
+		it.Close()
+		item, err := txn.Get(headKey())
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		hasHeadKey = true
+		return itemValue(item, func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: head key has %d bytes", ErrCorruptLog, len(v))
+			}
+			headAt = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	return last, headAt, hasHeadKey, err
+}
+
+// dropUnit is how many uncommitted records one transaction of dropUncommitted removes.
+const dropUnit = 512
+
+// dropUncommitted removes every record after head, with its stream key when that still
+// points at it, a chunk per transaction (a removal cut short runs again at the next open),
+// and syncs. It returns how many records it removed.
+func (s *BadgerStore) dropUncommitted(head uint64) (int, error) {
+	removed := 0
+	for {
+		var keys [][]byte
+		err := s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}})
+			defer it.Close()
+			for it.Seek(eventKey(head + 1)); it.Valid() && len(keys) < 2*dropUnit; it.Next() {
+				item := it.Item()
+				pos := binary.BigEndian.Uint64(item.Key()[1:])
+				keys = append(keys, item.KeyCopy(nil))
+				var r Record
+				if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+					continue // a record cut short: its stream key, if any, is found by no one
+				}
+				sk := streamKey(r.Stream, r.Version)
+				switch sitem, err := txn.Get(sk); {
+				case errors.Is(err, badger.ErrKeyNotFound):
+				case err != nil:
+					return fmt.Errorf("read stream key of record %d: %w", pos, err)
+				default:
+					if err := itemValue(sitem, func(v []byte) error {
+						if len(v) == 8 && binary.BigEndian.Uint64(v) == pos {
+							keys = append(keys, sk)
+						}
+						return nil
+					}); err != nil {
+						return fmt.Errorf("read stream key of record %d: %w", pos, err)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return removed, err
+		}
+		if len(keys) == 0 {
+			break
+		}
+		if err := s.db.Update(func(txn *badger.Txn) error {
+			for _, k := range keys {
+				if k[0] == prefixEvent {
+					removed++
+				}
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return removed, fmt.Errorf("delete: %w", err)
+		}
+	}
+	if err := s.db.Sync(); err != nil {
+		return removed, fmt.Errorf("sync: %w", err)
+	}
+	return removed, nil
 }
 
 // Stats reports how many appends were committed and how many syncs they took.
@@ -520,14 +618,14 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 	s.mu.RLock()
 	st := batchState{head: s.head.value(), lastTime: s.lastTime, lastHash: s.lastHash, versions: map[string]uint64{}, cmds: map[string][]byte{}}
 	s.mu.RUnlock()
-	w := &txnWriter{db: s.db}
+	w := &txnWriter{db: s.db, syncs: &s.syncs, beforeTail: s.beforeTail}
 	var newCmdKeys []string
 	written := 0
 	var fatal error
 
 	for i, a := range batch {
 		res, entries, cmd, err := s.prepare(a, &st)
-		if err != nil || entries == nil {
+		if err != nil || entries.tail == nil {
 			outs[i] = appendOutcome{res: res, err: err}
 			continue
 		}
@@ -599,12 +697,12 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 }
 
 // prepare validates one request against the batch state. It returns the
-// result, the entries to write (nil when nothing is written), the command key
+// result, the entries to write (none when nothing is written), the command key
 // whose reply is stored, and an error for this request only.
-func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, string, error) {
+func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, appendEntries, string, error) {
 	req := a.req
-	fail := func(err error) (AppendResult, []kv, string, error) {
-		return AppendResult{}, nil, "", &StoreError{Op: "append", Stream: req.Stream, Err: err}
+	fail := func(err error) (AppendResult, appendEntries, string, error) {
+		return AppendResult{}, appendEntries{}, "", &StoreError{Op: "append", Stream: req.Stream, Err: err}
 	}
 	if err := a.ctx.Err(); err != nil {
 		return fail(err)
@@ -621,7 +719,7 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 			}
 		}
 		if ok {
-			return AppendResult{Reply: bytes.Clone(reply)}, nil, "", &StoreError{Op: "append", Stream: req.Stream,
+			return AppendResult{Reply: bytes.Clone(reply)}, appendEntries{}, "", &StoreError{Op: "append", Stream: req.Stream,
 				Err: fmt.Errorf("command %s: %w", req.CommandID, ErrDuplicateCommand)}
 		}
 	}
@@ -639,15 +737,15 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 	if err != nil {
 		return fail(err)
 	}
-	entries := make([]kv, 0, 2*len(stored)+4)
+	entries := appendEntries{records: make([]kv, 0, 2*len(stored)), tail: make([]kv, 0, 4)}
 	for _, r := range stored {
 		body := encodeRecord(r)
-		entries = append(entries,
+		entries.records = append(entries.records,
 			kv{eventKey(r.Position), body},
 			kv{streamKey(req.Stream, r.Version), u64(r.Position)})
 	}
 	if n := len(stored); n > 0 {
-		entries = append(entries,
+		entries.tail = append(entries.tail,
 			kv{versionKey(req.Stream), u64(stored[n-1].Version)},
 			kv{headKey(), u64(stored[n-1].Position)},
 			// The committer chained these records on a verified head: the marker follows.
@@ -655,33 +753,60 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, []kv, 
 	}
 	if req.CommandID != "" {
 		// Stored even without a Reply func, so that a repeat is still detected.
-		entries = append(entries, kv{commandKey(req.Stream, req.CommandID), storedReply(reply)})
+		entries.tail = append(entries.tail, kv{commandKey(req.Stream, req.CommandID), storedReply(reply)})
 	}
 	return AppendResult{Records: stored, Reply: reply}, entries, ck, nil
 }
 
 type kv struct{ k, v []byte }
 
-// txnWriter spreads a batch over as few transactions as Badger allows. An
-// append is never split across transactions.
-type txnWriter struct {
-	db  *badger.DB
-	txn *badger.Txn
-	ops [][]kv // appends in txn
+// appendEntries are one append's writes: its records (each record's key and its stream key),
+// then the tail that commits them (the stream's version, the head key, the marker and the
+// stored reply). The tail is never split from the last record's transaction by a crash: an
+// append's records beyond the head key on disk are an append that was never committed
+// (recover drops them).
+type appendEntries struct {
+	records, tail []kv
 }
 
-func setAll(txn *badger.Txn, entries []kv) error {
-	for _, e := range entries {
-		if err := txn.Set(e.k, e.v); err != nil {
-			return err
+// txnWriter spreads a batch over as few transactions as Badger allows. An
+// append fits one transaction or is written in slices (addSliced).
+type txnWriter struct {
+	db    *badger.DB
+	txn   *badger.Txn
+	ops   []appendEntries // appends in txn
+	syncs *atomic.Uint64  // counts the syncs between transactions
+
+	beforeTail func() error // testHooks.beforeTail
+}
+
+func setAll(txn *badger.Txn, e appendEntries) error {
+	for _, part := range [2][]kv{e.records, e.tail} {
+		for _, kv := range part {
+			if err := txn.Set(kv.k, kv.v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// add writes one append's entries. opErr fails only this append (it is too
-// big for a transaction of its own); fatalErr fails the batch.
-func (w *txnWriter) add(entries []kv) (opErr, fatalErr error) {
+// commitDurably commits a transaction that a later one of the same batch follows, and syncs
+// it: Badger writes each memtable's log to a file of its own, and without the sync a power
+// cut after a memtable switch could keep the later transaction and lose this one.
+func (w *txnWriter) commitDurably(txn *badger.Txn) error {
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := w.db.Sync(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	w.syncs.Add(1)
+	return nil
+}
+
+// add writes one append's entries. opErr fails only this append; fatalErr fails the batch.
+func (w *txnWriter) add(entries appendEntries) (opErr, fatalErr error) {
 	if w.txn == nil {
 		w.txn = w.db.NewTransaction(true)
 	}
@@ -705,8 +830,8 @@ func (w *txnWriter) add(entries []kv) (opErr, fatalErr error) {
 				return nil, fmt.Errorf("rebuild transaction: %w", err)
 			}
 		}
-		if err := txn.Commit(); err != nil {
-			return nil, fmt.Errorf("commit: %w", err)
+		if err := w.commitDurably(txn); err != nil {
+			return nil, err
 		}
 		w.ops = nil
 	}
@@ -715,11 +840,68 @@ func (w *txnWriter) add(entries []kv) (opErr, fatalErr error) {
 		w.txn.Discard()
 		w.txn = nil
 		if errors.Is(err, badger.ErrTxnTooBig) {
-			return err, nil
+			return w.addSliced(entries)
 		}
 		return nil, fmt.Errorf("set: %w", err)
 	}
-	w.ops = [][]kv{entries}
+	w.ops = []appendEntries{entries}
+	return nil, nil
+}
+
+// addSliced writes an append too big for one transaction (a large ImportMembers on small
+// memtables): its records in as many transactions as they take, each synced, then its tail in a
+// transaction of its own, which the batch's commit commits. Until the tail is on disk the
+// records lie beyond the head key, where no reader looks and from where an open removes
+// them (recover), so the append is still all or nothing. Nothing else is written between
+// its slices: the committer writes one batch at a time. Once a slice is written, a failure
+// fails the batch: the store then refuses appends until an open has removed the slices.
+func (w *txnWriter) addSliced(entries appendEntries) (opErr, fatalErr error) {
+	sliced := false
+	fail := func(err error) (opErr, fatalErr error) {
+		if sliced || !errors.Is(err, badger.ErrTxnTooBig) {
+			return nil, fmt.Errorf("sliced append: %w", err)
+		}
+		return err, nil // one record larger than a transaction; nothing was written
+	}
+	txn := w.db.NewTransaction(true)
+	inTxn := 0
+	for _, e := range entries.records {
+		err := txn.Set(e.k, e.v)
+		if errors.Is(err, badger.ErrTxnTooBig) && inTxn > 0 {
+			// Each slice is synced before the next is written: a slice may open a new
+			// memtable, whose log file a power cut could keep while losing the last one's
+			// unsynced end (TestPowerLossDuringSlicedImport found that gap).
+			sliced = true
+			if err := w.commitDurably(txn); err != nil {
+				return nil, fmt.Errorf("slice: %w", err)
+			}
+			txn, inTxn = w.db.NewTransaction(true), 0
+			err = txn.Set(e.k, e.v)
+		}
+		if err != nil {
+			txn.Discard()
+			return fail(err)
+		}
+		inTxn++
+	}
+	// Every slice is on disk before the tail that commits them is written.
+	sliced = true
+	if err := w.commitDurably(txn); err != nil {
+		return nil, fmt.Errorf("slice: %w", err)
+	}
+	if w.beforeTail != nil {
+		if err := w.beforeTail(); err != nil {
+			return nil, err
+		}
+	}
+	w.txn = w.db.NewTransaction(true)
+	tail := appendEntries{tail: entries.tail}
+	if err := setAll(w.txn, tail); err != nil {
+		w.txn.Discard()
+		w.txn = nil
+		return fail(err)
+	}
+	w.ops = []appendEntries{tail}
 	return nil, nil
 }
 

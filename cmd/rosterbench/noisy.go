@@ -78,6 +78,16 @@ func (b *bench) external(ctx context.Context) error {
 	if err := b.load(ctx, "separate rosterd"); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
+	if _, err := b.wait(ctx); err != nil { // the views have applied the load
+		return err
+	}
+	// At rest with the data loaded: rosterd gives a burst's free heap back within about a
+	// second of quiet (cmd/rosterd trimWhenQuiet); the peak is VmHWM.
+	select {
+	case <-time.After(restBeforeRSS):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	rss, hwm, err := p.memory()
 	if err != nil {
 		return err
@@ -118,6 +128,9 @@ func (b *bench) external(ctx context.Context) error {
 	}
 	return nil
 }
+
+// restBeforeRSS is how long rosterd rests after the load before its RSS is read.
+const restBeforeRSS = 3 * time.Second
 
 // noisyClients send the other organizations' requests of the noisy-neighbour figure: half
 // small commands (ChangeRole), half Checks, each waiting for its reply before the next.

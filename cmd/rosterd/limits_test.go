@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,51 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 		if got := memoryLimitFor(200*mib, c.live); c.live > 0 && got <= c.live {
 			t.Fatalf("live %d MiB: the limit %d MiB is not above it", c.live/mib, got/mib)
 		}
+	}
+}
+
+// The trimmer gives a burst's free heap back once the process is quiet, not while it allocates,
+// and not twice for the same memory. The collector is off while the burst is made, so that its
+// garbage is still held when the trimmer looks (as after a burst that ends between two
+// collections).
+func TestTrimmerReturnsFreeHeapAtRest(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	runtime.GC()
+	tr := newTrimmer()
+	tr.step() // the first look only takes the allocation count
+	burst := make([][]byte, 0, 128)
+	for range cap(burst) { // 128 MiB, garbage once the burst ends
+		b := make([]byte, 1<<20)
+		b[0] = 1
+		burst = append(burst, b)
+	}
+	runtime.KeepAlive(burst)
+	burst = nil
+	if before, _ := tr.step(); before != 0 {
+		t.Fatal("the trimmer trimmed right after a burst's allocations")
+	}
+	before, after := tr.step()
+	if before == 0 {
+		t.Fatal("the trimmer did not trim a quiet process holding a burst's garbage")
+	}
+	if before < after+64<<20 {
+		t.Fatalf("the trim returned %d MiB of the burst's 128 MiB (held %d MiB, now %d)", (before-after)>>20, before>>20, after>>20)
+	}
+	if again, _ := tr.step(); again != 0 {
+		t.Fatal("the trimmer trimmed again with nothing new to return")
+	}
+}
+
+// A log memtable too small for the value threshold is refused when the flags are read, naming
+// both, instead of surfacing as an unopenable (damaged-looking) log at start.
+func TestMemtableTooSmallForTheValueThreshold(t *testing.T) {
+	var out, errOut strings.Builder
+	noEnv := func(string) string { return "" }
+	_, _, err := parse([]string{"--log-memtable-mib", "2"}, noEnv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "log memtable of 2 MiB") || !strings.Contains(err.Error(), "--log-value-threshold") {
+		t.Fatalf("a 2 MiB log memtable with the default threshold: %v", err)
+	}
+	if _, _, err := parse([]string{"--log-memtable-mib", "2", "--log-value-threshold", "4096"}, noEnv, &out, &errOut); err != nil {
+		t.Fatalf("a 2 MiB log memtable with a 4 KiB threshold: %v", err)
 	}
 }

@@ -132,6 +132,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	cfg.NATS = nopts
 	cfg.NATSURL = nopts.URL
+	if err := cfg.Validate(); err != nil {
+		return cfg, false, err
+	}
 	return cfg, false, nil
 }
 
@@ -155,6 +158,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	} else if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 		cfg.Logger.Info("Go soft memory limit (GOMEMLIMIT)", "mib", limit>>20)
 	}
+	go trimWhenQuiet(ctx, trimEvery, cfg.Logger)
 	if cfg.RecoverFromStream {
 		if _, err := daemon.RecoverLog(ctx, cfg); err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -44,6 +45,83 @@ func followMemoryLimit(ctx context.Context, floor int64, every time.Duration, lo
 			debug.SetMemoryLimit(want)
 			log.Debug("Go soft memory limit", "mib", want>>20)
 			set = want
+		}
+	}
+}
+
+// Returning memory at rest. A burst (a bulk load, an import) leaves the heap at up to twice its
+// live size (GOGC's 100) and the runtime gives the difference back to the OS only slowly, so a
+// process at rest would keep its peak. The trimmer runs debug.FreeOSMemory (one collection and
+// a full scavenge, after a collection that empties unused pools) once the process has gone quiet with a heap well beyond its live size: the
+// resident size comes back to the working set about a second after the work ends, without
+// making the collector work harder while there is work.
+const (
+	trimEvery     = time.Second // how often the trimmer looks
+	trimQuietRate = 16 << 20    // quiet: less than this allocated since the last look, in bytes
+	trimSlack     = 32 << 20    // trim only when the heap holds this much beyond the live heap...
+	trimSlackPart = 4           // ...and a quarter of the live heap
+)
+
+// trimmer decides, from one look at the runtime's metrics to the next, when to give the heap's
+// free memory back.
+type trimmer struct {
+	samples []metrics.Sample
+	allocs  uint64 // bytes allocated when it last looked
+	looked  bool
+	after   uint64 // bytes held after the last trim
+}
+
+func newTrimmer() *trimmer {
+	return &trimmer{samples: []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}}
+}
+
+// heapHeld is the heap memory the process holds from the OS: objects (live or garbage not yet
+// swept), unused span space and free pages not yet returned.
+func heapHeld(s []metrics.Sample) uint64 {
+	return s[2].Value.Uint64() + s[3].Value.Uint64() + s[4].Value.Uint64()
+}
+
+// step looks once and trims when the process is quiet and holds too much; it reports the
+// bytes held before and after a trim (0, 0: no trim).
+func (t *trimmer) step() (before, after uint64) {
+	metrics.Read(t.samples)
+	allocs := t.samples[0].Value.Uint64()
+	quiet := t.looked && allocs-t.allocs < trimQuietRate
+	t.allocs, t.looked = allocs, true
+	live, held := t.samples[1].Value.Uint64(), heapHeld(t.samples)
+	slack := max(trimSlack, live/trimSlackPart)
+	if !quiet || held <= live+slack || held <= t.after+slack {
+		return 0, 0 // busy, or nothing worth a collection (fragmentation stays after one)
+	}
+	// Two collections: the first moves the buffers pooled (sync.Pool) and unused since the last
+	// one to the pools' victim caches, the second frees them (the embedded server pools 8 MiB
+	// JetStream block buffers); FreeOSMemory then returns the free pages.
+	runtime.GC()
+	debug.FreeOSMemory()
+	metrics.Read(t.samples)
+	t.allocs, t.after = t.samples[0].Value.Uint64(), heapHeld(t.samples)
+	return held, t.after
+}
+
+// trimWhenQuiet runs the trimmer every interval until ctx ends.
+func trimWhenQuiet(ctx context.Context, every time.Duration, log *slog.Logger) {
+	tr := newTrimmer()
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		if before, after := tr.step(); before > 0 {
+			log.Debug("returned free heap memory to the OS at rest", "held_mib", before>>20, "now_mib", after>>20)
 		}
 	}
 }

@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,7 +110,7 @@ type Config struct {
 // JetStream's memory storage and the Go soft memory limit. The library keeps Badger's own
 // defaults when the Config fields are 0; rosterd and rosterbench pass these (WithMemoryDefaults).
 const (
-	DefaultLogMemTableMiB    = 64
+	DefaultLogMemTableMiB    = 16
 	DefaultLogMemtables      = 2
 	DefaultLogValueThreshold = 1 << 20
 	DefaultLogCacheMiB       = 16
@@ -118,7 +119,7 @@ const (
 	DefaultViewsCacheMiB     = 8
 	DefaultCompactors        = 2
 	DefaultJSMaxMemoryMiB    = 64
-	DefaultMemoryLimitMiB    = 200
+	DefaultMemoryLimitMiB    = 384
 )
 
 // viewsBaseTableSize is the views database's first-level table size with small memtables
@@ -246,6 +247,18 @@ func (c Config) Validate() error {
 	}
 	if c.Compactors == 1 {
 		errs = append(errs, errors.New("Badger runs 0 or at least 2 compactors, not 1"))
+	}
+	for _, db := range []struct {
+		name                string
+		memtable, threshold int64
+	}{{"log", c.LogMemTable, c.LogValueThreshold}, {"views", c.ViewsMemTable, 0}} {
+		// Badger takes a value of the threshold or more out of line only if a transaction
+		// (15% of a memtable) can hold one inline value below it.
+		threshold := cmp.Or(db.threshold, 1<<20)
+		if db.memtable > 0 && db.memtable*15/100 < threshold {
+			errs = append(errs, fmt.Errorf("the %s memtable of %d MiB is too small for a value threshold of %d bytes: a transaction takes 15%% of a memtable, so the memtable needs at least %d MiB (or a lower --log-value-threshold)",
+				db.name, db.memtable>>20, threshold, (threshold*100/15+1<<20-1)>>20))
+		}
 	}
 	if c.MemoryLimit < 0 {
 		errs = append(errs, errors.New("the memory limit must not be negative"))

@@ -856,15 +856,20 @@ func (w *txnWriter) add(entries appendEntries) (opErr, fatalErr error) {
 // its slices: the committer writes one batch at a time. Once a slice is written, a failure
 // fails the batch: the store then refuses appends until an open has removed the slices.
 func (w *txnWriter) addSliced(entries appendEntries) (opErr, fatalErr error) {
-	sliced := false
-	fail := func(err error) (opErr, fatalErr error) {
-		if sliced || !errors.Is(err, badger.ErrTxnTooBig) {
-			return nil, fmt.Errorf("sliced append: %w", err)
+	// The tail's transaction is filled first and committed last (a transaction is a buffer
+	// until then): a tail that no transaction holds (a reply just under the value threshold on
+	// a small memtable) fails this append alone, before anything is written.
+	tailTxn := w.db.NewTransaction(true)
+	tail := appendEntries{tail: entries.tail}
+	if err := setAll(tailTxn, tail); err != nil {
+		tailTxn.Discard()
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return fmt.Errorf("the append's reply and head do not fit one transaction: %w", err), nil
 		}
-		return err, nil // one record larger than a transaction; nothing was written
+		return nil, fmt.Errorf("set: %w", err)
 	}
 	txn := w.db.NewTransaction(true)
-	inTxn := 0
+	inTxn, sliced := 0, false
 	for _, e := range entries.records {
 		err := txn.Set(e.k, e.v)
 		if errors.Is(err, badger.ErrTxnTooBig) && inTxn > 0 {
@@ -873,6 +878,7 @@ func (w *txnWriter) addSliced(entries appendEntries) (opErr, fatalErr error) {
 			// unsynced end (TestPowerLossDuringSlicedImport found that gap).
 			sliced = true
 			if err := w.commitDurably(txn); err != nil {
+				tailTxn.Discard()
 				return nil, fmt.Errorf("slice: %w", err)
 			}
 			txn, inTxn = w.db.NewTransaction(true), 0
@@ -880,28 +886,26 @@ func (w *txnWriter) addSliced(entries appendEntries) (opErr, fatalErr error) {
 		}
 		if err != nil {
 			txn.Discard()
-			return fail(err)
+			tailTxn.Discard()
+			if !sliced && errors.Is(err, badger.ErrTxnTooBig) {
+				return err, nil // one record larger than a transaction; nothing was written
+			}
+			return nil, fmt.Errorf("sliced append: %w", err)
 		}
 		inTxn++
 	}
-	// Every slice is on disk before the tail that commits them is written.
-	sliced = true
+	// Every slice is on disk before the tail that commits them is.
 	if err := w.commitDurably(txn); err != nil {
+		tailTxn.Discard()
 		return nil, fmt.Errorf("slice: %w", err)
 	}
 	if w.beforeTail != nil {
 		if err := w.beforeTail(); err != nil {
+			tailTxn.Discard()
 			return nil, err
 		}
 	}
-	w.txn = w.db.NewTransaction(true)
-	tail := appendEntries{tail: entries.tail}
-	if err := setAll(w.txn, tail); err != nil {
-		w.txn.Discard()
-		w.txn = nil
-		return fail(err)
-	}
-	w.ops = []appendEntries{tail}
+	w.txn, w.ops = tailTxn, []appendEntries{tail}
 	return nil, nil
 }
 

@@ -216,3 +216,34 @@ func TestBadgerSlicedAppendCutShortIsRemovedAtOpen(t *testing.T) {
 		t.Fatalf("stream org-a after a second open: %d records, %v; want 5", len(recs), err)
 	}
 }
+
+// A sliced append whose tail (its reply, the head key, the marker) fits no transaction fails
+// alone before anything is written: the store goes on taking appends. (A reply just under the
+// value threshold on a memtable whose transaction barely holds one such value once halted
+// every organization's commands.)
+func TestBadgerSlicedAppendWithAnOversizedTailFailsAlone(t *testing.T) {
+	ctx := testCtx(t)
+	const memtable = 1 << 20
+	threshold := int64(memtable * 15 / 100)
+	s := openTestBadger(t, t.TempDir(), BadgerOptions{}, testHooks{tune: func(o badger.Options) badger.Options {
+		return o.WithMemTableSize(memtable).WithValueThreshold(threshold)
+	}})
+	if _, err := s.Append(ctx, AppendRequest{Stream: "org-a", Events: events(t, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	reply := func([]Record) ([]byte, error) { return make([]byte, threshold-200), nil }
+	_, err := s.Append(ctx, AppendRequest{Stream: "org-big", CommandID: "import-with-a-long-command-id-" + string(make([]byte, 100)),
+		Events: events(t, 5000), Reply: reply})
+	if !errors.Is(err, badger.ErrTxnTooBig) {
+		t.Fatalf("append with an oversized tail: err = %v, want ErrTxnTooBig", err)
+	}
+	if head, _ := s.Head(ctx); head != 1 {
+		t.Fatalf("head %d after the refused append, want 1", head)
+	}
+	if _, err := s.Append(ctx, AppendRequest{Stream: "org-b", Events: events(t, 1)}); err != nil {
+		t.Fatalf("the store refused the next append: %v", err)
+	}
+	if all := assertLogConsistent(t, s); len(all) != 2 {
+		t.Fatalf("log has %d records, want 2", len(all))
+	}
+}

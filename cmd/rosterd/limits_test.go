@@ -126,3 +126,30 @@ func TestMemtableTooSmallForTheValueThreshold(t *testing.T) {
 		t.Fatalf("a 2 MiB log memtable with a 4 KiB threshold: %v", err)
 	}
 }
+
+// Size flags are bounded before they are turned into bytes (2^44 MiB once wrapped to 0, which
+// silently meant Badger's defaults or no memory limit), and each refusal names its own flag.
+func TestSizeFlagsAreBoundedAndNamed(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-memtable-mib", "17592186044416"}, "--log-memtable-mib"},
+		{[]string{"--log-cache-mib", "17592186044416"}, "--log-cache-mib"},
+		{[]string{"--memory-limit-mib", "17592186044416"}, "--memory-limit-mib"},
+		{[]string{"--memory-limit-mib", "8796093022208"}, "--memory-limit-mib"},
+		{[]string{"--log-value-threshold", "-5"}, "--log-value-threshold"},
+		{[]string{"--log-value-threshold", "2000000"}, "--log-value-threshold"},
+		{[]string{"--views-memtable-mib", "6"}, "views memtable of 6 MiB"},
+	} {
+		var out, errOut strings.Builder
+		_, _, err := parse(c.args, noEnv, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%v: %v; want a refusal naming %q", c.args, err, c.want)
+		}
+		if c.args[0] == "--views-memtable-mib" && strings.Contains(err.Error(), "--log-value-threshold") {
+			t.Fatalf("%v: the refusal points at the log's flag: %v", c.args, err)
+		}
+	}
+}

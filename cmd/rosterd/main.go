@@ -107,6 +107,18 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if *jsStore < 0 {
 		return cfg, false, errors.New("--js-max-store-mib must not be negative")
 	}
+	for _, f := range []struct {
+		name string
+		mib  int64
+	}{{"log-memtable-mib", *logMem}, {"log-cache-mib", *logCache}, {"views-memtable-mib", *viewsMem}, {"views-cache-mib", *viewsCache},
+		{"js-max-memory-mib", *jsMem}, {"js-max-store-mib", *jsStore}, {"memory-limit-mib", *memLimit}} {
+		if f.mib > maxMiB {
+			return cfg, false, fmt.Errorf("--%s %d is beyond the limit of %d MiB (1 PiB)", f.name, f.mib, maxMiB)
+		}
+	}
+	if cfg.LogValueThreshold < 0 || cfg.LogValueThreshold > daemon.MaxLogValueThreshold {
+		return cfg, false, fmt.Errorf("--log-value-threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", cfg.LogValueThreshold, daemon.MaxLogValueThreshold)
+	}
 	if *memLimit < 0 {
 		return cfg, false, errors.New("--memory-limit-mib must not be negative")
 	}
@@ -144,6 +156,9 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
 }
+
+// maxMiB bounds every size flag given in MiB, so that its size in bytes is never out of range.
+const maxMiB = 1 << 30
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, done, err := parse(args, getenv, stdout, stderr)

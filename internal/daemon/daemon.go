@@ -122,6 +122,9 @@ const (
 	DefaultMemoryLimitMiB    = 384
 )
 
+// MaxLogValueThreshold is Badger's largest value threshold (1 MiB), also its default.
+const MaxLogValueThreshold = 1 << 20
+
 // viewsBaseTableSize is the views database's first-level table size with small memtables
 // (Badger's is 2 MiB).
 const viewsBaseTableSize = 1 << 20
@@ -242,22 +245,25 @@ func (c Config) Validate() error {
 		c.JSMaxMemory < 0 || c.JSMaxStore < 0 {
 		errs = append(errs, errors.New("the waiter, queue and cache limits must not be negative"))
 	}
-	if c.LogValueThreshold < 0 || c.LogMemtables < 0 || c.ViewsMemtables < 0 || c.Compactors < 0 {
+	if c.LogMemtables < 0 || c.ViewsMemtables < 0 || c.Compactors < 0 {
 		errs = append(errs, errors.New("the memtable and compactor counts must not be negative"))
+	}
+	if c.LogValueThreshold < 0 || c.LogValueThreshold > MaxLogValueThreshold {
+		errs = append(errs, fmt.Errorf("the log's value threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", c.LogValueThreshold, MaxLogValueThreshold))
 	}
 	if c.Compactors == 1 {
 		errs = append(errs, errors.New("Badger runs 0 or at least 2 compactors, not 1"))
 	}
 	for _, db := range []struct {
-		name                string
+		name, fix           string
 		memtable, threshold int64
-	}{{"log", c.LogMemTable, c.LogValueThreshold}, {"views", c.ViewsMemTable, 0}} {
+	}{{"log", " (or a lower --log-value-threshold)", c.LogMemTable, c.LogValueThreshold}, {"views", "", c.ViewsMemTable, 0}} {
 		// Badger takes a value of the threshold or more out of line only if a transaction
 		// (15% of a memtable) can hold one inline value below it.
-		threshold := cmp.Or(db.threshold, 1<<20)
+		threshold := cmp.Or(db.threshold, MaxLogValueThreshold)
 		if db.memtable > 0 && db.memtable*15/100 < threshold {
-			errs = append(errs, fmt.Errorf("the %s memtable of %d MiB is too small for a value threshold of %d bytes: a transaction takes 15%% of a memtable, so the memtable needs at least %d MiB (or a lower --log-value-threshold)",
-				db.name, db.memtable>>20, threshold, (threshold*100/15+1<<20-1)>>20))
+			errs = append(errs, fmt.Errorf("the %s memtable of %d MiB is too small for a value threshold of %d bytes: a transaction takes 15%% of a memtable, so the memtable needs at least %d MiB%s",
+				db.name, db.memtable>>20, threshold, (threshold*100/15+1<<20-1)>>20, db.fix))
 		}
 	}
 	if c.MemoryLimit < 0 {

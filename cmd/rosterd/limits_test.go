@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestTrimmerReturnsFreeHeapAtRest(t *testing.T) {
 		t.Fatalf("the trim returned %d MiB of the burst's 128 MiB (held %d MiB, now %d)", (before-after)>>20, before>>20, after>>20)
 	}
 	if again, _ := tr.step(); again != 0 {
-		t.Fatal("the trimmer trimmed again with nothing new to return")
+		t.Fatal("the trimmer trimmed again at once with nothing new to return")
 	}
 }
 
@@ -151,5 +152,30 @@ func TestSizeFlagsAreBoundedAndNamed(t *testing.T) {
 		if c.args[0] == "--views-memtable-mib" && strings.Contains(err.Error(), "--log-value-threshold") {
 			t.Fatalf("%v: the refusal points at the log's flag: %v", c.args, err)
 		}
+	}
+}
+
+// At rest the trimmer tries again what a trim left (pooled buffers, caches that expire later),
+// less and less often; work resets the wait, and new garbage is trimmed at once.
+func TestTrimmerRetriesAtRestWithBackoff(t *testing.T) {
+	const mib = 1 << 20
+	tr := &trimmer{after: 200 * mib} // a trim left 200 MiB held over a live heap of 150
+	var trims []int
+	for look := 1; look <= 40; look++ {
+		if tr.decide(true, 150*mib, 200*mib) {
+			trims = append(trims, look)
+		}
+	}
+	if !slices.Equal(trims, []int{5, 15, 35}) {
+		t.Fatalf("retries at rest at looks %v, want [5 15 35] (after 5, 10, 20 looks)", trims)
+	}
+	if tr.decide(false, 150*mib, 400*mib) {
+		t.Fatal("trimmed while busy")
+	}
+	if !tr.decide(true, 150*mib, 400*mib) {
+		t.Fatal("new garbage beyond what the last trim left is not trimmed at once")
+	}
+	if tr.decide(true, 150*mib, 170*mib) {
+		t.Fatal("trimmed a heap within the slack of its live size")
 	}
 }

@@ -60,6 +60,10 @@ const (
 	trimQuietRate = 16 << 20    // quiet: less than this allocated since the last look, in bytes
 	trimSlack     = 32 << 20    // trim only when the heap holds this much beyond the live heap...
 	trimSlackPart = 4           // ...and a quarter of the live heap
+	// At rest, what a trim left is tried again after trimRetryFirst looks, then twice as many
+	// each time, up to trimRetryMax (a collection every 5 minutes at the most).
+	trimRetryFirst = 5
+	trimRetryMax   = 300
 )
 
 // trimmer decides, from one look at the runtime's metrics to the next, when to give the heap's
@@ -69,6 +73,11 @@ type trimmer struct {
 	allocs  uint64 // bytes allocated when it last looked
 	looked  bool
 	after   uint64 // bytes held after the last trim
+	// A trim may leave memory that a later one returns (buffers a pool still held, caches
+	// that expire later: the embedded server keeps a stream's recent blocks for 10 s). At
+	// rest the trimmer tries again after wait looks, doubling wait each time up to
+	// trimRetryMax; work resets it.
+	wait, waited int
 }
 
 func newTrimmer() *trimmer {
@@ -87,6 +96,27 @@ func heapHeld(s []metrics.Sample) uint64 {
 	return s[2].Value.Uint64() + s[3].Value.Uint64() + s[4].Value.Uint64()
 }
 
+// decide says whether to trim now, from this look: whether the process was quiet since the
+// last, its live heap and the heap memory it holds.
+func (t *trimmer) decide(quiet bool, live, held uint64) bool {
+	if !quiet {
+		t.wait, t.waited = 0, 0
+		return false
+	}
+	slack := max(trimSlack, live/trimSlackPart)
+	if held <= live+slack {
+		return false // nothing worth a collection
+	}
+	if held <= t.after+slack { // no more than the last trim left (fragmentation stays after one)
+		if t.waited++; t.waited < max(t.wait, trimRetryFirst) {
+			return false
+		}
+		t.wait = min(2*max(t.wait, trimRetryFirst), trimRetryMax)
+	}
+	t.waited = 0
+	return true
+}
+
 // step looks once and trims when the process is quiet and holds too much; it reports the
 // bytes held before and after a trim (0, 0: no trim).
 func (t *trimmer) step() (before, after uint64) {
@@ -94,11 +124,10 @@ func (t *trimmer) step() (before, after uint64) {
 	allocs := t.samples[0].Value.Uint64()
 	quiet := t.looked && allocs-t.allocs < trimQuietRate
 	t.allocs, t.looked = allocs, true
-	live, held := t.samples[1].Value.Uint64(), heapHeld(t.samples)
-	slack := max(trimSlack, live/trimSlackPart)
-	if !quiet || held <= live+slack || held <= t.after+slack {
-		return 0, 0 // busy, or nothing worth a collection (fragmentation stays after one)
+	if !t.decide(quiet, t.samples[1].Value.Uint64(), heapHeld(t.samples)) {
+		return 0, 0
 	}
+	held := heapHeld(t.samples)
 	// Two collections: the first moves the buffers pooled (sync.Pool) and unused since the last
 	// one to the pools' victim caches, the second frees them (the embedded server pools 8 MiB
 	// JetStream block buffers); FreeOSMemory then returns the free pages.

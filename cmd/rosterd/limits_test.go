@@ -65,13 +65,13 @@ func TestMemoryLimitFlagAndEnvironment(t *testing.T) {
 	}
 }
 
-// The soft memory limit is --memory-limit-mib while the live heap fits under it with an eighth
+// The soft memory limit is --memory-limit-mib while the live heap fits under it with a half
 // of headroom, and follows the live heap beyond: never at or below the working set, where the
 // GC would run back to back.
 func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ live, want int64 }{
-		{0, 200 * mib}, {100 * mib, 200 * mib}, {160 * mib, 200 * mib}, {240 * mib, 270 * mib}, {1000 * mib, 1125 * mib},
+		{0, 200 * mib}, {100 * mib, 200 * mib}, {130 * mib, 200 * mib}, {160 * mib, 240 * mib}, {240 * mib, 360 * mib}, {1000 * mib, 1500 * mib},
 	} {
 		if got := memoryLimitFor(200*mib, c.live); got != c.want {
 			t.Fatalf("live %d MiB: limit %d MiB, want %d", c.live/mib, got/mib, c.want/mib)

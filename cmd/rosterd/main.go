@@ -77,7 +77,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
 	fs.BoolVar(&cfg.RecoverFromStream, "recover-from-stream", false, "before starting, rebuild the event log from the JetStream stream ROSTER_EVENTS (the old log is moved aside; see docs/INTEGRITY.md)")
-	memLimit := fs.Int64("memory-limit-mib", daemon.DefaultMemoryLimitMiB, "Go soft memory limit of the process, MiB, raised to an eighth over the live heap when that outgrows it (the GC works harder near it; 0: none); GOMEMLIMIT, when set, wins over the default but not over this flag")
+	memLimit := fs.Int64("memory-limit-mib", daemon.DefaultMemoryLimitMiB, "Go soft memory limit of the process, MiB, raised to half again the live heap when that outgrows it (the GC works harder near it; 0: none); GOMEMLIMIT, when set, wins over the default but not over this flag")
 	fs.StringVar(&cfg.Pprof, "pprof", "", "debug: serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060; port 0 picks one, logged)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and exit")
@@ -168,7 +168,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cfg.MemoryLimit > 0 {
-		cfg.Logger.Info("Go soft memory limit", "mib", cfg.MemoryLimit>>20, "above", "an eighth over the live heap")
+		cfg.Logger.Info("Go soft memory limit", "mib", cfg.MemoryLimit>>20, "above", "half again the live heap")
 		go followMemoryLimit(ctx, cfg.MemoryLimit, 500*time.Millisecond, cfg.Logger)
 	} else if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 		cfg.Logger.Info("Go soft memory limit (GOMEMLIMIT)", "mib", limit>>20)

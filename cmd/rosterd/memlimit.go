@@ -10,12 +10,15 @@ import (
 )
 
 // memoryHeadroom is how far above the live heap the Go memory limit stays when the live heap
-// outgrows --memory-limit-mib: an eighth of it (with GOGC's 100 the heap may double).
-const memoryHeadroom = 8 // limit = live + live/memoryHeadroom
+// outgrows --memory-limit-mib: half of it (with GOGC's 100 the heap may double). An eighth made
+// the GC run nearly back to back once a few 10,000-row imports had grown the live heap toward
+// the limit (an import took 2.4 s instead of 0.6); memory held at rest is returned by the
+// trimmer.
+const memoryHeadroom = 2 // limit = live + live/memoryHeadroom
 
 // memoryLimitFor is the soft memory limit for a live heap of live bytes: the floor
 // (--memory-limit-mib) while the working set fits under it with headroom, else the live heap and
-// an eighth. A fixed limit below the working set makes the GC run back to back (it took a
+// a half. A fixed limit below the working set makes the GC run back to back (it took a
 // 10,000-row import from 0.3 s to 8 s); one that follows the live heap only makes it run
 // more often than GOGC would.
 func memoryLimitFor(floor, live int64) int64 {

@@ -31,6 +31,7 @@ type Config struct {
 	Conns   int           // NATS connections the clients share
 	Phase   time.Duration // length of one throughput phase
 	Single  time.Duration // length of the one-client latency phases
+	Rest    time.Duration // how long the separate rosterd's RSS is sampled at rest after the load
 	Rounds  int
 	// FreshSamples per round of the freshness probe.
 	FreshSamples int
@@ -69,7 +70,7 @@ type Config struct {
 // DefaultConfig is the full run of the issue.
 func DefaultConfig() Config {
 	return Config{Orgs: 100, Users: 10_000, Projects: 2_000, Memberships: 50_000,
-		Clients: 64, Conns: 4, Phase: 5 * time.Second, Single: 2 * time.Second, Rounds: 3, FreshSamples: 300,
+		Clients: 64, Conns: 4, Phase: 5 * time.Second, Single: 2 * time.Second, Rest: 30 * time.Second, Rounds: 3, FreshSamples: 300,
 		MemMemberships: 1_000_000, MemTarget: 1_000_000, ReadyEvents: 1_000_000, ReadyTarget: 1_000_000,
 		RelayWait: 3 * time.Minute}
 }
@@ -78,7 +79,7 @@ func DefaultConfig() Config {
 func QuickConfig() Config {
 	c := DefaultConfig()
 	c.Orgs, c.Users, c.Projects, c.Memberships = 20, 1_000, 200, 5_000
-	c.Phase, c.Single, c.FreshSamples = time.Second, 400*time.Millisecond, 60
+	c.Phase, c.Single, c.Rest, c.FreshSamples = time.Second, 400*time.Millisecond, 5*time.Second, 60
 	c.MemMemberships, c.ReadyEvents, c.RelayWait = 50_000, 30_000, 30*time.Second
 	return c
 }

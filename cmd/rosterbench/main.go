@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	conns := fs.Int("conns", 0, "NATS connections shared by the clients (default 4)")
 	phase := fs.Duration("phase", 0, "length of a throughput phase (default 5s; --quick 1.5s)")
 	single := fs.Duration("single", 0, "length of a one-client phase (default 2s; --quick 0.5s)")
+	rest := fs.Duration("rest", 0, "how long the separate rosterd's RSS is sampled at rest after the load, once a second (default 30s; --quick 5s)")
 	fresh := fs.Int("fresh", 0, "freshness samples per round (default 300)")
 	mem := fs.Int("mem-memberships", 0, "memberships of the memory measurement (default 1000000; --quick 100000)")
 	readyEvents := fs.Int("ready-events", 0, "events in the log of the ready measurement (default 1000000; --quick 100000)")
@@ -95,6 +96,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *single > 0 {
 		cfg.Single = *single
+	}
+	if *rest > 0 {
+		cfg.Rest = *rest
 	}
 	cfg.Dir = *dir
 	cfg.RosterdBin, cfg.RosterdArgs, cfg.NoProcess = *rosterdBin, strings.Fields(*rosterdArgs), *noProcess

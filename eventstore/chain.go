@@ -75,11 +75,19 @@ func HashRecord(r Record, prevHash string) (string, error) {
 }
 
 // chainHasher hashes records one after another, as HashRecord does, reusing its buffer: the
-// committer hashes every record it appends (10,000 for a big import) in a row.
+// committer hashes every record it appends (10,000 for a big import) in a row, and a verifier
+// every record it checks.
 type chainHasher struct {
 	buf []byte
 	sum [sha256.Size]byte
 }
+
+// ChainHasher computes HashRecord's hashes one record after another, reusing one buffer (a view
+// checks every record it applies). Not safe for concurrent use.
+type ChainHasher struct{ h chainHasher }
+
+// Hash returns what HashRecord(r, prevHash) returns, "" when prevHash is not 64 hex characters.
+func (c *ChainHasher) Hash(r Record, prevHash string) string { return c.h.next(r, prevHash) }
 
 // next returns what HashRecord(r, prev) returns, "" when prev is not 64 hex characters.
 func (c *chainHasher) next(r Record, prev string) string {
@@ -118,6 +126,7 @@ type ChainVerifier struct {
 	next     uint64
 	prevHash string
 	started  bool
+	hasher   chainHasher
 }
 
 // NewChainVerifier expects the record at position from whose PrevHash is
@@ -156,9 +165,9 @@ func (v *ChainVerifier) Add(r Record) error {
 	if v.prevHash != "" && r.PrevHash != v.prevHash {
 		return fail(r.Position, "prev_hash %s does not match the hash %s of position %d", short(r.PrevHash), short(v.prevHash), r.Position-1)
 	}
-	want, err := HashRecord(r, r.PrevHash)
-	if err != nil {
-		return fail(r.Position, "%v", err)
+	want := v.hasher.next(r, r.PrevHash)
+	if want == "" {
+		return fail(r.Position, "previous hash %q is not 64 hex characters", r.PrevHash)
 	}
 	if want != r.Hash {
 		return fail(r.Position, "content does not match its hash (stored %s, computed %s): the record was altered", short(r.Hash), short(want))

@@ -39,6 +39,7 @@ type View struct {
 	// hash is the hash of the record at position ("" when unknown: a checkpoint written
 	// before the chain, or events published before it); the next record must link to it.
 	hash    string
+	hasher  eventstore.ChainHasher // checks each record applied (linkLocked), under mu
 	dirty   map[string]bool
 	alarm   alarmState
 	refused chan struct{} // closed at the first refusal (the log follower starts)

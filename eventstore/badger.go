@@ -145,8 +145,9 @@ func (s BadgerSizing) Apply(o badger.Options) badger.Options {
 const defaultMaxBatch = 256
 
 // BadgerStore is the durable Store on Badger. Appends go through one
-// committer goroutine that writes every queued request in one transaction and
-// syncs once per batch (group commit). Badger runs with SyncWrites off: the
+// committer goroutine that writes the queued requests in as few transactions as
+// they take (an append too big for one in slices, addSliced) and syncs once per
+// batch (group commit). Badger runs with SyncWrites off: the
 // explicit DB.Sync before any caller is answered is what makes an append
 // durable, and readers see a record only after that sync.
 //

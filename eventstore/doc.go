@@ -8,11 +8,14 @@
 // returns only after the data is durable.
 //
 // Two Store implementations pass one contract suite: BadgerStore (on disk,
-// group commit: one Badger transaction and one fsync for every append that
-// was queued while the previous sync ran) and MemoryStore (for tests and
+// group commit: as few Badger transactions as the appends queued while the
+// previous sync ran take, and one fsync) and MemoryStore (for tests and
 // tools). Crash consistency of BadgerStore rests on that fsync: Badger runs
 // with SyncWrites off, the committer calls DB.Sync once per batch before any
-// caller is answered, and readers never see a record before it is synced.
+// caller is answered, and readers never see a record before it is synced. An
+// append larger than one transaction is written in slices, each synced, under
+// the head key, and committed by its tail (head, marker, reply); an open
+// removes records beyond the head key, so an append is still all or nothing.
 //
 // The Relay publishes the log to JetStream with Nats-Msg-Id = record id and
 // Nats-Expected-Last-Sequence = position - 1, so the stream sequence equals the

@@ -318,3 +318,16 @@ func idleScheduler(t *testing.T, queueBound int) *scheduler {
 	sch.cond = sync.NewCond(&sch.mu)
 	return sch
 }
+
+// An append the log cannot hold at its memtable size fails the same way on every retry: it is
+// invalid (the caller must split it), not unavailable (which clients retry).
+func TestAppendTooBigIsNotRetryable(t *testing.T) {
+	_, err := afterAppend(nil, fmt.Errorf("append: %w", eventstore.ErrAppendTooBig))
+	if got := codeOf(err); got != string(client.CodeInvalid) {
+		t.Fatalf("code %q for an append too big, want %q (%v)", got, client.CodeInvalid, err)
+	}
+	_, err = afterAppend(nil, fmt.Errorf("append: %w", eventstore.ErrClosed))
+	if got := codeOf(err); got == string(client.CodeInvalid) {
+		t.Fatalf("a closed store is answered %q", got)
+	}
+}

@@ -865,7 +865,7 @@ func (w *txnWriter) addSliced(entries appendEntries) (opErr, fatalErr error) {
 	if err := setAll(tailTxn, tail); err != nil {
 		tailTxn.Discard()
 		if errors.Is(err, badger.ErrTxnTooBig) {
-			return fmt.Errorf("the append's reply and head do not fit one transaction: %w", err), nil
+			return fmt.Errorf("%w: its reply (%d bytes) with the head does not fit one transaction: %w", ErrAppendTooBig, len(entries.tail[len(entries.tail)-1].v), err), nil
 		}
 		return nil, fmt.Errorf("set: %w", err)
 	}
@@ -889,7 +889,8 @@ func (w *txnWriter) addSliced(entries appendEntries) (opErr, fatalErr error) {
 			txn.Discard()
 			tailTxn.Discard()
 			if !sliced && errors.Is(err, badger.ErrTxnTooBig) {
-				return err, nil // one record larger than a transaction; nothing was written
+				// One record larger than a transaction; nothing was written.
+				return fmt.Errorf("%w: a record of %d bytes: %w", ErrAppendTooBig, len(e.v), err), nil
 			}
 			return nil, fmt.Errorf("sliced append: %w", err)
 		}

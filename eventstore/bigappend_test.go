@@ -234,8 +234,8 @@ func TestBadgerSlicedAppendWithAnOversizedTailFailsAlone(t *testing.T) {
 	reply := func([]Record) ([]byte, error) { return make([]byte, threshold-200), nil }
 	_, err := s.Append(ctx, AppendRequest{Stream: "org-big", CommandID: "import-with-a-long-command-id-" + string(make([]byte, 100)),
 		Events: events(t, 5000), Reply: reply})
-	if !errors.Is(err, badger.ErrTxnTooBig) {
-		t.Fatalf("append with an oversized tail: err = %v, want ErrTxnTooBig", err)
+	if !errors.Is(err, ErrAppendTooBig) || !errors.Is(err, badger.ErrTxnTooBig) {
+		t.Fatalf("append with an oversized tail: err = %v, want ErrAppendTooBig", err)
 	}
 	if head, _ := s.Head(ctx); head != 1 {
 		t.Fatalf("head %d after the refused append, want 1", head)

@@ -77,6 +77,10 @@ var (
 	ErrInvalidAppend = errors.New("invalid append request")
 	// ErrClosed reports a call on a closed store.
 	ErrClosed = errors.New("event store closed")
+	// ErrAppendTooBig reports an append that no write of the store can hold (one record, or
+	// its reply with the head, larger than a Badger transaction: 15% of a memtable). It fails
+	// alone, nothing written; the same append fails again.
+	ErrAppendTooBig = errors.New("append too big for one write of the log")
 )
 
 // StoreError is an error of one store operation on one stream.

@@ -143,6 +143,17 @@ func TestSizeFlagsAreBoundedAndNamed(t *testing.T) {
 		{[]string{"--log-value-threshold", "-5"}, "--log-value-threshold"},
 		{[]string{"--log-value-threshold", "2000000"}, "--log-value-threshold"},
 		{[]string{"--views-memtable-mib", "6"}, "views memtable of 6 MiB"},
+		{[]string{"--log-cache-mib", "1073741824"}, "--log-cache-mib"},
+		{[]string{"--log-memtable-mib", "4096"}, "--log-memtable-mib"},
+		{[]string{"--log-memtables", "1000000000"}, "--log-memtables"},
+		{[]string{"--views-memtables", "17"}, "--views-memtables"},
+		{[]string{"--badger-compactors", "100000"}, "--badger-compactors"},
+		{[]string{"--org-queue", "100000000"}, "--org-queue"},
+		{[]string{"--max-waiters", "100000000"}, "--max-waiters"},
+		{[]string{"--check-cache", "1000000000000000"}, "--check-cache"},
+		{[]string{"--view-flush", "-1s"}, "--view-flush"},
+		{[]string{"--view-flush", "1ns"}, "--view-flush"},
+		{[]string{"--view-flush", "2h"}, "--view-flush"},
 	} {
 		var out, errOut strings.Builder
 		_, _, err := parse(c.args, noEnv, &out, &errOut)
@@ -177,5 +188,32 @@ func TestTrimmerRetriesAtRestWithBackoff(t *testing.T) {
 	}
 	if tr.decide(true, 150*mib, 170*mib) {
 		t.Fatal("trimmed a heap within the slack of its live size")
+	}
+}
+
+// After work, the runtime's live heap is the last collection's, taken during the work with its
+// transient data, and at rest nothing collects again: the trimmer collects first at the first
+// quiet look, so the garbage of the work is returned at once, not at the runtime's forced
+// collection two minutes later.
+func TestTrimmerRefreshesAStaleLiveHeap(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	runtime.GC()
+	tr := newTrimmer()
+	tr.step()
+	work := make([][]byte, 0, 128)
+	for range cap(work) {
+		b := make([]byte, 1<<20)
+		b[0] = 1
+		work = append(work, b)
+	}
+	runtime.GC() // a collection during the work: the live heap is now 128 MiB
+	if before, _ := tr.step(); before != 0 {
+		t.Fatal("the trimmer trimmed during the work")
+	}
+	runtime.KeepAlive(work)
+	work = nil // the work ends: its data is garbage, the live figure stale
+	before, after := tr.step()
+	if before == 0 || before < after+64<<20 {
+		t.Fatalf("the first quiet look after the work returned %d MiB of its 128 (held %d MiB, now %d)", (before-after)>>20, before>>20, after>>20)
 	}
 }

@@ -67,6 +67,9 @@ const (
 	// each time, up to trimRetryMax (a collection every 5 minutes at the most).
 	trimRetryFirst = 5
 	trimRetryMax   = 300
+	// trimRefreshEvery bounds the collections that refresh the live heap after work: one every
+	// 10 looks at the most, so that light intermittent traffic costs little.
+	trimRefreshEvery = 10
 )
 
 // trimmer decides, from one look at the runtime's metrics to the next, when to give the heap's
@@ -81,6 +84,12 @@ type trimmer struct {
 	// rest the trimmer tries again after wait looks, doubling wait each time up to
 	// trimRetryMax; work resets it.
 	wait, waited int
+	// busy says the last look saw work; sinceGC counts the looks since the trimmer last
+	// collected. The live heap the runtime reports is the last collection's, taken during the
+	// work (with its transient data), and at rest nothing collects: the first quiet look after
+	// work collects first, at most once every trimRefreshEvery looks.
+	busy    bool
+	sinceGC int
 }
 
 func newTrimmer() *trimmer {
@@ -90,7 +99,7 @@ func newTrimmer() *trimmer {
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
-	}}
+	}, sinceGC: trimRefreshEvery}
 }
 
 // heapHeld is the heap memory the process holds from the OS: objects (live or garbage not yet
@@ -127,6 +136,13 @@ func (t *trimmer) step() (before, after uint64) {
 	allocs := t.samples[0].Value.Uint64()
 	quiet := t.looked && allocs-t.allocs < trimQuietRate
 	t.allocs, t.looked = allocs, true
+	t.sinceGC++
+	if quiet && t.busy && t.sinceGC >= trimRefreshEvery {
+		runtime.GC() // the live heap of the work just ended is stale (see trimmer.busy)
+		metrics.Read(t.samples)
+		t.allocs, t.sinceGC = t.samples[0].Value.Uint64(), 0
+	}
+	t.busy = !quiet
 	if !t.decide(quiet, t.samples[1].Value.Uint64(), heapHeld(t.samples)) {
 		return 0, 0
 	}
@@ -137,7 +153,7 @@ func (t *trimmer) step() (before, after uint64) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	metrics.Read(t.samples)
-	t.allocs, t.after = t.samples[0].Value.Uint64(), heapHeld(t.samples)
+	t.allocs, t.after, t.sinceGC = t.samples[0].Value.Uint64(), heapHeld(t.samples), 0
 	return held, t.after
 }
 

@@ -122,6 +122,20 @@ const (
 	DefaultMemoryLimitMiB    = 384
 )
 
+// Bounds of the sizing options (README "rosterd flags"): beyond them Badger fails or takes the
+// machine (a memtable's arena is addressed with 32 bits; a cache sizes its counters from its
+// bound; each memtable waiting for a flush is an arena; each compactor a goroutine at work).
+const (
+	MaxMemTableMiB  = 2048
+	MaxCacheMiB     = 64 << 10
+	MaxMemtables    = 16
+	MaxCompactors   = 16
+	MaxOrgQueue     = 1 << 16
+	MaxWaitersLimit = 1 << 20
+	MinFlushEvery   = 100 * time.Millisecond // rosterd's --view-flush floor
+	MaxFlushEvery   = time.Hour
+)
+
 // MaxLogValueThreshold is Badger's largest value threshold (1 MiB), also its default.
 const MaxLogValueThreshold = 1 << 20
 
@@ -253,6 +267,28 @@ func (c Config) Validate() error {
 	}
 	if c.Compactors == 1 {
 		errs = append(errs, errors.New("Badger runs 0 or at least 2 compactors, not 1"))
+	}
+	if c.FlushEvery < 0 || c.FlushEvery > MaxFlushEvery {
+		// rosterd's --view-flush also has a floor (MinFlushEvery); tests flush more often.
+		errs = append(errs, fmt.Errorf("the views' flush interval %s is out of bounds: at most %s (0: 10s)", c.FlushEvery, MaxFlushEvery))
+	}
+	for _, n := range []struct {
+		name       string
+		value, max int
+	}{{"log memtables", c.LogMemtables, MaxMemtables}, {"views memtables", c.ViewsMemtables, MaxMemtables},
+		{"compactors", c.Compactors, MaxCompactors}, {"organization queue", c.OrgQueue, MaxOrgQueue}, {"waiters", c.MaxWaiters, MaxWaitersLimit}} {
+		if n.value > n.max {
+			errs = append(errs, fmt.Errorf("%d %s is beyond the limit of %d", n.value, n.name, n.max))
+		}
+	}
+	for _, z := range []struct {
+		name       string
+		value, max int64
+	}{{"log memtable", c.LogMemTable, MaxMemTableMiB << 20}, {"views memtable", c.ViewsMemTable, MaxMemTableMiB << 20},
+		{"log cache", c.LogCache, MaxCacheMiB << 20}, {"views cache", c.ViewsCache, MaxCacheMiB << 20}, {"Check cache", c.CheckCache, MaxCacheMiB << 20}} {
+		if z.value > z.max {
+			errs = append(errs, fmt.Errorf("a %s of %d MiB is beyond the limit of %d MiB", z.name, z.value>>20, z.max>>20))
+		}
 	}
 	for _, db := range []struct {
 		name, fix           string

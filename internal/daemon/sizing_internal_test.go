@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"roster/eventstore"
 )
@@ -64,5 +65,27 @@ func TestPprofLoopbackOnly(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "HeapAlloc") {
 		t.Fatalf("heap profile: %s %.200s", resp.Status, body)
+	}
+}
+
+// The sizing options are bounded for library users too (rosterd names its flags first): a
+// negative flush interval once panicked a ticker, a billion memtables took the heap.
+func TestSizingBoundsRefused(t *testing.T) {
+	for name, tweak := range map[string]func(*Config){
+		"flush interval":  func(c *Config) { c.FlushEvery = -time.Second },
+		"long flush":      func(c *Config) { c.FlushEvery = 2 * time.Hour },
+		"log memtables":   func(c *Config) { c.LogMemtables = 1_000_000_000 },
+		"compactors":      func(c *Config) { c.Compactors = 100_000 },
+		"log cache":       func(c *Config) { c.LogCache = 1 << 50 },
+		"views memtable":  func(c *Config) { c.ViewsMemTable = 1 << 40 },
+		"org queue":       func(c *Config) { c.OrgQueue = 1 << 30 },
+		"value threshold": func(c *Config) { c.LogValueThreshold = 2 << 20 },
+	} {
+		cfg := Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}
+		tweak(&cfg)
+		cfg.Defaults()
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -218,14 +218,14 @@ func TestPowerLossChild(t *testing.T) {
 	t.Fatal("the writers stopped before the power cut")
 }
 
-func TestPowerLossLosesNoAcknowledgedCommand(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-
-	p := powerfs.New(nil)
-	dir, srv := mountOrSkip(t, p)
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestPowerLossChild$", "-test.count=1")
-	child.Env = append(os.Environ(), childEnv+"="+dir)
+// runUntilCut runs the child test named childTest with env=dir, reads its lines (ackPrefix
+// lines are acknowledged commands, in order), and cuts the power when cut says so for a line;
+// it returns the commands acknowledged before the cut and the durable image.
+func runUntilCut(ctx context.Context, t *testing.T, p *powerfs.FS, srv *fuse.Server, childTest, env, dir string,
+	cut func(line string, acked []ack) bool) ([]ack, powerfs.Image) {
+	t.Helper()
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+childTest+"$", "-test.count=1")
+	child.Env = append(os.Environ(), env+"="+dir)
 	var stderr bytes.Buffer
 	child.Stderr = &stderr
 	out, err := child.StdoutPipe()
@@ -235,25 +235,25 @@ func TestPowerLossLosesNoAcknowledgedCommand(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Every line read here was written after the child's command was acknowledged, so after the
-	// sync that preceded the ack: it must be in the image cut before the next line is read.
+	// Every ack line was written after the child's command was acknowledged, so after the sync
+	// that preceded the ack: it must be in the image cut after it is read.
 	var acked []ack
 	var img powerfs.Image
 	var childOut strings.Builder
 	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 16<<20) // an import's reply is one long line
 	for sc.Scan() {
 		line := sc.Text()
-		text, ok := strings.CutPrefix(line, ackPrefix)
-		if !ok {
+		if text, ok := strings.CutPrefix(line, ackPrefix); ok {
+			var a ack
+			if err := json.Unmarshal([]byte(text), &a); err != nil {
+				t.Fatalf("child line %q: %v", line, err)
+			}
+			acked = append(acked, a)
+		} else if !strings.HasPrefix(line, startPrefix) {
 			childOut.WriteString(line + "\n")
-			continue
 		}
-		var a ack
-		if err := json.Unmarshal([]byte(text), &a); err != nil {
-			t.Fatalf("child line %q: %v", line, err)
-		}
-		acked = append(acked, a)
-		if len(acked) == powerAckedCut {
+		if cut(line, acked) {
 			img = p.Cut() // power loss
 			break
 		}
@@ -262,28 +262,31 @@ func TestPowerLossLosesNoAcknowledgedCommand(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	_ = child.Wait()
 	if img == nil {
-		t.Fatalf("the child stopped after %d acknowledged commands:\n%s%s", len(acked), childOut.String(), stderr.String())
+		t.Fatalf("the child stopped after %d acknowledged commands, before the cut:\n%s%s", len(acked), childOut.String(), stderr.String())
 	}
 	writes, syncs := p.Stats()
 	if err := srv.Unmount(); err != nil {
 		t.Fatalf("unmount: %v", err)
 	}
 	t.Logf("power cut after %d acknowledged commands; powerfs had served %d writes and %d fsyncs", len(acked), writes, syncs)
+	return acked, img
+}
 
-	// Power back: the durable image, written to an ordinary directory (Badger maps its files, so
-	// it does not run in this process on a FUSE mount; see TestPowerLossChild), the store
-	// reopened and recovered, the service restarted.
-	dir2 := t.TempDir()
-	if err := img.WriteTo(dir2); err != nil {
+// reopenImage writes the durable image to an ordinary directory (Badger maps its files, so it
+// does not run in this process on a FUSE mount; see TestPowerLossChild), reopens the store,
+// reads the whole log and checks its hash chain and positions.
+func reopenImage(ctx context.Context, t *testing.T, img powerfs.Image, opts eventstore.BadgerOptions) (*eventstore.BadgerStore, []eventstore.Record) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := img.WriteTo(dir); err != nil {
 		t.Fatal(err)
 	}
-	opts := storeOptions()
-	store2, err := eventstore.OpenBadger(dir2, opts)
+	store, err := eventstore.OpenBadger(dir, opts)
 	if err != nil {
 		t.Fatalf("recovery: reopen Badger from the durable image: %v", err)
 	}
-	defer store2.Close()
-	recs, err := store2.Read(ctx, 1, 0)
+	t.Cleanup(func() { _ = store.Close() })
+	recs, err := store.Read(ctx, 1, 0)
 	if err != nil {
 		t.Fatalf("recovery: read the log: %v", err)
 	}
@@ -295,6 +298,19 @@ func TestPowerLossLosesNoAcknowledgedCommand(t *testing.T) {
 			t.Fatalf("recovery: record %d has position %d (gap or reorder)", i, r.Position)
 		}
 	}
+	return store, recs
+}
+
+func TestPowerLossLosesNoAcknowledgedCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	p := powerfs.New(nil)
+	dir, srv := mountOrSkip(t, p)
+	acked, img := runUntilCut(ctx, t, p, srv, "TestPowerLossChild", childEnv, dir,
+		func(_ string, acked []ack) bool { return len(acked) == powerAckedCut })
+	opts := storeOptions()
+	store2, recs := reopenImage(ctx, t, img, opts)
 	byCommand := map[string]eventstore.Record{}
 	for _, r := range recs {
 		byCommand[r.OrgID+"/"+r.CommandID] = r

@@ -1,16 +1,13 @@
 package powerfs_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -121,73 +118,21 @@ func TestPowerLossDuringSlicedImport(t *testing.T) {
 	defer cancel()
 	p := powerfs.New(nil)
 	dir, srv := mountOrSkip(t, p)
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestPowerLossSlicesChild$", "-test.count=1")
-	child.Env = append(os.Environ(), sliceChildEnv+"="+dir)
-	var stderr bytes.Buffer
-	child.Stderr = &stderr
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
 	// The cut falls a random few milliseconds into the third import: while its slices are
 	// written, or just before or after.
-	var acked []ack
-	var img powerfs.Image
 	starts := 0
-	var childOut strings.Builder
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 16<<20) // an import's reply is one long line
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, startPrefix) && !strings.HasPrefix(line, ackPrefix) {
-			childOut.WriteString(line + "\n")
+	acked, img := runUntilCut(ctx, t, p, srv, "TestPowerLossSlicesChild", sliceChildEnv, dir, func(line string, _ []ack) bool {
+		if !strings.HasPrefix(line, startPrefix) {
+			return false
 		}
-		if _, ok := strings.CutPrefix(line, startPrefix); ok {
-			if starts++; starts == 3 {
-				time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
-				img = p.Cut()
-				break
-			}
-			continue
+		if starts++; starts < 3 {
+			return false
 		}
-		if text, ok := strings.CutPrefix(line, ackPrefix); ok {
-			var a ack
-			if err := json.Unmarshal([]byte(text), &a); err != nil {
-				t.Fatalf("child line %q: %v", line, err)
-			}
-			acked = append(acked, a)
-		}
-	}
-	_ = child.Process.Kill()
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	_ = child.Wait()
-	if img == nil {
-		t.Fatalf("the child stopped before its third import:\n%s%s", childOut.String(), stderr.String())
-	}
-	if err := srv.Unmount(); err != nil {
-		t.Fatalf("unmount: %v", err)
-	}
-
-	dir2 := t.TempDir()
-	if err := img.WriteTo(dir2); err != nil {
-		t.Fatal(err)
-	}
+		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+		return true
+	})
 	var logged bytes.Buffer
-	store, err := eventstore.OpenBadger(dir2, slicedStoreOptions(slog.New(slog.NewTextHandler(&logged, nil))))
-	if err != nil {
-		t.Fatalf("recovery: reopen Badger from the durable image: %v", err)
-	}
-	defer store.Close()
-	recs, err := store.Read(ctx, 1, 0)
-	if err != nil {
-		t.Fatalf("recovery: read the log: %v", err)
-	}
-	if _, err := eventstore.VerifyRecords(recs); err != nil {
-		t.Errorf("recovery: the hash chain does not verify: %v", err)
-	}
+	store, recs := reopenImage(ctx, t, img, slicedStoreOptions(slog.New(slog.NewTextHandler(&logged, nil))))
 	perCommand := map[string]int{}
 	for _, r := range recs {
 		perCommand[r.OrgID+"/"+r.CommandID]++

@@ -142,14 +142,7 @@ func TestEditInPlacePinpointed(t *testing.T) {
 // Bytes garbled inside the log's .sst: open or VerifyChecksums or Verify
 // reports ErrCorruptLog; the damaged records are never returned.
 func TestGarbledTableDetected(t *testing.T) {
-	dir := t.TempDir()
-	s := openBadgerAt(t, dir)
-	appendRecords(t, s, 200)
-	_ = s.Close()
-	ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
-	if len(ssts) == 0 {
-		t.Fatal("no .sst written")
-	}
+	dir, ssts := closedLogWithTables(t)
 	b, err := os.ReadFile(ssts[0])
 	if err != nil {
 		t.Fatal(err)
@@ -282,14 +275,10 @@ func TestRecoverFromStream(t *testing.T) {
 // CheckTables passes intact tables and reports a truncated one as an error,
 // where badger.Open would panic on a goroutine of its own.
 func TestCheckTablesTruncated(t *testing.T) {
-	dir := t.TempDir()
-	s := openBadgerAt(t, dir)
-	appendRecords(t, s, 200)
-	_ = s.Close()
+	dir, ssts := closedLogWithTables(t)
 	if err := CheckTables(dir); err != nil {
 		t.Fatalf("intact tables: %v", err)
 	}
-	ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
 	fi, err := os.Stat(ssts[0])
 	if err != nil {
 		t.Fatal(err)
@@ -389,14 +378,7 @@ func TestNewLogStartsInTheCurrentFormat(t *testing.T) {
 // not damage: Badger deletes it when it opens. The checks pass over it, the store opens and
 // reads every record, and the leftover is gone; a listed table cut short is still refused.
 func TestTableOutsideTheManifestIsNoDamage(t *testing.T) {
-	dir := t.TempDir()
-	s := openBadgerAt(t, dir)
-	appendRecords(t, s, 200)
-	_ = s.Close()
-	ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
-	if len(ssts) == 0 {
-		t.Fatal("no .sst written")
-	}
+	dir, ssts := closedLogWithTables(t)
 	empty, half := filepath.Join(dir, "000900.sst"), filepath.Join(dir, "000901.sst")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -414,7 +396,7 @@ func TestTableOutsideTheManifestIsNoDamage(t *testing.T) {
 	if err := VerifyTableChecksums(context.Background(), dir); err != nil {
 		t.Fatalf("checksums with tables outside the MANIFEST: %v", err)
 	}
-	s = openBadgerAt(t, dir)
+	s := openBadgerAt(t, dir)
 	recs, err := s.Read(context.Background(), 1, 1000)
 	if err != nil || len(recs) != 200 {
 		t.Fatalf("after reopening: %d records, %v", len(recs), err)
@@ -431,4 +413,19 @@ func TestTableOutsideTheManifestIsNoDamage(t *testing.T) {
 	if err := CheckTables(dir); !errors.Is(err, ErrCorruptLog) {
 		t.Fatalf("a listed table cut short: %v", err)
 	}
+}
+
+// closedLogWithTables writes 200 records to a log in a temp dir and closes it; it returns the
+// dir and its table files.
+func closedLogWithTables(t *testing.T) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	s := openBadgerAt(t, dir)
+	appendRecords(t, s, 200)
+	_ = s.Close()
+	ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(ssts) == 0 {
+		t.Fatal("no .sst written")
+	}
+	return dir, ssts
 }

@@ -112,7 +112,7 @@ func TestNextBatchOrder(t *testing.T) {
 
 // The committer's hasher gives exactly HashRecord's hashes, record after record.
 func TestChainHasherMatchesHashRecord(t *testing.T) {
-	var h chainHasher
+	var h ChainHasher
 	prev := GenesisHash
 	for i, r := range events(t, 50) {
 		r.Position, r.Version, r.Stream, r.OrgID = uint64(i+1), uint64(i+1), "s", "o"
@@ -123,12 +123,12 @@ func TestChainHasherMatchesHashRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := h.next(r, prev); got != want {
+		if got := h.Hash(r, prev); got != want {
 			t.Fatalf("record %d: hash %s; HashRecord gives %s", i, got, want)
 		}
 		prev = want
 	}
-	if got := h.next(Record{}, "zz"); got != "" {
+	if got := h.Hash(Record{}, "zz"); got != "" {
 		t.Fatalf("bad previous hash gave %q", got)
 	}
 }

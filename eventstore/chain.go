@@ -74,23 +74,16 @@ func HashRecord(r Record, prevHash string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// chainHasher hashes records one after another, as HashRecord does, reusing its buffer: the
-// committer hashes every record it appends (10,000 for a big import) in a row, and a verifier
-// every record it checks.
-type chainHasher struct {
+// ChainHasher hashes records one after another, as HashRecord does, reusing its buffer: the
+// committer hashes every record it appends (10,000 for a big import) in a row, a verifier and
+// a view every record they check. Not safe for concurrent use.
+type ChainHasher struct {
 	buf []byte
 	sum [sha256.Size]byte
 }
 
-// ChainHasher computes HashRecord's hashes one record after another, reusing one buffer (a view
-// checks every record it applies). Not safe for concurrent use.
-type ChainHasher struct{ h chainHasher }
-
-// Hash returns what HashRecord(r, prevHash) returns, "" when prevHash is not 64 hex characters.
-func (c *ChainHasher) Hash(r Record, prevHash string) string { return c.h.next(r, prevHash) }
-
-// next returns what HashRecord(r, prev) returns, "" when prev is not 64 hex characters.
-func (c *chainHasher) next(r Record, prev string) string {
+// Hash returns what HashRecord(r, prev) returns, "" when prev is not 64 hex characters.
+func (c *ChainHasher) Hash(r Record, prev string) string {
 	if len(prev) != 2*sha256.Size {
 		return ""
 	}
@@ -126,7 +119,7 @@ type ChainVerifier struct {
 	next     uint64
 	prevHash string
 	started  bool
-	hasher   chainHasher
+	hasher   ChainHasher
 }
 
 // NewChainVerifier expects the record at position from whose PrevHash is
@@ -165,7 +158,7 @@ func (v *ChainVerifier) Add(r Record) error {
 	if v.prevHash != "" && r.PrevHash != v.prevHash {
 		return fail(r.Position, "prev_hash %s does not match the hash %s of position %d", short(r.PrevHash), short(v.prevHash), r.Position-1)
 	}
-	want := v.hasher.next(r, r.PrevHash)
+	want := v.hasher.Hash(r, r.PrevHash)
 	if want == "" {
 		return fail(r.Position, "previous hash %q is not 64 hex characters", r.PrevHash)
 	}

@@ -205,7 +205,7 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 		lastHash = GenesisHash
 	}
 	out := make([]Record, len(req.Events))
-	var h chainHasher
+	var h ChainHasher
 	for i, ev := range req.Events {
 		ev.Stream = req.Stream
 		ev.Position = head + uint64(i) + 1
@@ -222,7 +222,7 @@ func sequence(req AppendRequest, head, current uint64, lastTime time.Time, lastH
 			ev.Principal = &p
 		}
 		ev.PrevHash = lastHash
-		ev.Hash = h.next(ev, lastHash) // lastHash is always valid hex here
+		ev.Hash = h.Hash(ev, lastHash) // lastHash is always valid hex here
 		lastHash = ev.Hash
 		out[i] = ev
 	}

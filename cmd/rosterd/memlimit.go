@@ -143,10 +143,10 @@ func (t *trimmer) step() (before, after uint64) {
 		t.allocs, t.sinceGC = t.samples[0].Value.Uint64(), 0
 	}
 	t.busy = !quiet
-	if !t.decide(quiet, t.samples[1].Value.Uint64(), heapHeld(t.samples)) {
+	held := heapHeld(t.samples)
+	if !t.decide(quiet, t.samples[1].Value.Uint64(), held) {
 		return 0, 0
 	}
-	held := heapHeld(t.samples)
 	// Two collections: the first moves the buffers pooled (sync.Pool) and unused since the last
 	// one to the pools' victim caches, the second frees them (the embedded server pools 8 MiB
 	// JetStream block buffers); FreeOSMemory then returns the free pages.

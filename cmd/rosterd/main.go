@@ -107,34 +107,18 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if *jsStore < 0 {
 		return cfg, false, errors.New("--js-max-store-mib must not be negative")
 	}
+	// Before the sizes become bytes; their bounds are checked with the rest (Config.Validate).
 	for _, f := range []struct {
-		name     string
-		mib, max int64
-	}{{"log-memtable-mib", *logMem, daemon.MaxMemTableMiB}, {"views-memtable-mib", *viewsMem, daemon.MaxMemTableMiB},
-		{"log-cache-mib", *logCache, daemon.MaxCacheMiB}, {"views-cache-mib", *viewsCache, daemon.MaxCacheMiB},
-		{"js-max-memory-mib", *jsMem, maxMiB}, {"js-max-store-mib", *jsStore, maxMiB}, {"memory-limit-mib", *memLimit, maxMiB}} {
-		if f.mib > f.max {
-			return cfg, false, fmt.Errorf("--%s %d is beyond the limit of %d MiB", f.name, f.mib, f.max)
+		name string
+		mib  int64
+	}{{"log-memtable-mib", *logMem}, {"views-memtable-mib", *viewsMem}, {"log-cache-mib", *logCache}, {"views-cache-mib", *viewsCache},
+		{"js-max-memory-mib", *jsMem}, {"js-max-store-mib", *jsStore}, {"memory-limit-mib", *memLimit}} {
+		if f.mib > maxMiB {
+			return cfg, false, fmt.Errorf("--%s %d is beyond the limit of %d MiB", f.name, f.mib, maxMiB)
 		}
-	}
-	for _, f := range []struct {
-		name   string
-		n, max int
-	}{{"log-memtables", cfg.LogMemtables, daemon.MaxMemtables}, {"views-memtables", cfg.ViewsMemtables, daemon.MaxMemtables},
-		{"badger-compactors", cfg.Compactors, daemon.MaxCompactors}, {"org-queue", cfg.OrgQueue, daemon.MaxOrgQueue},
-		{"max-waiters", cfg.MaxWaiters, daemon.MaxWaitersLimit}} {
-		if f.n > f.max {
-			return cfg, false, fmt.Errorf("--%s %d is beyond the limit of %d", f.name, f.n, f.max)
-		}
-	}
-	if cfg.CheckCache > daemon.MaxCacheMiB<<20 {
-		return cfg, false, fmt.Errorf("--check-cache %d is beyond the limit of %d bytes", cfg.CheckCache, int64(daemon.MaxCacheMiB)<<20)
 	}
 	if flagSet(fs, "view-flush") && (cfg.FlushEvery < daemon.MinFlushEvery || cfg.FlushEvery > daemon.MaxFlushEvery) {
 		return cfg, false, fmt.Errorf("--view-flush %s is out of bounds: %s to %s", cfg.FlushEvery, daemon.MinFlushEvery, daemon.MaxFlushEvery)
-	}
-	if cfg.LogValueThreshold < 0 || cfg.LogValueThreshold > daemon.MaxLogValueThreshold {
-		return cfg, false, fmt.Errorf("--log-value-threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", cfg.LogValueThreshold, daemon.MaxLogValueThreshold)
 	}
 	if *memLimit < 0 {
 		return cfg, false, errors.New("--memory-limit-mib must not be negative")
@@ -174,8 +158,8 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// maxMiB bounds the size flags given in MiB that have no tighter bound, so that their size in
-// bytes is never out of range.
+// maxMiB bounds every size flag given in MiB, so that its size in bytes is never out of range
+// (Config.Validate holds the tighter bounds of some).
 const maxMiB = 1 << 30
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {

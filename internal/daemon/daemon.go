@@ -263,7 +263,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("the memtable and compactor counts must not be negative"))
 	}
 	if c.LogValueThreshold < 0 || c.LogValueThreshold > MaxLogValueThreshold {
-		errs = append(errs, fmt.Errorf("the log's value threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", c.LogValueThreshold, MaxLogValueThreshold))
+		errs = append(errs, fmt.Errorf("--log-value-threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", c.LogValueThreshold, MaxLogValueThreshold))
 	}
 	if c.Compactors == 1 {
 		errs = append(errs, errors.New("Badger runs 0 or at least 2 compactors, not 1"))
@@ -272,22 +272,25 @@ func (c Config) Validate() error {
 		// rosterd's --view-flush also has a floor (MinFlushEvery); tests flush more often.
 		errs = append(errs, fmt.Errorf("the views' flush interval %s is out of bounds: at most %s (0: 10s)", c.FlushEvery, MaxFlushEvery))
 	}
+	// The messages name rosterd's flags: this is where rosterd's bounds are checked too.
 	for _, n := range []struct {
-		name       string
+		flag, name string
 		value, max int
-	}{{"log memtables", c.LogMemtables, MaxMemtables}, {"views memtables", c.ViewsMemtables, MaxMemtables},
-		{"compactors", c.Compactors, MaxCompactors}, {"organization queue", c.OrgQueue, MaxOrgQueue}, {"waiters", c.MaxWaiters, MaxWaitersLimit}} {
+	}{{"log-memtables", "log memtables", c.LogMemtables, MaxMemtables}, {"views-memtables", "views memtables", c.ViewsMemtables, MaxMemtables},
+		{"badger-compactors", "compactors", c.Compactors, MaxCompactors}, {"org-queue", "organization queue", c.OrgQueue, MaxOrgQueue},
+		{"max-waiters", "waiters", c.MaxWaiters, MaxWaitersLimit}} {
 		if n.value > n.max {
-			errs = append(errs, fmt.Errorf("%d %s is beyond the limit of %d", n.value, n.name, n.max))
+			errs = append(errs, fmt.Errorf("--%s %d: %s beyond the limit of %d", n.flag, n.value, n.name, n.max))
 		}
 	}
 	for _, z := range []struct {
-		name       string
+		flag, name string
 		value, max int64
-	}{{"log memtable", c.LogMemTable, MaxMemTableMiB << 20}, {"views memtable", c.ViewsMemTable, MaxMemTableMiB << 20},
-		{"log cache", c.LogCache, MaxCacheMiB << 20}, {"views cache", c.ViewsCache, MaxCacheMiB << 20}, {"Check cache", c.CheckCache, MaxCacheMiB << 20}} {
+	}{{"log-memtable-mib", "a log memtable", c.LogMemTable, MaxMemTableMiB << 20}, {"views-memtable-mib", "a views memtable", c.ViewsMemTable, MaxMemTableMiB << 20},
+		{"log-cache-mib", "a log cache", c.LogCache, MaxCacheMiB << 20}, {"views-cache-mib", "a views cache", c.ViewsCache, MaxCacheMiB << 20},
+		{"check-cache", "a Check cache", c.CheckCache, MaxCacheMiB << 20}} {
 		if z.value > z.max {
-			errs = append(errs, fmt.Errorf("a %s of %d MiB is beyond the limit of %d MiB", z.name, z.value>>20, z.max>>20))
+			errs = append(errs, fmt.Errorf("--%s: %s of %d MiB is beyond the limit of %d MiB", z.flag, z.name, z.value>>20, z.max>>20))
 		}
 	}
 	for _, db := range []struct {

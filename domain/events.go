@@ -1,9 +1,10 @@
 package domain
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Event is one fact of the log. EventType is its stable name.
@@ -392,7 +393,11 @@ func DecodeEvent(typ string, data []byte) (Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownEventType, typ)
 	}
-	if err := json.Unmarshal(data, ev); err != nil {
+	// json v2 (the implementation that becomes encoding/json/v2): every view, rebuild and
+	// fold decodes every event, and it takes about half the time and a fifth of the
+	// allocations of encoding/json. The log's data is what encoding/json wrote, which v2
+	// reads the same (TestEventsDecodeAsEncodingJSONDoes).
+	if err := jsonv2.Unmarshal(data, ev); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", typ, err)
 	}
 	return ev, nil

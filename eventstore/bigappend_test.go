@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -126,10 +127,33 @@ func TestChainHasherMatchesHashRecord(t *testing.T) {
 		if got := h.Hash(r, prev); got != want {
 			t.Fatalf("record %d: hash %s; HashRecord gives %s", i, got, want)
 		}
+		if !h.Matches(r, prev, want) {
+			t.Fatalf("record %d: Matches refuses its own hash", i)
+		}
+		// Every other hash is refused: another digit, upper case, cut short, another record.
+		flipped := []byte(want)
+		flipped[i%64] = "01"[(flipped[i%64]-'0'+1)%2]
+		if flipped[i%64] == want[i%64] {
+			flipped[i%64] = 'f'
+		}
+		other := r
+		other.Actor += "x"
+		for name, bad := range map[string]string{"a digit changed": string(flipped), "upper case": strings.ToUpper(want),
+			"cut short": want[:63], "longer": want + "0", "empty": ""} {
+			if bad != want && h.Matches(r, prev, bad) {
+				t.Fatalf("record %d: Matches accepts the hash with %s: %s", i, name, bad)
+			}
+		}
+		if h.Matches(other, prev, want) {
+			t.Fatalf("record %d: Matches accepts another record's content", i)
+		}
 		prev = want
 	}
 	if got := h.Hash(Record{}, "zz"); got != "" {
 		t.Fatalf("bad previous hash gave %q", got)
+	}
+	if h.Matches(Record{}, "zz", GenesisHash) {
+		t.Fatal("Matches accepts a bad previous hash")
 	}
 }
 

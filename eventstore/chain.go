@@ -84,17 +84,41 @@ type ChainHasher struct {
 
 // Hash returns what HashRecord(r, prev) returns, "" when prev is not 64 hex characters.
 func (c *ChainHasher) Hash(r Record, prev string) string {
-	if len(prev) != 2*sha256.Size {
+	if !c.sum256(r, prev) {
 		return ""
+	}
+	return hex.EncodeToString(c.sum[:])
+}
+
+// Matches reports whether hash is what Hash(r, prev) returns, without building that string:
+// a view and a verifier check every record they read, and the hex string of each was
+// a tenth of a rebuild's work.
+func (c *ChainHasher) Matches(r Record, prev, hash string) bool {
+	if len(hash) != 2*sha256.Size || !c.sum256(r, prev) {
+		return false
+	}
+	const digits = "0123456789abcdef" // Hash writes lower case: nothing else matches
+	for i, b := range c.sum {
+		if hash[2*i] != digits[b>>4] || hash[2*i+1] != digits[b&0x0f] {
+			return false
+		}
+	}
+	return true
+}
+
+// sum256 sets c.sum to the hash of r linked to prev; false when prev is not 64 hex characters.
+func (c *ChainHasher) sum256(r Record, prev string) bool {
+	if len(prev) != 2*sha256.Size {
+		return false
 	}
 	c.buf = appendCanonical(c.buf[:0], r)
 	n := len(c.buf)
 	c.buf = append(c.buf, prev...)
 	if _, err := hex.Decode(c.buf[n:], c.buf[n:]); err != nil {
-		return ""
+		return false
 	}
 	c.sum = sha256.Sum256(c.buf[:n+sha256.Size])
-	return hex.EncodeToString(c.sum[:])
+	return true
 }
 
 // Report is the outcome of a verification.
@@ -158,11 +182,11 @@ func (v *ChainVerifier) Add(r Record) error {
 	if v.prevHash != "" && r.PrevHash != v.prevHash {
 		return fail(r.Position, "prev_hash %s does not match the hash %s of position %d", short(r.PrevHash), short(v.prevHash), r.Position-1)
 	}
-	want := v.hasher.Hash(r, r.PrevHash)
-	if want == "" {
-		return fail(r.Position, "previous hash %q is not 64 hex characters", r.PrevHash)
-	}
-	if want != r.Hash {
+	if !v.hasher.Matches(r, r.PrevHash, r.Hash) {
+		want := v.hasher.Hash(r, r.PrevHash)
+		if want == "" {
+			return fail(r.Position, "previous hash %q is not 64 hex characters", r.PrevHash)
+		}
 		return fail(r.Position, "content does not match its hash (stored %s, computed %s): the record was altered", short(r.Hash), short(want))
 	}
 	v.prevHash = r.Hash

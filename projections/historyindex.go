@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"roster/domain"
 	"roster/eventstore"
 )
@@ -356,7 +358,7 @@ func (x *HistoryIndex) add(r eventstore.Record) {
 		x.orgs[r.OrgID] = o
 	}
 	var f indexFields
-	_ = json.Unmarshal(r.Data, &f)
+	_ = jsonv2.Unmarshal(r.Data, &f)
 	put := func(key string) { o.put(x.seed, key, r.Position) }
 	put("A")
 	put("T:" + r.Type)

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -37,7 +38,7 @@ func Handler(v *View) message.NoPublishHandlerFunc {
 			return fmt.Errorf("%w: message without a stream position", ErrPoison)
 		}
 		var r eventstore.Record
-		if err := json.Unmarshal(msg.Payload, &r); err != nil {
+		if err := jsonv2.Unmarshal(msg.Payload, &r); err != nil {
 			return v.Skip(seq, fmt.Errorf("%w: position %d: malformed envelope: %v", ErrPoison, seq, err))
 		}
 		if r.Position != seq {

@@ -2,12 +2,13 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -84,7 +85,7 @@ func (v *View) linkLocked(r eventstore.Record) string {
 	if want != "" && r.PrevHash != want {
 		return fmt.Sprintf("prev_hash %.12s does not link to the hash %.12s of position %d", r.PrevHash, want, v.position)
 	}
-	if h := v.hasher.Hash(r, r.PrevHash); h == "" || h != r.Hash {
+	if !v.hasher.Matches(r, r.PrevHash, r.Hash) {
 		return fmt.Sprintf("content does not match its hash %.12s", r.Hash)
 	}
 	return ""
@@ -106,7 +107,7 @@ func TrustedHandler(v *View, local LocalLog) message.NoPublishHandlerFunc {
 			return nil // applied already (from the log, or a redelivery)
 		}
 		var env eventstore.Record
-		decodeErr := json.Unmarshal(msg.Payload, &env)
+		decodeErr := jsonv2.Unmarshal(msg.Payload, &env)
 		refuse := func(reason string) error {
 			if v.refuse(seq, msg.UUID+"/"+strconv.FormatUint(seq, 10)+"/"+env.Hash, reason) {
 				return nil // refused before: already dead-lettered

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"sync"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -287,19 +290,8 @@ func (v *View) Load() (stale bool, err error) {
 			stale = true
 			return nil
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(v.name), PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var snap orgSnapshot
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &snap) }); err != nil {
-				return fmt.Errorf("snapshot %s: %w", it.Item().Key(), err)
-			}
-			if snap.Org == nil {
-				return fmt.Errorf("snapshot %s: no state", it.Item().Key())
-			}
-			snap.Org.Attach(v.presets)
-			v.orgs[snap.Org.ID] = snap.Org
-			v.orgPos[snap.Org.ID] = snap.Position
+		if err := v.loadSnapshotsLocked(txn); err != nil {
+			return err
 		}
 		v.position, v.persisted, v.hash = m.Position, m.Position, m.Hash
 		if v.members != nil {
@@ -317,6 +309,64 @@ func (v *View) Load() (stale bool, err error) {
 		}
 	}
 	return stale, nil
+}
+
+// loadSnapshotsLocked decodes the organizations' snapshots on every core: decoding them is
+// most of a start with a current snapshot. One goroutine reads the values in key order and
+// at most loadQueue of them wait for a decoder; the first error stops the load.
+func (v *View) loadSnapshotsLocked(txn *badger.Txn) error {
+	const loadQueue = 64
+	type raw struct{ key, val []byte }
+	in := make(chan raw, loadQueue)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range in {
+				var snap orgSnapshot
+				err := jsonv2.Unmarshal(r.val, &snap)
+				if err == nil && snap.Org == nil {
+					err = errors.New("no state")
+				}
+				if err == nil {
+					snap.Org.Attach(v.presets)
+				}
+				mu.Lock()
+				switch {
+				case err != nil && firstErr == nil:
+					firstErr = fmt.Errorf("snapshot %s: %w", r.key, err)
+				case err == nil:
+					v.orgs[snap.Org.ID] = snap.Org
+					v.orgPos[snap.Org.ID] = snap.Position
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(v.name), PrefetchValues: true, PrefetchSize: loadQueue})
+	var readErr error
+	for it.Rewind(); it.Valid() && !failed(); it.Next() {
+		val, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			readErr = fmt.Errorf("snapshot %s: %w", it.Item().Key(), err)
+			break
+		}
+		in <- raw{key: it.Item().KeyCopy(nil), val: val}
+	}
+	it.Close()
+	close(in)
+	wg.Wait()
+	return errors.Join(readErr, firstErr)
 }
 
 // Flush writes the changed organizations and the checkpoint in one Badger transaction.

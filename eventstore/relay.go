@@ -37,6 +37,16 @@ const (
 	relayMinBackoff = 50 * time.Millisecond
 	relayMaxBackoff = 2 * time.Second
 	relayAckTimeout = 10 * time.Second
+
+	// DuplicateWindow is the stream's duplicate window (README "Limits"): how long JetStream
+	// remembers a message id. The copy does not rest on it: every publish names the sequence
+	// and the message id it must follow (publish), so a record the stream holds is never
+	// stored twice, whenever it is sent again (TestRelayRepublishAfterDuplicateWindowIsRefused);
+	// at most the window turns the refusal of a repeat into a duplicate's answer. It is the
+	// relay's ack wait. JetStream's default of two minutes kept an entry per event of the last
+	// two minutes in memory (about 100 bytes each), and a start within two minutes of a
+	// republished log read every one of those messages back (2 to 3 s for 1,000,000 events).
+	DuplicateWindow = relayAckTimeout
 )
 
 // withDefaults fills the zero fields.
@@ -121,6 +131,7 @@ func streamConfig(cfg RelayConfig) jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    cfg.Replicas,
 		MaxAge:      0,
+		Duplicates:  DuplicateWindow,
 	}
 }
 

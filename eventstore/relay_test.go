@@ -152,13 +152,23 @@ func TestEnsureStream(t *testing.T) {
 	_, nc := natstest.StartForTest(t)
 	js := newJS(t, nc)
 	ctx := testCtx(t)
+	// A stream made by an earlier release, with JetStream's default duplicate window (two
+	// minutes), gets the relay's.
+	old, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: DefaultStreamName, Subjects: []string{"roster.events.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := old.CachedInfo().Config.Duplicates; w != 2*time.Minute {
+		t.Fatalf("JetStream's default duplicate window is %s", w)
+	}
 	st, err := EnsureStream(ctx, js, RelayConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := st.CachedInfo().Config
 	if cfg.Name != DefaultStreamName || cfg.Storage != jetstream.FileStorage || cfg.Retention != jetstream.LimitsPolicy ||
-		cfg.MaxAge != 0 || cfg.Replicas != 1 || len(cfg.Subjects) != 1 || cfg.Subjects[0] != "roster.events.>" {
+		cfg.MaxAge != 0 || cfg.Replicas != 1 || len(cfg.Subjects) != 1 || cfg.Subjects[0] != "roster.events.>" ||
+		cfg.Duplicates != DuplicateWindow {
 		t.Fatalf("stream config %+v", cfg)
 	}
 	if _, err := EnsureStream(ctx, js, RelayConfig{}); err != nil {
@@ -433,5 +443,58 @@ func TestRelayStopsWhenStoreCloses(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("run after store close: %v", err)
+	}
+}
+
+// The stream's copy does not rest on its duplicate window (DuplicateWindow is short): a record
+// the stream holds, sent again once the window has forgotten its id, is refused by the
+// sequence and message id it names, never stored a second time.
+func TestRelayRepublishAfterDuplicateWindowIsRefused(t *testing.T) {
+	s := openRelayStore(t)
+	appendRecords(t, s, 5)
+	_, nc := natstest.StartForTest(t)
+	js := newJS(t, nc)
+	r, stop := startRelay(t, s, js, RelayConfig{})
+	waitPublished(t, r, 5)
+	stop()
+	ctx := testCtx(t)
+	cfg := streamConfig(RelayConfig{}.withDefaults())
+	cfg.Duplicates = 100 * time.Millisecond // JetStream's least
+	st, err := js.UpdateStream(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Read(ctx, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within the window JetStream answers the repeat as a duplicate; once the id is forgotten,
+	// the expected sequence refuses it. Either way nothing is stored.
+	for refused := false; !refused; {
+		fut, err := r.publish(recs[1], recs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ack := <-fut.Ok():
+			if !ack.Duplicate {
+				t.Fatalf("record 3 sent again was stored at sequence %d", ack.Sequence)
+			}
+			time.Sleep(50 * time.Millisecond)
+		case err := <-fut.Err():
+			if !strings.Contains(err.Error(), "wrong last sequence") {
+				t.Fatalf("refused for another reason: %v", err)
+			}
+			refused = true
+		case <-ctx.Done():
+			t.Fatal("no answer to the repeated record")
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 5 {
+		t.Fatalf("stream has %d messages, want the 5 records once", info.State.Msgs)
 	}
 }

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-
 	"github.com/ThreeDotsLabs/watermill/message"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"roster/eventstore"
 )

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,9 +12,8 @@ import (
 	"sync"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-
 	"github.com/dgraph-io/badger/v4"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"roster/domain"
 	"roster/eventstore"
@@ -311,6 +311,31 @@ func (v *View) Load() (stale bool, err error) {
 	return stale, nil
 }
 
+// ErrSnapshotDamaged is a stored snapshot that cannot be the view's: it does not decode
+// strictly, it is stored under another organization's key, or it is ahead of the log
+// (CheckAgainstLog). The views are derived data: the daemon moves them aside and rebuilds
+// them from the log.
+var ErrSnapshotDamaged = errors.New("view snapshot damaged")
+
+// CheckAgainstLog checks every loaded organization against the log: the log must have its
+// stream, at least at the version the snapshot holds (a snapshot may be behind the log, never
+// ahead of it). A snapshot of an organization the log does not have is ErrSnapshotDamaged.
+// streamVersion returns the version of an organization's stream in the log (0: none).
+func (v *View) CheckAgainstLog(ctx context.Context, streamVersion func(ctx context.Context, orgID string) (uint64, error)) error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for id, o := range v.orgs {
+		logV, err := streamVersion(ctx, id)
+		if err != nil {
+			return fmt.Errorf("check view %s against the log: %w", v.name, err)
+		}
+		if o.Version == 0 || o.Version > logV {
+			return fmt.Errorf("%w: %s: organization %s is at version %d, the log's stream at %d", ErrSnapshotDamaged, orgKey(v.name, id), id, o.Version, logV)
+		}
+	}
+	return nil
+}
+
 // loadSnapshotsLocked decodes the organizations' snapshots on every core: decoding them is
 // most of a start with a current snapshot. One goroutine reads the values in key order and
 // at most loadQueue of them wait for a decoder; the first error stops the load.
@@ -334,17 +359,22 @@ func (v *View) loadSnapshotsLocked(txn *badger.Txn) error {
 			defer wg.Done()
 			for r := range in {
 				var snap orgSnapshot
-				err := jsonv2.Unmarshal(r.val, &snap)
-				if err == nil && snap.Org == nil {
+				// A name the snapshot type does not have is damage, not a field to skip: a
+				// key whose case was altered would otherwise drop what it holds in silence.
+				err := jsonv2.Unmarshal(r.val, &snap, jsonv2.RejectUnknownMembers(true))
+				switch {
+				case err != nil:
+				case snap.Org == nil:
 					err = errors.New("no state")
-				}
-				if err == nil {
+				case !bytes.Equal(r.key, orgKey(v.name, snap.Org.ID)):
+					err = fmt.Errorf("it holds organization %q", snap.Org.ID)
+				default:
 					snap.Org.Attach(v.presets)
 				}
 				mu.Lock()
 				switch {
 				case err != nil && firstErr == nil:
-					firstErr = fmt.Errorf("snapshot %s: %w", r.key, err)
+					firstErr = fmt.Errorf("%w: %s: %w", ErrSnapshotDamaged, r.key, err)
 				case err == nil:
 					v.orgs[snap.Org.ID] = snap.Org
 					v.orgPos[snap.Org.ID] = snap.Position

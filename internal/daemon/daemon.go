@@ -27,6 +27,7 @@ import (
 	"roster/domain"
 	"roster/eventstore"
 	"roster/internal/caller"
+	"roster/internal/edge"
 	"roster/internal/embeddednats"
 	"roster/internal/natsconn"
 	"roster/projections"
@@ -601,21 +602,30 @@ func (d *Daemon) connect(ctx context.Context) error {
 
 func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets, js jetstream.JetStream, dead *projections.DeadLetterCounter) error {
 	log := d.cfg.Logger
-	opts := d.cfg.viewsSizing().Apply(badger.DefaultOptions(filepath.Join(d.cfg.DataDir, "views")).WithLogger(nil).WithSyncWrites(false))
-	var err error
-	d.viewsDB, err = badger.Open(opts)
-	if err != nil {
-		return fmt.Errorf("open views: %w", err)
-	}
-	d.Members = projections.NewView("members", presets, d.viewsDB, log)
-	d.Perms = projections.NewView("permissions", presets, d.viewsDB, log)
-	d.Perms.EnableCheckCache(d.cfg.CheckCache)
-	d.Members.SetClock(d.cfg.Now) // reads drop memberships whose end has come
-	d.Perms.SetClock(d.cfg.Now)
-	views := []*projections.View{d.Members, d.Perms}
-	if err := d.loadViews(ctx); err != nil {
+	if err := d.openViews(presets); err != nil {
 		return err
 	}
+	err := d.loadViews(ctx)
+	if errors.Is(err, projections.ErrSnapshotDamaged) {
+		// The views are derived from the log: a damaged one is set aside and rebuilt,
+		// never served.
+		d.Perms.CloseCheckCache()
+		if cerr := d.viewsDB.Close(); cerr != nil {
+			return fmt.Errorf("close damaged views: %w", cerr)
+		}
+		d.viewsDB = nil
+		if err := d.moveViewsAside("damaged", "a view's snapshot is damaged: moving the views aside; they are rebuilt from the log", "err", err); err != nil {
+			return err
+		}
+		if err := d.openViews(presets); err != nil {
+			return err
+		}
+		err = d.loadViews(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	views := []*projections.View{d.Members, d.Perms}
 	for _, v := range views {
 		d.goRun(func() { v.RunFlusher(runCtx, d.cfg.FlushEvery) })
 	}
@@ -653,6 +663,34 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 // log, catches up from the log directly (faster than one message at a time over JetStream).
 // When both stored the same checkpoint (or none), one fold serves both: the members view is
 // loaded and caught up, and the permissions view is a copy of it.
+// openViews opens the views' store and makes the two views on it.
+func (d *Daemon) openViews(presets domain.Presets) error {
+	opts := d.cfg.viewsSizing().Apply(badger.DefaultOptions(d.viewsDir()).WithLogger(nil).WithSyncWrites(false))
+	var err error
+	if d.viewsDB, err = badger.Open(opts); err != nil {
+		return fmt.Errorf("open views: %w", err)
+	}
+	d.Members = projections.NewView("members", presets, d.viewsDB, d.cfg.Logger)
+	d.Perms = projections.NewView("permissions", presets, d.viewsDB, d.cfg.Logger)
+	d.Perms.EnableCheckCache(d.cfg.CheckCache)
+	d.Members.SetClock(d.cfg.Now) // reads drop memberships whose end has come
+	d.Perms.SetClock(d.cfg.Now)
+	return nil
+}
+
+// loadSnapshot loads a view's snapshot and, with a local log, checks it against the log.
+func (d *Daemon) loadSnapshot(ctx context.Context, v *projections.View) error {
+	if _, err := v.Load(); err != nil {
+		return err
+	}
+	if d.Store == nil {
+		return nil
+	}
+	return v.CheckAgainstLog(ctx, func(ctx context.Context, orgID string) (uint64, error) {
+		return d.Store.StreamVersion(ctx, edge.StreamOf(orgID))
+	})
+}
+
 func (d *Daemon) loadViews(ctx context.Context) error {
 	membersAt, err := d.Members.StoredPosition()
 	if err != nil {
@@ -663,7 +701,7 @@ func (d *Daemon) loadViews(ctx context.Context) error {
 		return err
 	}
 	if membersAt == permsAt && d.Store != nil {
-		if _, err := d.Members.Load(); err != nil {
+		if err := d.loadSnapshot(ctx, d.Members); err != nil {
 			return err
 		}
 		if err := d.Members.CatchUp(ctx, d.Store); err != nil {
@@ -679,7 +717,7 @@ func (d *Daemon) loadViews(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, errs[i] = v.Load(); errs[i] == nil && d.Store != nil {
+			if errs[i] = d.loadSnapshot(ctx, v); errs[i] == nil && d.Store != nil {
 				errs[i] = v.CatchUp(ctx, d.Store)
 			}
 		}()

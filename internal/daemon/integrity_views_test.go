@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"testing"
 
 	"roster/client"
+	"roster/domain"
+	"roster/projections"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // A views directory copied from another instance (another history) is moved aside and the
@@ -61,5 +66,114 @@ func TestFaultViewsFromAnotherHistory(t *testing.T) {
 	rep := r.ok("AddOrgMember", obj{"org_id": "org0", "actor": "ana", "user_id": "late", "role": "member"})
 	if rep.Position != uint64(len(recs))+1 {
 		t.Fatalf("write at %d, want %d", rep.Position, len(recs)+1)
+	}
+}
+
+// editSnapshots rewrites the views' stored organization snapshots of a stopped rosterd with
+// edit (key and value in, the entries to write out).
+func editSnapshots(t *testing.T, dir string, edit func(key, val []byte) map[string][]byte) {
+	t.Helper()
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "views")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string][]byte{}
+	err = db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("v/")})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if !strings.Contains(string(it.Item().Key()), "/org/") {
+				continue
+			}
+			val, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			for k, v := range edit(it.Item().KeyCopy(nil), val) {
+				out[k] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("nothing edited")
+	}
+	if err := db.Update(func(txn *badger.Txn) error {
+		for k, v := range out {
+			if err := txn.Set([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A snapshot edited so that it still decodes is damage, not state: one whose key lost its
+// case (a lenient decoder dropped the members it held), one stored under another
+// organization's key, one of an organization the log does not have. rosterd moves the views
+// aside and rebuilds them from the log; it never answers from the edited snapshot.
+func TestFaultViewsSnapshotEdited(t *testing.T) {
+	for name, edit := range map[string]func(key, val []byte) map[string][]byte{
+		"a key's case changed": func(key, val []byte) map[string][]byte {
+			if !strings.HasSuffix(string(key), "/org1") {
+				return nil
+			}
+			return map[string][]byte{string(key): bytes.Replace(val, []byte(`"members":`), []byte(`"Members":`), 1)}
+		},
+		"stored under another organization": func(key, val []byte) map[string][]byte {
+			if !strings.HasSuffix(string(key), "/org1") {
+				return nil
+			}
+			return map[string][]byte{strings.Replace(string(key), "/org1", "/org2", 1): val}
+		},
+		"an organization the log does not have": func(key, val []byte) map[string][]byte {
+			if !strings.HasSuffix(string(key), "/org1") {
+				return nil
+			}
+			return map[string][]byte{strings.Replace(string(key), "/org1", "/ghost", 1): bytes.Replace(val, []byte(`"org_id":"org1"`), []byte(`"org_id":"ghost"`), 1)}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, recs := populated(t)
+			r := start(t, dir)
+			r.pos = uint64(len(recs))
+			want := map[string]map[string]client.Member{}
+			for _, org := range []string{"org1", "org2"} {
+				want[org] = r.members(org, "")
+			}
+			r.stop()
+			editSnapshots(t, dir, edit)
+
+			logs := &syncBuffer{}
+			cfg := testConfig(dir)
+			cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			r = startCfg(t, cfg)
+			r.pos = uint64(len(recs))
+			for org, w := range want {
+				if got := r.members(org, ""); !reflect.DeepEqual(got, w) {
+					t.Fatalf("%s after the edit: %v, want %v", org, got, w)
+				}
+			}
+			for _, v := range []*projections.View{r.d.Members, r.d.Perms} {
+				_ = v.Read("ghost", func(o *domain.Org, _ uint64) error {
+					if o != nil {
+						t.Error("a view holds an organization the log does not have")
+					}
+					return nil
+				})
+			}
+			if !strings.Contains(logs.String(), "snapshot is damaged") || !strings.Contains(logs.String(), "moved_to") {
+				t.Fatalf("the log does not say the views were moved aside:\n%s", logs.String())
+			}
+			if aside, _ := filepath.Glob(filepath.Join(dir, "views.damaged-*")); len(aside) != 1 {
+				t.Fatalf("damaged views not moved aside: %v", aside)
+			}
+		})
 	}
 }

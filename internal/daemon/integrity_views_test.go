@@ -46,16 +46,8 @@ func TestFaultViewsFromAnotherHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := &syncBuffer{}
-	cfg := testConfig(dir)
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	r = startCfg(t, cfg)
-	r.pos = uint64(len(recs))
-	for org, w := range want {
-		if got := r.members(org, ""); !reflect.DeepEqual(got, w) {
-			t.Fatalf("%s after the foreign views were replaced: %v, want %v", org, got, w)
-		}
-	}
+	r, logs := startLogging(t, dir, uint64(len(recs)))
+	assertMembersAre(t, r, want, "the foreign views were replaced")
 	if !strings.Contains(logs.String(), "views directory is from another history") || !strings.Contains(logs.String(), "moved_to") {
 		t.Fatalf("the log does not say the views were moved aside:\n%s", logs.String())
 	}
@@ -150,16 +142,8 @@ func TestFaultViewsSnapshotEdited(t *testing.T) {
 			r.stop()
 			editSnapshots(t, dir, edit)
 
-			logs := &syncBuffer{}
-			cfg := testConfig(dir)
-			cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-			r = startCfg(t, cfg)
-			r.pos = uint64(len(recs))
-			for org, w := range want {
-				if got := r.members(org, ""); !reflect.DeepEqual(got, w) {
-					t.Fatalf("%s after the edit: %v, want %v", org, got, w)
-				}
-			}
+			r, logs := startLogging(t, dir, uint64(len(recs)))
+			assertMembersAre(t, r, want, "the edit")
 			for _, v := range []*projections.View{r.d.Members, r.d.Perms} {
 				_ = v.Read("ghost", func(o *domain.Org, _ uint64) error {
 					if o != nil {
@@ -175,5 +159,26 @@ func TestFaultViewsSnapshotEdited(t *testing.T) {
 				t.Fatalf("damaged views not moved aside: %v", aside)
 			}
 		})
+	}
+}
+
+// startLogging starts rosterd on dir with its log captured, the rig at position pos.
+func startLogging(t *testing.T, dir string, pos uint64) (*rig, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cfg := testConfig(dir)
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	r := startCfg(t, cfg)
+	r.pos = pos
+	return r, logs
+}
+
+// assertMembersAre requires each organization of want to have exactly its members.
+func assertMembersAre(t *testing.T, r *rig, want map[string]map[string]client.Member, after string) {
+	t.Helper()
+	for org, w := range want {
+		if got := r.members(org, ""); !reflect.DeepEqual(got, w) {
+			t.Fatalf("%s after %s: %v, want %v", org, after, got, w)
+		}
 	}
 }

@@ -317,20 +317,24 @@ func (v *View) Load() (stale bool, err error) {
 // them from the log.
 var ErrSnapshotDamaged = errors.New("view snapshot damaged")
 
-// CheckAgainstLog checks every loaded organization against the log: the log must have its
-// stream, at least at the version the snapshot holds (a snapshot may be behind the log, never
-// ahead of it). A snapshot of an organization the log does not have is ErrSnapshotDamaged.
-// streamVersion returns the version of an organization's stream in the log (0: none).
-func (v *View) CheckAgainstLog(ctx context.Context, streamVersion func(ctx context.Context, orgID string) (uint64, error)) error {
+// CheckAgainstLog checks every loaded organization against the log: the record at the
+// position its snapshot says it was last changed must be that organization's event at the
+// version the snapshot holds. A snapshot of an organization the log does not have, ahead of
+// the log, or whose position or version was altered (the view would skip the organization's
+// events up to that position) is ErrSnapshotDamaged. recordAt returns the organization and
+// stream version of the log's record at a position (ok false beyond the head).
+func (v *View) CheckAgainstLog(ctx context.Context, recordAt func(ctx context.Context, pos uint64) (orgID string, version uint64, ok bool, err error)) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	for id, o := range v.orgs {
-		logV, err := streamVersion(ctx, id)
+		pos := v.orgPos[id]
+		org, version, ok, err := recordAt(ctx, pos)
 		if err != nil {
 			return fmt.Errorf("check view %s against the log: %w", v.name, err)
 		}
-		if o.Version == 0 || o.Version > logV {
-			return fmt.Errorf("%w: %s: organization %s is at version %d, the log's stream at %d", ErrSnapshotDamaged, orgKey(v.name, id), id, o.Version, logV)
+		if pos == 0 || !ok || org != id || version != o.Version {
+			return fmt.Errorf("%w: %s: organization %s at version %d, last changed at position %d, is not the log's (the record there: organization %q, version %d)",
+				ErrSnapshotDamaged, orgKey(v.name, id), id, o.Version, pos, org, version)
 		}
 	}
 	return nil

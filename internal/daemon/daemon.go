@@ -27,7 +27,6 @@ import (
 	"roster/domain"
 	"roster/eventstore"
 	"roster/internal/caller"
-	"roster/internal/edge"
 	"roster/internal/embeddednats"
 	"roster/internal/natsconn"
 	"roster/projections"
@@ -686,8 +685,18 @@ func (d *Daemon) loadSnapshot(ctx context.Context, v *projections.View) error {
 	if d.Store == nil {
 		return nil
 	}
-	return v.CheckAgainstLog(ctx, func(ctx context.Context, orgID string) (uint64, error) {
-		return d.Store.StreamVersion(ctx, edge.StreamOf(orgID))
+	return v.CheckAgainstLog(ctx, func(ctx context.Context, pos uint64) (string, uint64, bool, error) {
+		if pos == 0 {
+			return "", 0, false, nil
+		}
+		recs, err := d.Store.Read(ctx, pos, 1)
+		if errors.Is(err, eventstore.ErrCorruptLog) {
+			return "", 0, false, &IntegrityError{Problem: fmt.Sprintf("the log cannot be read at position %d: %v", pos, err), Fix: fixRecover}
+		}
+		if err != nil || len(recs) == 0 {
+			return "", 0, false, err
+		}
+		return recs[0].OrgID, recs[0].Version, true, nil
 	})
 }
 

@@ -312,7 +312,7 @@ func (v *View) Load() (stale bool, err error) {
 }
 
 // ErrSnapshotDamaged is a stored snapshot that cannot be the view's: it does not decode
-// strictly, it is stored under another organization's key, or it is ahead of the log
+// strictly, it is stored under another organization's key, or it is not the log's
 // (CheckAgainstLog). The views are derived data: the daemon moves them aside and rebuilds
 // them from the log.
 var ErrSnapshotDamaged = errors.New("view snapshot damaged")
@@ -321,20 +321,28 @@ var ErrSnapshotDamaged = errors.New("view snapshot damaged")
 // position its snapshot says it was last changed must be that organization's event at the
 // version the snapshot holds. A snapshot of an organization the log does not have, ahead of
 // the log, or whose position or version was altered (the view would skip the organization's
-// events up to that position) is ErrSnapshotDamaged. recordAt returns the organization and
-// stream version of the log's record at a position (ok false beyond the head).
-func (v *View) CheckAgainstLog(ctx context.Context, recordAt func(ctx context.Context, pos uint64) (orgID string, version uint64, ok bool, err error)) error {
+// events up to that position) is ErrSnapshotDamaged; an error reading the log is returned
+// wrapped.
+func (v *View) CheckAgainstLog(ctx context.Context, log interface {
+	Read(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error)
+}) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	for id, o := range v.orgs {
 		pos := v.orgPos[id]
-		org, version, ok, err := recordAt(ctx, pos)
-		if err != nil {
-			return fmt.Errorf("check view %s against the log: %w", v.name, err)
+		var rec eventstore.Record
+		if pos > 0 {
+			recs, err := log.Read(ctx, pos, 1)
+			if err != nil {
+				return fmt.Errorf("check view %s against the log at position %d: %w", v.name, pos, err)
+			}
+			if len(recs) == 1 {
+				rec = recs[0]
+			}
 		}
-		if pos == 0 || !ok || org != id || version != o.Version {
+		if pos == 0 || rec.Position != pos || rec.OrgID != id || rec.Version != o.Version {
 			return fmt.Errorf("%w: %s: organization %s at version %d, last changed at position %d, is not the log's (the record there: organization %q, version %d)",
-				ErrSnapshotDamaged, orgKey(v.name, id), id, o.Version, pos, org, version)
+				ErrSnapshotDamaged, orgKey(v.name, id), id, o.Version, pos, rec.OrgID, rec.Version)
 		}
 	}
 	return nil

@@ -658,10 +658,6 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	return nil
 }
 
-// loadViews brings both views up to the log. Each loads its snapshot and, in a process with the
-// log, catches up from the log directly (faster than one message at a time over JetStream).
-// When both stored the same checkpoint (or none), one fold serves both: the members view is
-// loaded and caught up, and the permissions view is a copy of it.
 // openViews opens the views' store and makes the two views on it.
 func (d *Daemon) openViews(presets domain.Presets) error {
 	opts := d.cfg.viewsSizing().Apply(badger.DefaultOptions(d.viewsDir()).WithLogger(nil).WithSyncWrites(false))
@@ -685,21 +681,17 @@ func (d *Daemon) loadSnapshot(ctx context.Context, v *projections.View) error {
 	if d.Store == nil {
 		return nil
 	}
-	return v.CheckAgainstLog(ctx, func(ctx context.Context, pos uint64) (string, uint64, bool, error) {
-		if pos == 0 {
-			return "", 0, false, nil
-		}
-		recs, err := d.Store.Read(ctx, pos, 1)
-		if errors.Is(err, eventstore.ErrCorruptLog) {
-			return "", 0, false, &IntegrityError{Problem: fmt.Sprintf("the log cannot be read at position %d: %v", pos, err), Fix: fixRecover}
-		}
-		if err != nil || len(recs) == 0 {
-			return "", 0, false, err
-		}
-		return recs[0].OrgID, recs[0].Version, true, nil
-	})
+	err := v.CheckAgainstLog(ctx, d.Store)
+	if errors.Is(err, eventstore.ErrCorruptLog) {
+		return &IntegrityError{Problem: fmt.Sprintf("the log cannot be read: %v", err), Fix: fixRecover}
+	}
+	return err
 }
 
+// loadViews brings both views up to the log. Each loads its snapshot and, in a process with the
+// log, catches up from the log directly (faster than one message at a time over JetStream).
+// When both stored the same checkpoint (or none), one fold serves both: the members view is
+// loaded and caught up, and the permissions view is a copy of it.
 func (d *Daemon) loadViews(ctx context.Context) error {
 	membersAt, err := d.Members.StoredPosition()
 	if err != nil {

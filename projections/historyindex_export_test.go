@@ -19,3 +19,6 @@ func HistoryContent(x *HistoryIndex) (map[string]map[string][]uint64, []uint64, 
 	}
 	return out, x.positions, x.times
 }
+
+// CommandLog is commandLog for the external tests: a memory log the write side appends to.
+var CommandLog = commandLog

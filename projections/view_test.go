@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
-	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
 	"roster/projections"
@@ -18,12 +16,7 @@ import (
 // history runs a few commands through the write side into a memory log.
 func history(t *testing.T) (eventstore.Store, domain.Presets) {
 	t.Helper()
-	presets := domain.MustLoadPresets()
-	store := eventstore.NewMemory()
-	svc, err := commands.New(commands.Config{Presets: presets, Store: store, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	presets, store, run := projections.CommandLog(t)
 	for _, c := range []struct{ name, body string }{
 		{"CreateOrganization", `{"org_id":"acme","kind":"team","preset":"neptune","actor":"ana"}`},
 		{"AddOrgMember", `{"org_id":"acme","actor":"ana","user_id":"bob"}`},
@@ -31,9 +24,7 @@ func history(t *testing.T) (eventstore.Store, domain.Presets) {
 		{"AddMember", `{"org_id":"acme","actor":"ana","project_id":"p1","user_id":"bob","roles":["viewer"]}`},
 		{"CreateOrganization", `{"org_id":"dl","kind":"team","preset":"dataloop","actor":"olga"}`},
 	} {
-		if reply, code := svc.Execute(context.Background(), c.name, []byte(c.body)); code != "" {
-			t.Fatalf("%s: %s", c.name, reply)
-		}
+		run(c.name, c.body)
 	}
 	return store, presets
 }

@@ -54,6 +54,9 @@ func checkText(field, v string, max int) error {
 // checkRune refuses a character that would be stored invisibly or altered (all but the
 // control characters checkText refuses).
 func checkRune(field string, r rune, at int) error {
+	if r < utf8.RuneSelf {
+		return nil // no ASCII character is one of those below (an import's CSV is mostly ASCII)
+	}
 	switch {
 	case r == utf8.RuneError:
 		return fmt.Errorf("%s holds U+FFFD at byte %d (invalid UTF-8 or a lone surrogate such as \\ud800); send valid UTF-8 text", field, at)

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -264,7 +267,8 @@ func (s *Service) lockAndStart(ctx context.Context, entry *orgEntry, cmd domain.
 // env is what a command of as is decided with.
 func (s *Service) env(as principal) domain.Env {
 	return domain.Env{Now: s.cfg.Now(), InviteTTL: s.cfg.InviteTTL, NewID: s.cfg.NewID, Account: as.account,
-		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured, Person: as.person}
+		Operator: as.operator, NewToken: s.cfg.NewToken, RequireInviteToken: s.cfg.Policy.Secured, Person: as.person,
+		Yield: runtime.Gosched}
 }
 
 // run decides, records and waits for one command.
@@ -349,7 +353,10 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 		correlation = meta.CommandID
 	}
 	records := make([]eventstore.Record, 0, len(out.Events))
-	for _, ev := range out.Events {
+	for i, ev := range out.Events {
+		if i > 0 && i%domain.YieldRows == 0 {
+			runtime.Gosched() // a bulk command's encoding gives way too (domain.Env.Yield)
+		}
 		data, err := json.Marshal(ev)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", ev.EventType(), err)
@@ -366,13 +373,8 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 		return nil, fmt.Errorf("encode result: %w", err)
 	}
 	req := eventstore.AppendRequest{Stream: stream, ExpectedVersion: entry.state.Version, CommandID: meta.CommandID, Events: records,
-		Reply: func(stored []eventstore.Record) ([]byte, error) {
-			refs := make([]client.EventRef, len(stored))
-			for i, r := range stored {
-				refs[i] = client.EventRef{ID: r.ID, Type: r.Type, Position: r.Position}
-			}
-			return json.Marshal(client.CommandReply{OK: true, Position: stored[len(stored)-1].Position, Events: refs, Result: resultJSON})
-		}}
+		Reply:    func(stored []eventstore.Record) ([]byte, error) { return ReplyOf(resultJSON, stored) },
+		ReplyArg: resultJSON}
 	if len(records) == 0 {
 		// Nothing to append; with a command id, the reply is still recorded for repeats.
 		head, err := s.cfg.Store.Head(ctx)
@@ -407,6 +409,55 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 		entry.mu.Unlock()
 		return p.reply, p.err
 	}, nil
+}
+
+// ReplyOf is a command's reply from its result (JSON) and its records as stored. It is the log's
+// eventstore.BadgerOptions.StagedReply: an open that completes a big append cut short by a crash
+// stores the reply the command would have had.
+//
+// It writes what json.Marshal gives for client.CommandReply{OK, Position, Events, Result} without
+// its reflection, and without compacting result again: result is what json.Marshal gave. A
+// 10,000-row import's reply is built on the log's committer, where every other append waits.
+func ReplyOf(result []byte, stored []eventstore.Record) ([]byte, error) {
+	if len(stored) == 0 {
+		return nil, errors.New("reply of no records")
+	}
+	b := make([]byte, 0, 64+len(result)+len(stored)*(80))
+	b = append(b, `{"ok":true,"position":`...)
+	b = strconv.AppendUint(b, stored[len(stored)-1].Position, 10)
+	b = append(b, `,"events":[`...)
+	for i, r := range stored {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, r.ID)
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, r.Type)
+		b = append(b, `,"position":`...)
+		b = strconv.AppendUint(b, r.Position, 10)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	if len(result) > 0 {
+		b = append(b, `,"result":`...)
+		b = append(b, result...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes it: plain printable ASCII (ids, event
+// types) as it is, anything else through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // afterAppend turns an append's outcome into a reply: a duplicate command returns the first

@@ -33,7 +33,14 @@ type Env struct {
 	// Person marks a caller of a user account: the actor is the authenticated person, and an
 	// organization they may not see does not exist for them (ReachedBy), as in the queries.
 	Person bool
+	// Yield, if set, is called every YieldRows rows of a bulk command (ImportMembers): a
+	// decision of thousands of rows gives way to the commands of other organizations
+	// queued meanwhile (the commands layer passes runtime.Gosched).
+	Yield func()
 }
+
+// YieldRows is how many rows of a bulk command are decided between two calls of Env.Yield.
+const YieldRows = 32
 
 // Outcome is what an accepted command records and answers.
 type Outcome struct {

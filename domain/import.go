@@ -23,6 +23,9 @@ func (d *decider) importMembers(c *ImportMembers) (Outcome, error) {
 	var evs []Event
 	results := make([]ImportRow, 0, len(rows))
 	for i, row := range rows {
+		if d.env.Yield != nil && i > 0 && i%YieldRows == 0 {
+			d.env.Yield()
+		}
 		res := ImportRow{Row: i + 1}
 		var rowEvs []Event
 		var rerr error

@@ -25,6 +25,8 @@ import (
 //	h                         -> head pos8
 //	f                         -> format version8 (format.go)
 //	m                         -> verified marker: pos8 + hash (32 raw bytes) (marker.go)
+//	T                         -> the staged append being chained (staged.go)
+//	S<id16><chunk4>           -> a big append's events, not yet sequenced (staged.go)
 const (
 	prefixEvent   = 'e'
 	prefixStream  = 's'
@@ -86,6 +88,11 @@ type BadgerOptions struct {
 	// those names (BadgerSizing; 0 keeps Badger's defaults).
 	NumMemtables, NumCompactors                      int
 	IndexCacheSize, ValueLogFileSize, ValueThreshold int64
+	// StagedReply builds the stored reply of a staged append (staged.go) from its request's
+	// ReplyArg and its records as stored; it must give what the request's Reply gives. An open
+	// that finds a staged append with a reply to complete needs it (ErrStagedReply). Nil: big
+	// appends with a Reply func are written in one commit.
+	StagedReply func(arg []byte, stored []Record) ([]byte, error)
 }
 
 // BadgerSizing is the memory of a Badger database: what rosterd sizes for its working set
@@ -172,10 +179,16 @@ type BadgerStore struct {
 	lastTime time.Time
 	lastHash string
 	unsynced map[string]struct{} // command keys written but not yet synced
-	head     *notifier
+	// head is what readers see: the last position written and synced, or, while an append is
+	// staged, the position before its first record (staged.go).
+	head *notifier
+
+	stagedReply func(arg []byte, stored []Record) ([]byte, error)
 
 	// Committer-only state.
-	broken error
+	broken  error
+	written uint64        // the last position written and synced
+	staged  *stagedAppend // the big append being chained, nil when none
 
 	// Damage met by a read (values.go): the first error, the handler, whether it ran.
 	corruptErr   atomic.Pointer[error]
@@ -189,6 +202,7 @@ type BadgerStore struct {
 	// request of a batch and before it drains the queue (tests).
 	beforeDrain func()
 	beforeTail  func() error // testHooks.beforeTail
+	afterSlice  func() error // testHooks.afterSlice
 }
 
 var _ Store = (*BadgerStore)(nil)
@@ -199,6 +213,8 @@ type appendOp struct {
 	done chan appendOutcome // buffered: the committer never blocks on it
 	// passed marks a big append that small ones were committed before (committer only).
 	passed bool
+	// staging holds the events of a staged append (staged.go); nil for the others.
+	staging *staging
 }
 
 type appendOutcome struct {
@@ -219,6 +235,10 @@ type testHooks struct {
 	// beforeTail, if set, runs after a sliced append's records are written and synced and
 	// before its tail is; an error fails the batch there, as a crash would cut it (tests).
 	beforeTail func() error
+	// afterSlice, if set, runs on the committer after each group commit that chained a slice of
+	// a staged append and is synced, before anyone is answered; an error fails the store there,
+	// as a crash would stop it (tests).
+	afterSlice func() error
 }
 
 func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, error) {
@@ -274,15 +294,20 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		versions: make(map[string]uint64),
 		unsynced: make(map[string]struct{}),
 
+		stagedReply: opts.StagedReply,
 		beforeDrain: hooks.beforeDrain,
 		beforeTail:  hooks.beforeTail,
+		afterSlice:  hooks.afterSlice,
 	}
 	head, err := s.recover()
+	if err == nil {
+		head, err = s.recoverStaged(head)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, &StoreError{Op: "open", Err: fmt.Errorf("recover state from %q: %w", dir, err)}
 	}
-	s.head = newNotifier(head)
+	s.head, s.written = newNotifier(head), head
 	go s.run()
 	return s, nil
 }
@@ -456,11 +481,20 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 		return refused(err)
 	}
 	a := &appendOp{ctx: ctx, req: req, done: make(chan appendOutcome, 1)}
+	if s.stageable(req) {
+		st, err := s.stage(req)
+		if err != nil {
+			return refused(err)
+		}
+		a.staging = &st
+	}
 	select {
 	case s.reqs <- a:
 	case <-s.stop:
+		s.dropRefused(a)
 		return refused(ErrClosed)
 	case <-ctx.Done():
+		s.dropRefused(a)
 		return refused(ctx.Err())
 	}
 	return func() (AppendResult, error) {
@@ -497,12 +531,13 @@ func (s *BadgerStore) run() {
 	for {
 		select {
 		case <-s.stop:
+			s.finishStaged()
 			s.failOps(pending)
 			s.failQueued()
 			return
 		default:
 		}
-		if len(pending) == 0 {
+		if len(pending) == 0 && s.staged == nil {
 			select {
 			case <-s.stop:
 				s.failQueued()
@@ -523,20 +558,33 @@ func (s *BadgerStore) run() {
 				break drain
 			}
 		}
-		batch, pending = nextBatch(batch[:0], pending, s.maxBatch)
+		batch, pending = nextBatch(batch[:0], pending, s.maxBatch, s.staged)
 		s.commit(batch)
 		clear(batch)
 	}
 }
 
+// finishStaged chains what is left of the staged append before the committer exits: it was
+// admitted, so it is completed, not failed.
+func (s *BadgerStore) finishStaged() {
+	for s.staged != nil {
+		s.commit(nil)
+	}
+}
+
 // nextBatch moves the next group commit from pending to batch: the small appends, in
 // arrival order, that no big append of their stream comes before, unless the first big
-// append was passed over already; then that big append alone.
-func nextBatch(batch, pending []*appendOp, maxBatch int) ([]*appendOp, []*appendOp) {
+// append was passed over already; then that big append alone. While an append is staged,
+// big appends and the appends of its stream wait until it is chained.
+func nextBatch(batch, pending []*appendOp, maxBatch int, staged *stagedAppend) ([]*appendOp, []*appendOp) {
 	var held map[string]bool // streams with a big append waiting
 	rest := pending[:0]
 	for i, a := range pending {
 		big := len(a.req.Events) >= BigAppend
+		if staged != nil && (big || a.req.Stream == staged.op.req.Stream) {
+			rest = append(rest, a)
+			continue
+		}
 		if big && a.passed {
 			if len(batch) > 0 {
 				// Small appends before it go first; it goes in the next batch.
@@ -559,7 +607,7 @@ func nextBatch(batch, pending []*appendOp, maxBatch int) ([]*appendOp, []*append
 		}
 		batch = append(batch, a)
 	}
-	if len(batch) == 0 && len(rest) > 0 {
+	if len(batch) == 0 && len(rest) > 0 && staged == nil {
 		// Only big appends and appends behind them: the first (always big) goes alone.
 		batch = append(batch, rest[0])
 		rest = rest[1:]
@@ -576,6 +624,7 @@ func nextBatch(batch, pending []*appendOp, maxBatch int) ([]*appendOp, []*append
 // failOps answers appends taken from the queue but not committed with ErrClosed.
 func (s *BadgerStore) failOps(ops []*appendOp) {
 	for _, a := range ops {
+		s.dropRefused(a)
 		a.done <- appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}}
 	}
 }
@@ -584,6 +633,7 @@ func (s *BadgerStore) failQueued() {
 	for {
 		select {
 		case a := <-s.reqs:
+			s.dropRefused(a)
 			a.done <- appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}}
 		default:
 			return
@@ -603,21 +653,26 @@ type batchState struct {
 // commit validates, writes and syncs one batch, then answers every request.
 func (s *BadgerStore) commit(batch []*appendOp) {
 	outs := make([]appendOutcome, len(batch))
+	admitted := -1 // the index in batch of an append staged by this commit, answered apart
 	answer := func() {
 		for i, a := range batch {
-			a.done <- outs[i]
+			if i != admitted {
+				a.done <- outs[i]
+			}
 		}
 	}
 	if s.broken != nil {
 		for i, a := range batch {
+			s.dropRefused(a)
 			outs[i].err = &StoreError{Op: "append", Stream: a.req.Stream, Err: s.broken}
 		}
 		answer()
+		s.failStaged(s.broken)
 		return
 	}
 
 	s.mu.RLock()
-	st := batchState{head: s.head.value(), lastTime: s.lastTime, lastHash: s.lastHash, versions: map[string]uint64{}, cmds: map[string][]byte{}}
+	st := batchState{head: s.written, lastTime: s.lastTime, lastHash: s.lastHash, versions: map[string]uint64{}, cmds: map[string][]byte{}}
 	s.mu.RUnlock()
 	w := &txnWriter{db: s.db, syncs: &s.syncs, beforeTail: s.beforeTail}
 	var newCmdKeys []string
@@ -625,6 +680,18 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 	var fatal error
 
 	for i, a := range batch {
+		if a.staging != nil {
+			ck, current, res, err := s.admit(a, &st)
+			if err != nil {
+				s.drop(a.staging)
+				outs[i] = appendOutcome{res: res, err: err}
+				continue
+			}
+			// Admitted: answered when its last slice is synced (chainSlice).
+			s.staged = &stagedAppend{op: a, staging: *a.staging, ck: ck, version: current}
+			admitted = i
+			continue
+		}
 		res, entries, cmd, err := s.prepare(a, &st)
 		if err != nil || entries.tail == nil {
 			outs[i] = appendOutcome{res: res, err: err}
@@ -650,8 +717,14 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 		outs[i] = appendOutcome{res: res}
 		written++
 	}
+	step := stepNone
+	if fatal == nil && s.staged != nil {
+		if step, fatal = s.advanceStaged(w, &st); step == stepWhole && s.staged.ck != "" {
+			newCmdKeys = append(newCmdKeys, s.staged.ck)
+		}
+	}
 
-	if fatal == nil && written > 0 {
+	if fatal == nil && (written > 0 || step != stepNone) {
 		if len(newCmdKeys) > 0 {
 			s.mu.Lock()
 			for _, k := range newCmdKeys {
@@ -675,13 +748,16 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 		s.broken = fmt.Errorf("store failed, reopen it: %w", fatal)
 		s.log.Error("eventstore: group commit failed; refusing further appends", "err", fatal)
 		for i, a := range batch {
-			outs[i] = appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: fmt.Errorf("group commit: %w", fatal)}}
+			if i != admitted {
+				outs[i] = appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: fmt.Errorf("group commit: %w", fatal)}}
+			}
 		}
 		answer()
+		s.failStaged(fmt.Errorf("group commit: %w", fatal))
 		return
 	}
 
-	if written > 0 {
+	if written > 0 || step != stepNone {
 		s.mu.Lock()
 		for stream, v := range st.versions {
 			s.versions[stream] = v
@@ -691,10 +767,45 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 			delete(s.unsynced, k)
 		}
 		s.mu.Unlock()
-		s.head.advance(st.head)
+		s.written = st.head
+		if s.staged != nil && step != stepWhole && !s.staged.whole {
+			s.head.advance(s.staged.firstPos - 1) // readers stop before the staged append
+		} else {
+			s.head.advance(st.head)
+		}
+		if step == stepWhole {
+			written++
+		}
 		s.appends.Add(uint64(written))
 	}
+	if step != stepNone && s.afterSlice != nil {
+		if err := s.afterSlice(); err != nil {
+			s.broken = fmt.Errorf("store failed, reopen it: %w", err)
+			s.failStaged(err)
+			step = stepNone
+		}
+	}
 	answer()
+	switch step {
+	case stepWhole:
+		g := s.staged
+		g.whole = true
+		g.op.done <- appendOutcome{res: g.res}
+	case stepCleanup:
+		s.staged = nil
+	}
+}
+
+// failStaged answers the staged append, if any, with err: it was admitted, so the next open
+// completes it.
+func (s *BadgerStore) failStaged(err error) {
+	g := s.staged
+	s.staged = nil
+	if g == nil || g.whole { // a whole append was answered; the next open deletes its staging
+		return
+	}
+	g.op.done <- appendOutcome{err: &StoreError{Op: "append", Stream: g.op.req.Stream,
+		Err: fmt.Errorf("outcome unknown (admitted: the next open completes it; a repeat with the same command id is safe): %w", err)}}
 }
 
 // prepare validates one request against the batch state. It returns the
@@ -705,33 +816,9 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, append
 	fail := func(err error) (AppendResult, appendEntries, string, error) {
 		return AppendResult{}, appendEntries{}, "", &StoreError{Op: "append", Stream: req.Stream, Err: err}
 	}
-	if err := a.ctx.Err(); err != nil {
-		return fail(err)
-	}
-	var ck string
-	if req.CommandID != "" {
-		ck = cmdKey(req.Stream, req.CommandID)
-		reply, ok := st.cmds[ck]
-		if !ok {
-			var err error
-			reply, ok, err = s.readReply(req.Stream, req.CommandID)
-			if err != nil {
-				return fail(s.noteCorrupt(err))
-			}
-		}
-		if ok {
-			return AppendResult{Reply: bytes.Clone(reply)}, appendEntries{}, "", &StoreError{Op: "append", Stream: req.Stream,
-				Err: fmt.Errorf("command %s: %w", req.CommandID, ErrDuplicateCommand)}
-		}
-	}
-	current, ok := st.versions[req.Stream]
-	if !ok {
-		s.mu.RLock()
-		current = s.versions[req.Stream]
-		s.mu.RUnlock()
-	}
-	if req.ExpectedVersion != current {
-		return fail(fmt.Errorf("expected version %d, stream is at %d: %w", req.ExpectedVersion, current, ErrWrongExpectedVersion))
+	ck, current, res, err := s.admit(a, st)
+	if err != nil {
+		return res, appendEntries{}, "", err
 	}
 	stored := sequence(req, st.head, current, st.lastTime, st.lastHash)
 	reply, err := callReply(req, stored)
@@ -759,6 +846,45 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, append
 	return AppendResult{Records: stored, Reply: reply}, entries, ck, nil
 }
 
+// admit checks an append against the batch state: its context, a repeat of a stored command
+// (the error carries the first reply), the expected version. It returns the command key ("" without
+// a command id) and the stream's current version.
+func (s *BadgerStore) admit(a *appendOp, st *batchState) (ck string, current uint64, res AppendResult, err error) {
+	req := a.req
+	fail := func(err error) (string, uint64, AppendResult, error) {
+		return "", 0, AppendResult{}, &StoreError{Op: "append", Stream: req.Stream, Err: err}
+	}
+	if err := a.ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if req.CommandID != "" {
+		ck = cmdKey(req.Stream, req.CommandID)
+		reply, ok := st.cmds[ck]
+		if !ok {
+			var err error
+			reply, ok, err = s.readReply(req.Stream, req.CommandID)
+			if err != nil {
+				return fail(s.noteCorrupt(err))
+			}
+		}
+		if ok {
+			return "", 0, AppendResult{Reply: bytes.Clone(reply)}, &StoreError{Op: "append", Stream: req.Stream,
+				Err: fmt.Errorf("command %s: %w", req.CommandID, ErrDuplicateCommand)}
+		}
+	}
+	current, ok := st.versions[req.Stream]
+	if !ok {
+		s.mu.RLock()
+		current = s.versions[req.Stream]
+		s.mu.RUnlock()
+	}
+	if req.ExpectedVersion != current {
+		return fail(fmt.Errorf("expected version %d, stream is at %d: %w", req.ExpectedVersion, current, ErrWrongExpectedVersion))
+	}
+	return ck, current, AppendResult{}, nil
+}
+
+// kv is one write of a batch; a nil v deletes k.
 type kv struct{ k, v []byte }
 
 // appendEntries are one append's writes: its records (each record's key and its stream key),
@@ -784,7 +910,13 @@ type txnWriter struct {
 func setAll(txn *badger.Txn, e appendEntries) error {
 	for _, part := range [2][]kv{e.records, e.tail} {
 		for _, kv := range part {
-			if err := txn.Set(kv.k, kv.v); err != nil {
+			var err error
+			if kv.v == nil {
+				err = txn.Delete(kv.k)
+			} else {
+				err = txn.Set(kv.k, kv.v)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -94,7 +94,7 @@ func TestNextBatchOrder(t *testing.T) {
 	}
 	step := func(pending []*appendOp, wantBatch, wantRest string) []*appendOp {
 		t.Helper()
-		batch, rest := nextBatch(nil, pending, 256)
+		batch, rest := nextBatch(nil, pending, 256, nil)
 		if names(batch) != wantBatch || names(rest) != wantRest {
 			t.Fatalf("nextBatch(%s) = %s, %s; want %s, %s", names(pending), names(batch), names(rest), wantBatch, wantRest)
 		}
@@ -105,7 +105,7 @@ func TestNextBatchOrder(t *testing.T) {
 	step(rest, "[sA sD]", "[]")
 
 	// A batch is capped at maxBatch; what is left waits in order.
-	batch, rest := nextBatch(nil, []*appendOp{sB, sC, sD}, 2)
+	batch, rest := nextBatch(nil, []*appendOp{sB, sC, sD}, 2, nil)
 	if names(batch) != "[sB sC]" || names(rest) != "[sD]" {
 		t.Fatalf("capped batch %s, rest %s", names(batch), names(rest))
 	}

@@ -16,6 +16,10 @@
 // append larger than one transaction is written in slices, each synced, under
 // the head key, and committed by its tail (head, marker, reply); an open
 // removes records beyond the head key, so an append is still all or nothing.
+// An append of BigAppend records or more is staged and chained StageSlice
+// records per group commit between the others (staged.go): readers see the log
+// up to the position before it until it is whole, and an open completes one it
+// finds admitted.
 //
 // The Relay publishes the log to JetStream with Nats-Msg-Id = record id and
 // Nats-Expected-Last-Sequence = position - 1, so the stream sequence equals the

@@ -12,7 +12,8 @@ import (
 
 // TestGenerateFixture writes a small log to ROSTER_WRITE_FIXTURE (skipped
 // without it). It was run once with the version-1 format to produce
-// testdata/v1log; a future format change adds a fixture of its own.
+// testdata/v1log, and once with format 3 for testdata/v3log (its DISCARD file,
+// which Badger makes again, left out); a future format change adds a fixture of its own.
 func TestGenerateFixture(t *testing.T) {
 	dir := os.Getenv("ROSTER_WRITE_FIXTURE")
 	if dir == "" {

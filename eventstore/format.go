@@ -19,11 +19,15 @@ import (
 //	2  records in codec 2, with PrevHash and Hash (the hash chain)
 //	3  codec 2 records may carry a principal (flag bit 1); a format 2 log is a
 //	   format 3 log as it stands, so its migration only writes the new version
+//	4  the log may hold a staged append (keys T and S, staged.go), which only this
+//	   format's open completes: an older Roster would serve its first slices as if
+//	   they were the whole append. A format 2 or 3 log is a format 4 log as it
+//	   stands (it holds no staged append); its migration only writes the version
 //
 // A log of an older format is migrated when it is opened; a log of a newer
 // format is refused (ErrUnknownFormat). A change of the format must add a
 // version here, a migration in migrate, and a fixture under testdata.
-const FormatVersion = 3
+const FormatVersion = 4
 
 const prefixFormat = 'f'
 
@@ -84,8 +88,9 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 		return nil
 	case ver > FormatVersion:
 		return fmt.Errorf("%w: the log has format %d, this Roster reads up to %d", ErrUnknownFormat, ver, FormatVersion)
-	case ver == 2:
-		// Records without a principal are stored and hashed as in format 2: nothing to rewrite.
+	case ver == 2 || ver == 3:
+		// Records without a principal are stored and hashed as in format 2, and a log of
+		// either holds no staged append: nothing to rewrite.
 		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey(), u64(FormatVersion)) }); err != nil {
 			return fmt.Errorf("write format: %w", err)
 		}

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,7 +17,8 @@ func (v *View) StoredPosition() (uint64, error) {
 }
 
 // StoredCheckpoint is StoredPosition with the hash the checkpoint recorded for the record at
-// its position ("" when none: a checkpoint written before the chain).
+// its position ("" when none: a checkpoint written before the chain). A checkpoint that does
+// not decode strictly is ErrSnapshotDamaged.
 func (v *View) StoredCheckpoint() (uint64, string, error) {
 	if v.db == nil {
 		return 0, "", nil
@@ -32,7 +32,7 @@ func (v *View) StoredCheckpoint() (uint64, string, error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(b []byte) error { return json.Unmarshal(b, &m) })
+		return item.Value(func(b []byte) (err error) { m, err = decodeMeta(b); return err })
 	})
 	if err != nil {
 		return 0, "", fmt.Errorf("read checkpoint of %s: %w", v.name, err)

@@ -266,6 +266,17 @@ type viewMeta struct {
 	Hash string `json:"hash,omitempty"`
 }
 
+// decodeMeta decodes a stored checkpoint strictly (names case-sensitive, none unknown, none
+// twice): a checkpoint edited so that it still decodes under a lenient decoder (a second
+// "position", a "Position") is damage, not state (ErrSnapshotDamaged).
+func decodeMeta(b []byte) (viewMeta, error) {
+	var m viewMeta
+	if err := jsonv2.Unmarshal(b, &m, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return viewMeta{}, fmt.Errorf("%w: checkpoint: %w", ErrSnapshotDamaged, err)
+	}
+	return m, nil
+}
+
 // Load reads the view's snapshot and checkpoint. A snapshot of another format is
 // dropped, so the view starts empty and is rebuilt from the log; stale reports that.
 func (v *View) Load() (stale bool, err error) {
@@ -283,7 +294,7 @@ func (v *View) Load() (stale bool, err error) {
 			return err
 		}
 		var m viewMeta
-		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &m) }); err != nil {
+		if err := item.Value(func(b []byte) (err error) { m, err = decodeMeta(b); return err }); err != nil {
 			return err
 		}
 		if m.Format != FormatVersion {

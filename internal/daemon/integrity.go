@@ -69,7 +69,7 @@ func (d *Daemon) prepareViews(presets domain.Presets) (map[string]checkpoint, er
 	if err == nil {
 		return cps, nil
 	}
-	if !errors.Is(err, eventstore.ErrCorruptLog) {
+	if !errors.Is(err, eventstore.ErrCorruptLog) && !errors.Is(err, projections.ErrSnapshotDamaged) {
 		return nil, fmt.Errorf("views store at %s: %w", dir, err) // e.g. locked by another process: not damage
 	}
 	if err := d.moveViewsAside("damaged", "views store is damaged: moving it aside; the views are rebuilt from the log", "err", err); err != nil {
@@ -114,12 +114,17 @@ func readCheckpoints(dir string, presets domain.Presets, log *slog.Logger) (map[
 // are): a view's checkpoint whose recorded hash is not the log's record's at its position
 // (projections.NotLogCheckpoint). Such views were folded from another log (a views
 // directory copied from another instance, a log restored or recovered under views that
-// applied a different history); they are rebuilt from the log, like damaged ones.
+// applied a different history); they are rebuilt from the log, like damaged ones. So is a
+// checkpoint with no hash: one written before the chain cannot be checked, and one whose hash
+// was deleted with its position raised would make the view skip the events in between.
 func foreignViews(ctx context.Context, bs *eventstore.BadgerStore, cps map[string]checkpoint) (string, error) {
 	for _, name := range viewNames {
 		cp := cps[name]
-		if cp.at == 0 || cp.hash == "" {
+		if cp.at == 0 {
 			continue
+		}
+		if cp.hash == "" {
+			return fmt.Sprintf("the %s view's checkpoint at position %d has no hash to check against the log", name, cp.at), nil
 		}
 		recs, err := bs.Read(ctx, cp.at, 1)
 		if err != nil {

@@ -195,3 +195,104 @@ func assertMembersAre(t *testing.T, r *rig, want map[string]map[string]client.Me
 		}
 	}
 }
+
+// editMeta rewrites the views' checkpoints (v/<view>/meta) of a stopped rosterd with edit.
+func editMeta(t *testing.T, dir string, edit func(val []byte) []byte) {
+	t.Helper()
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "views")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	if err := db.Update(func(txn *badger.Txn) error {
+		for _, view := range []string{"members", "permissions"} {
+			key := []byte("v/" + view + "/meta")
+			item, err := txn.Get(key)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(key, edit(val)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyFiles copies the files of src into dst (created).
+func copyFiles(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A views checkpoint edited so that the views would skip events (raised, with its hash deleted
+// or a second "position" after the first), or so that it does not decode, is damage: the views
+// are moved aside and rebuilt from the log, and serve every event. Before, the first two were
+// served (the raised views skipped the events in between for good) and the third stopped the
+// start.
+func TestFaultViewsCheckpointEdited(t *testing.T) {
+	for name, edit := range map[string]func(val []byte, head uint64) []byte{
+		"raised with its hash deleted": func(val []byte, head uint64) []byte {
+			val = regexp.MustCompile(`"position":[0-9]+`).ReplaceAll(val, fmt.Appendf(nil, `"position":%d`, head))
+			return regexp.MustCompile(`,"hash":"[0-9a-f]*"`).ReplaceAll(val, nil)
+		},
+		"a second position, raised": func(val []byte, head uint64) []byte {
+			return bytes.Replace(val, []byte("}"), fmt.Appendf(nil, `,"position":%d}`, head), 1)
+		},
+		"cut short": func(val []byte, _ uint64) []byte { return val[:len(val)/2] },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, recs := populated(t)
+			r := start(t, dir)
+			r.pos = uint64(len(recs))
+			r.members("org1", "") // the views have applied the log
+			r.stop()
+			old := filepath.Join(t.TempDir(), "views")
+			copyFiles(t, filepath.Join(dir, "views"), old)
+
+			r = start(t, dir)
+			r.pos = uint64(len(recs))
+			head := r.ok("AddOrgMember", obj{"org_id": "org1", "actor": "ana", "user_id": "late", "role": "member"}).Position
+			r.pos = head
+			want := map[string]map[string]client.Member{"org1": r.members("org1", ""), "org2": r.members("org2", "")}
+			if _, ok := want["org1"]["late"]; !ok {
+				t.Fatal("the new member is not served before the edit")
+			}
+			r.stop()
+			if err := os.RemoveAll(filepath.Join(dir, "views")); err != nil {
+				t.Fatal(err)
+			}
+			copyFiles(t, old, filepath.Join(dir, "views")) // the views from before the new member
+			editMeta(t, dir, func(val []byte) []byte { return edit(val, head) })
+
+			r, logs := startLogging(t, dir, head)
+			assertMembersAre(t, r, want, "the edit")
+			if !strings.Contains(logs.String(), "moved_to") {
+				t.Fatalf("the log does not say the views were moved aside:\n%s", logs.String())
+			}
+		})
+	}
+}

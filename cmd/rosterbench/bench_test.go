@@ -46,7 +46,7 @@ func TestRunTiny(t *testing.T) {
 		for _, k := range []string{"commands_per_s", "command_p99_ms", "check_per_s", "check_p50_us", "check_inprocess_ns",
 			"freshness_p99_ms", "rebuild_events_per_s", "bytes_per_membership", "ready_s", "floor_echo_per_s",
 			"floor_append_per_s", "ready_warm_s", "check_ratio_to_echo", "commands_ratio_to_append",
-			"rosterd_rss_mib", "rosterd_rss_rest_max_mib", "rosterd_hwm_mib", "noisy_command_p99_ratio", "noisy_check_p99_ratio", "noisy_import_s"} {
+			"rosterd_rss_mib", "rosterd_rss_rest_max_mib", "rosterd_hwm_mib", "noisy_command_p99_ratio", "noisy_check_p99_ratio", "noisy_import_s", "noisy_visible_max_ms"} {
 			v, ok := got[k].(float64)
 			if !ok || !(v > 0) {
 				t.Errorf("%s: %q = %v, want a number > 0", name, k, got[k])

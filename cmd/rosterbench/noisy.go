@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -159,14 +160,16 @@ func restingMemory(ctx context.Context, p *rosterdProc, window time.Duration) (m
 }
 
 // noisyClients send the other organizations' requests of the noisy-neighbour figure: half
-// small commands (ChangeRole), half Checks, each waiting for its reply before the next.
+// small commands (ChangeRole), half Checks, each waiting for its reply before the next. One
+// more client measures visibility: a ChangeRole, then a ListMembers with its reply's position
+// as min_position; the time from the reply to the query's answer.
 const noisyClients = 8
 
 // otherLoad runs the other organizations' requests until stop is closed and returns the
-// latencies of the commands and of the Checks.
-func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, checks latencies, err error) {
+// latencies of the commands, of the Checks, and of the visibility client's queries.
+func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, checks, visible latencies, err error) {
 	half := noisyClients / 2
-	assign := b.assignToggles(half)
+	assign := b.assignToggles(half + 1)
 	subj := client.QueryPrefix + "Check"
 	var mu sync.Mutex
 	var firstErr error
@@ -179,6 +182,39 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 			return ctx.Err() != nil
 		}
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := client.New(b.conn(noisyClients)).WithTimeout(30 * time.Second)
+		nc := b.conn(noisyClients)
+		ts := assign[half]
+		var mine latencies
+		var err error
+		for i := 0; len(ts) > 0 && !stopped(); i++ {
+			t := ts[i%len(ts)]
+			var rep *client.CommandReply
+			if rep, err = b.flip(ctx, c, t); err != nil {
+				break
+			}
+			t0 := time.Now()
+			body, _ := json.Marshal(client.ListMembers{OrgID: t.Org, Limit: 1, MinPosition: rep.Position, WaitMS: 30000})
+			var msg *nats.Msg
+			if msg, err = nc.Request(client.QueryPrefix+"ListMembers", body, 40*time.Second); err != nil {
+				break
+			}
+			if !bytes.HasPrefix(msg.Data, okPrefix) {
+				err = fmt.Errorf("check after position %d: %s", rep.Position, msg.Data)
+				break
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		visible = append(visible, mine...)
+	}()
 	for w := 0; w < noisyClients; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -225,10 +261,11 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 	wg.Wait()
 	sortLat(cmds)
 	sortLat(checks)
-	if firstErr == nil && (len(cmds) == 0 || len(checks) == 0) {
-		firstErr = fmt.Errorf("no sample (%d commands, %d checks)", len(cmds), len(checks))
+	sortLat(visible)
+	if firstErr == nil && (len(cmds) == 0 || len(checks) == 0 || len(visible) == 0) {
+		firstErr = fmt.Errorf("no sample (%d commands, %d checks, %d visibility checks)", len(cmds), len(checks), len(visible))
 	}
-	return cmds, checks, firstErr
+	return cmds, checks, visible, firstErr
 }
 
 // noisy measures one round of the noisy-neighbour figure: the other organizations' requests
@@ -276,7 +313,7 @@ func (b *bench) noisy(ctx context.Context, r int) error {
 		_, importErr = c.Command(ctx, client.CmdImportMembers, body)
 		importTook.Store(int64(time.Since(t0)))
 	}()
-	noisyCmds, noisyChecks, err := b.otherLoad(ctx, stop)
+	noisyCmds, noisyChecks, noisyVisible, err := b.otherLoad(ctx, stop)
 	<-stop
 	if importErr != nil {
 		return fmt.Errorf("import of %d rows: %w", commands.MaxImportRows, importErr)
@@ -292,7 +329,7 @@ func (b *bench) noisy(ctx context.Context, r int) error {
 	// Quiet: the same requests for as long, at least the one-client phase.
 	quietStop := make(chan struct{})
 	time.AfterFunc(max(took, b.cfg.Single), func() { close(quietStop) })
-	quietCmds, quietChecks, err := b.otherLoad(ctx, quietStop)
+	quietCmds, quietChecks, quietVisible, err := b.otherLoad(ctx, quietStop)
 	if err != nil {
 		return fmt.Errorf("other organizations, quiet: %w", err)
 	}
@@ -304,8 +341,11 @@ func (b *bench) noisy(ctx context.Context, r int) error {
 	b.rep.add("quiet_check_p99_ms", ms(quietChecks.pct(99)))
 	b.rep.add("noisy_command_p99_ratio", ms(noisyCmds.pct(99))/ms(quietCmds.pct(99)))
 	b.rep.add("noisy_check_p99_ratio", ms(noisyChecks.pct(99))/ms(quietChecks.pct(99)))
-	b.progress("noisy neighbour: import of %d rows %s; others' p99 commands %.2f ms (quiet %.2f, %d samples), Checks %.2f ms (quiet %.2f, %d samples)",
+	b.rep.add("noisy_visible_max_ms", ms(noisyVisible[len(noisyVisible)-1]))
+	b.rep.add("quiet_visible_max_ms", ms(quietVisible[len(quietVisible)-1]))
+	b.progress("noisy neighbour: import of %d rows %s; others' p99 commands %.2f ms (quiet %.2f, %d samples), Checks %.2f ms (quiet %.2f, %d samples), longest command to visible %.2f ms (quiet %.2f, %d samples)",
 		commands.MaxImportRows, took.Round(time.Millisecond), ms(noisyCmds.pct(99)), ms(quietCmds.pct(99)), len(noisyCmds),
-		ms(noisyChecks.pct(99)), ms(quietChecks.pct(99)), len(noisyChecks))
+		ms(noisyChecks.pct(99)), ms(quietChecks.pct(99)), len(noisyChecks),
+		ms(noisyVisible[len(noisyVisible)-1]), ms(quietVisible[len(quietVisible)-1]), len(noisyVisible))
 	return nil
 }

@@ -140,6 +140,7 @@ func (r *Report) Table(w io.Writer) {
 	row("noisy neighbour: others' command p99 during a 10,000-row import", "noisy_command_p99_ms", " ms", f2, "", "quiet_command_p99_ms", "noisy_command_p99_ratio", "≤ 2")
 	row("noisy neighbour: others' Check p99 during the import", "noisy_check_p99_ms", " ms", f2, "", "quiet_check_p99_ms", "noisy_check_p99_ratio", "≤ 2")
 	row("  the 10,000-row import", "noisy_import_s", " s", f2, "", "", "", "")
+	row("  others' longest command reply → visible (min_position) during the import", "noisy_visible_max_ms", " ms", f2, "≤ 2,000 ms (default wait_ms)", "quiet_visible_max_ms", "", "")
 	row(fmt.Sprintf("start to ready, %s events, cold views", thousands(readyAt)), "ready_s", " s", f2, "≤ 5 s", "", "", "")
 	row("  warm views (snapshot current)", "ready_warm_s", " s", f2, "", "", "", "")
 	row("  first start (empty JetStream stream)", "ready_first_s", " s", f2, "", "", "", "")

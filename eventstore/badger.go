@@ -303,6 +303,9 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 	if err == nil {
 		head, err = s.recoverStaged(head)
 	}
+	if err == nil {
+		err = s.checkStreamEnds()
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, &StoreError{Op: "open", Err: fmt.Errorf("recover state from %q: %w", dir, err)}
@@ -362,6 +365,34 @@ func (s *BadgerStore) recover() (uint64, error) {
 		return nil
 	})
 	return head, err
+}
+
+// checkStreamEnds checks that no stream has a record beyond its version key: one would be a
+// record no append committed (a staged append whose header was lost, a version key lowered
+// or restored from elsewhere), and the stream's next append would take its version again.
+// One lookup per stream.
+func (s *BadgerStore) checkStreamEnds() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		for stream, v := range s.versions {
+			item, err := txn.Get(streamKey(stream, v+1))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read stream %s at version %d: %w", stream, v+1, err)
+			}
+			var pos uint64
+			_ = itemValue(item, func(b []byte) error {
+				if len(b) == 8 {
+					pos = binary.BigEndian.Uint64(b)
+				}
+				return nil
+			})
+			return fmt.Errorf("%w: stream %s holds version %d (position %d) beyond its version %d: records no append committed (a staged append's header lost?)",
+				ErrCorruptLog, stream, v+1, pos, v)
+		}
+		return nil
+	})
 }
 
 // readHeads reads the position of the last record on disk and the head key.
@@ -581,7 +612,13 @@ func nextBatch(batch, pending []*appendOp, maxBatch int, staged *stagedAppend) (
 	rest := pending[:0]
 	for i, a := range pending {
 		big := len(a.req.Events) >= BigAppend
-		if staged != nil && (big || a.req.Stream == staged.op.req.Stream) {
+		if staged != nil && (big || a.req.Stream == staged.op.req.Stream || held[a.req.Stream]) {
+			if big {
+				if held == nil {
+					held = map[string]bool{}
+				}
+				held[a.req.Stream] = true // its stream's later appends wait behind it
+			}
 			rest = append(rest, a)
 			continue
 		}
@@ -607,6 +644,7 @@ func nextBatch(batch, pending []*appendOp, maxBatch int, staged *stagedAppend) (
 		}
 		batch = append(batch, a)
 	}
+	kept := len(rest) // rest is pending[:kept]; what follows in pending was moved or taken
 	if len(batch) == 0 && len(rest) > 0 && staged == nil {
 		// Only big appends and appends behind them: the first (always big) goes alone.
 		batch = append(batch, rest[0])
@@ -617,7 +655,7 @@ func nextBatch(batch, pending []*appendOp, maxBatch int, staged *stagedAppend) (
 			a.passed = true
 		}
 	}
-	clear(pending[len(rest):])
+	clear(pending[kept:])
 	return batch, rest
 }
 

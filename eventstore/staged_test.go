@@ -333,6 +333,27 @@ func TestNextBatchHoldsBehindStagedAppend(t *testing.T) {
 	if batch, rest := nextBatch(nil, []*appendOp{op("b", BigAppend)}, 256, staged); len(batch) != 0 || len(rest) != 1 {
 		t.Errorf("a lone big append went while another is staged: batch %q", streamsOf(batch))
 	}
+	// A big append held behind the staged one holds its stream's later appends too.
+	bigB, smallB, smallC := op("b", BigAppend), op("b", 1), op("c", 1)
+	batch, rest = nextBatch(nil, []*appendOp{bigB, smallB, smallC}, 256, staged)
+	if streamsOf(batch) != "c" || len(rest) != 2 || rest[0] != bigB || rest[1] != smallB {
+		t.Errorf("batch %q, rest %q; want c, then b's big append and b's small one behind it", streamsOf(batch), streamsOf(rest))
+	}
+}
+
+// Two big appends queued alone: the first goes, the second stays queued whole. The second
+// was dropped from the queue (a nil where it stood) and the committer panicked on it: two
+// organizations importing at once stopped rosterd (found by a hostile pass).
+func TestNextBatchKeepsTheSecondBigAppend(t *testing.T) {
+	first, second, behind := op("a", BigAppend), op("b", BigAppend), op("b", 1)
+	batch, rest := nextBatch(nil, []*appendOp{first, second, behind}, 256, nil)
+	if len(batch) != 1 || batch[0] != first || len(rest) != 2 || rest[0] != second || rest[1] != behind {
+		t.Fatalf("batch %v, rest %v; want the first alone, then the second and the one behind it", batch, rest)
+	}
+	batch, rest = nextBatch(nil, rest, 256, nil)
+	if len(batch) != 1 || batch[0] != second || len(rest) != 1 || rest[0] != behind {
+		t.Fatalf("next: batch %v, rest %v; want the second, then the one behind it", batch, rest)
+	}
 }
 
 // The staged header decodes to what was encoded, and a damaged one is corrupt, not state.
@@ -361,4 +382,56 @@ func streamsOf(ops []*appendOp) string {
 		out = append(out, o.req.Stream)
 	}
 	return strings.Join(out, " ")
+}
+
+// Two organizations' big appends queued at once are staged one after the other, with a small
+// append between, and all three land whole.
+func TestTwoBigAppendsAtOnce(t *testing.T) {
+	ctx := testCtx(t)
+	s := openTestBadger(t, t.TempDir(), BadgerOptions{StagedReply: testReply}, testHooks{})
+	a, b := stagedRequest(t, "org-a", "import-a", BigAppend+3), stagedRequest(t, "org-b", "import-b", 2*BigAppend)
+	waits := []func() (AppendResult, error){s.AppendAsync(ctx, a), s.AppendAsync(ctx, b),
+		s.AppendAsync(ctx, AppendRequest{Stream: "org-c", Events: events(t, 1)})}
+	for i, wait := range waits {
+		if _, err := wait(); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	if all := assertLogConsistent(t, s); len(all) != len(a.Events)+len(b.Events)+1 {
+		t.Fatalf("log has %d records", len(all))
+	}
+}
+
+// A staged append's header lost while its slices are in the log (damage to the data dir) is
+// refused at open, naming the stream: serving it would show part of the append, and the
+// stream's next append would take a version its records hold.
+func TestStagedSlicesWithoutHeaderAreRefused(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	slicesDone := 0
+	s, err := openBadger(dir, BadgerOptions{StagedReply: testReply}, testHooks{afterSlice: func() error {
+		if slicesDone++; slicesDone == 2 {
+			return errors.New("power cut")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, AppendRequest{Stream: "org-big", Events: events(t, 1)}) // an organization is created first
+	req := stagedRequest(t, "org-big", "import-1", BigAppend)
+	req.ExpectedVersion = 1
+	if _, err := s.Append(ctx, req); err == nil {
+		t.Fatal("append cut short: no error")
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(stagedKey()) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+	if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "org-big") {
+		t.Fatalf("open: %v; want ErrCorruptLog naming org-big", err)
+	}
 }

@@ -2,14 +2,11 @@ package eventstore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // copyDir copies the files of src into a new temp dir (Badger writes to the dir it opens).
@@ -84,15 +81,8 @@ func TestV3FixtureMigratesByItsVersion(t *testing.T) {
 	if !strings.Contains(logs.String(), "from_format=3") || !strings.Contains(logs.String(), "records=0") {
 		t.Fatalf("open logged %q; want a migration from format 3 that rewrites no record", logs.String())
 	}
-	var ver uint64
-	if err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(formatKey())
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { ver = binary.BigEndian.Uint64(v); return nil })
-	}); err != nil || ver != FormatVersion {
-		t.Fatalf("format %d (%v) after the open; want %d", ver, err, FormatVersion)
+	if ver := storedFormat(t, s); ver != FormatVersion {
+		t.Fatalf("format %d after the open; want %d", ver, FormatVersion)
 	}
 	recs, err := s.Read(ctx, 1, 0)
 	if err != nil || len(recs) != 45 {

@@ -359,17 +359,7 @@ func TestNewLogStartsInTheCurrentFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var ver uint64
-	if err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(formatKey())
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { ver = binary.BigEndian.Uint64(v); return nil })
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if ver != FormatVersion || strings.Contains(logs.String(), "migrated") {
+	if ver := storedFormat(t, s); ver != FormatVersion || strings.Contains(logs.String(), "migrated") {
 		t.Fatalf("format %d, logs %q", ver, logs.String())
 	}
 }
@@ -428,4 +418,20 @@ func closedLogWithTables(t *testing.T) (string, []string) {
 		t.Fatal("no .sst written")
 	}
 	return dir, ssts
+}
+
+// storedFormat reads the log's format key.
+func storedFormat(t *testing.T, s *BadgerStore) uint64 {
+	t.Helper()
+	var ver uint64
+	if err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey())
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { ver = binary.BigEndian.Uint64(v); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ver
 }

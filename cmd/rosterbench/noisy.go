@@ -173,6 +173,14 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 	subj := client.QueryPrefix + "Check"
 	var mu sync.Mutex
 	var firstErr error
+	collect := func(into *latencies, mine latencies, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		*into = append(*into, mine...)
+	}
 	var wg sync.WaitGroup
 	stopped := func() bool {
 		select {
@@ -208,12 +216,7 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 			}
 			mine = append(mine, time.Since(t0))
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		visible = append(visible, mine...)
+		collect(&visible, mine, err)
 	}()
 	for w := 0; w < noisyClients; w++ {
 		wg.Add(1)
@@ -246,15 +249,10 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 					mine = append(mine, time.Since(t0))
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
 			if w < half {
-				cmds = append(cmds, mine...)
+				collect(&cmds, mine, err)
 			} else {
-				checks = append(checks, mine...)
+				collect(&checks, mine, err)
 			}
 		}(w)
 	}

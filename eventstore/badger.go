@@ -185,6 +185,10 @@ type BadgerStore struct {
 
 	stagedReply func(arg []byte, stored []Record) ([]byte, error)
 
+	// durable is the last position written and synced (the committer's written, for readers):
+	// beyond head while an append is staged.
+	durable atomic.Uint64
+
 	// Committer-only state.
 	broken  error
 	written uint64        // the last position written and synced
@@ -311,6 +315,7 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		return nil, &StoreError{Op: "open", Err: fmt.Errorf("recover state from %q: %w", dir, err)}
 	}
 	s.head, s.written = newNotifier(head), head
+	s.durable.Store(head)
 	go s.run()
 	return s, nil
 }
@@ -806,6 +811,7 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 		}
 		s.mu.Unlock()
 		s.written = st.head
+		s.durable.Store(st.head)
 		if s.staged != nil && step != stepWhole && !s.staged.whole {
 			s.head.advance(s.staged.firstPos - 1) // readers stop before the staged append
 		} else {
@@ -1321,6 +1327,16 @@ func (s *BadgerStore) Head(ctx context.Context) (uint64, error) {
 		return 0, &StoreError{Op: "head", Err: err}
 	}
 	return s.head.value(), nil
+}
+
+// Durable is the last position written and synced: every acknowledged append is at or before
+// it. It is beyond Head while a big append is staged (staged.go): the appends chained meanwhile
+// are acknowledged, and readers see them once it is whole.
+func (s *BadgerStore) Durable(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, &StoreError{Op: "durable", Err: err}
+	}
+	return s.durable.Load(), nil
 }
 
 // PositionAt implements Store: a binary search, since Time never decreases

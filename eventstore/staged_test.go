@@ -92,6 +92,9 @@ func TestStagedAppendLetsOthersCommitBetweenSlices(t *testing.T) {
 	if head, _ := s.Head(ctx); head != 1 {
 		t.Errorf("head is %d while the big append is chained; want 1, the position before it", head)
 	}
+	if durable, _ := s.Durable(ctx); durable < first.res.Records[0].Position {
+		t.Errorf("durable position %d is before the acknowledged small append's %d", durable, first.res.Records[0].Position)
+	}
 	if recs := mustRead(t, s, 1, 0); len(recs) != 1 {
 		t.Errorf("a reader sees %d records while the big append is chained; want 1", len(recs))
 	}

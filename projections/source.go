@@ -35,6 +35,17 @@ type StoreHistory struct{ Store eventstore.Store }
 // Head implements History.
 func (h StoreHistory) Head(ctx context.Context) (uint64, error) { return h.Store.Head(ctx) }
 
+// Durable is the last position the log acknowledged (eventstore.BadgerStore.Durable), beyond
+// Head while a big append is staged; Head for a store without staging.
+func (h StoreHistory) Durable(ctx context.Context) (uint64, error) {
+	if d, ok := h.Store.(interface {
+		Durable(context.Context) (uint64, error)
+	}); ok {
+		return d.Durable(ctx)
+	}
+	return h.Store.Head(ctx)
+}
+
 // OrgEvents implements History.
 func (h StoreHistory) OrgEvents(ctx context.Context, orgID string) ([]eventstore.Record, error) {
 	return h.Store.ReadStream(ctx, edge.StreamOf(orgID), 1)

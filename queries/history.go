@@ -108,6 +108,9 @@ func (q *Queries) audit(ctx context.Context, r client.Audit, _ bool) (uint64, an
 		types = append(types, r.Type)
 	}
 	f := AuditFilter{ProjectID: r.ProjectID, Actor: r.Actor, UserID: r.UserID, Types: types, Since: since, Until: until}
+	if err := q.awaitAcknowledged(ctx, r.AfterPosition, r.WaitMS); err != nil {
+		return 0, nil, err
+	}
 	head, err := q.cfg.History.Head(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -253,6 +256,23 @@ func (u *union) next() (uint64, bool) {
 	return p, true
 }
 
+// awaitAcknowledged waits, as for min_position, for a position beyond the log's head that the
+// log has acknowledged: while another organization's large import is chained (eventstore
+// staged.go), the commands acknowledged meanwhile are readable only once it is whole. A
+// position never written is left to the caller's refusal, at once.
+func (q *Queries) awaitAcknowledged(ctx context.Context, pos uint64, waitMS int) error {
+	d, ok := q.cfg.History.(interface {
+		Durable(context.Context) (uint64, error)
+	})
+	if !ok {
+		return nil
+	}
+	if durable, err := d.Durable(ctx); err != nil || pos > durable {
+		return nil
+	}
+	return q.awaitLog(ctx, Consistency{MinPosition: pos, WaitMS: waitMS})
+}
+
 // awaitLog waits for the log itself to reach min_position.
 func (q *Queries) awaitLog(ctx context.Context, c Consistency) error {
 	if c.MinPosition == 0 {
@@ -342,6 +362,9 @@ func (q *Queries) accessAt(ctx context.Context, r client.AccessAt, _ bool) (uint
 	hidden := q.hidesProject(ctx, q.cfg.Members, r.OrgID, r.ProjectID)
 	pos := r.Position
 	if pos != 0 {
+		if err := q.awaitAcknowledged(ctx, pos, r.WaitMS); err != nil {
+			return 0, nil, err
+		}
 		head, err := q.cfg.History.Head(ctx)
 		if err != nil {
 			return 0, nil, fail(client.CodeUnavailable, "read the log head: %v", err)

@@ -343,14 +343,21 @@ func (sch *scheduler) process(entry *orgEntry, j *job) {
 		sch.finish(j, nil, err)
 		return
 	}
+	// A command whose deadline passed takes no waiter slot (its wait ends at once): it must
+	// not give one back either, or the slot of another command's waiter goes with it, and
+	// with none left a waiter blocks for good and its command is never answered.
+	slot := false
 	select {
 	case sch.waiters <- struct{}{}:
+		slot = true
 	case <-ctx.Done():
 	}
 	go func() {
 		defer cancel()
 		reply, err := wait()
-		<-sch.waiters
+		if slot {
+			<-sch.waiters
+		}
 		sch.finish(j, reply, err)
 	}()
 }

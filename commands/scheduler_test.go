@@ -331,3 +331,29 @@ func TestAppendTooBigIsNotRetryable(t *testing.T) {
 		t.Fatalf("a closed store is answered %q", got)
 	}
 }
+
+// A command whose deadline passed before it found a waiter slot is answered and gives back no
+// slot it did not take: it used to take another command's, and once none was left its waiter
+// blocked for good, so commands went unanswered after one overran its deadline (found by a
+// hostile pass under heavy imports).
+func TestExpiredCommandGivesBackNoWaiterSlot(t *testing.T) {
+	sch := idleScheduler(t, 0)
+	sch.ctx = context.Background()
+	ctx := context.Background()
+	if _, code := sch.s.Execute(ctx, "CreateOrganization", []byte(`{"org_id":"acme","kind":"team","preset":"ica","actor":"tina","name":"Acme"}`)); code != "" {
+		t.Fatalf("create organization: %s", code)
+	}
+	sch.waiters = make(chan struct{}, 1)
+	sch.waiters <- struct{}{} // the one slot is another command's
+	answered := make(chan string, 1)
+	j := &job{org: "acme", name: "AddOrgMember", arrived: time.Now().Add(-2 * CommandTimeout),
+		cmd:   &domain.AddOrgMember{Meta: domain.Meta{OrgID: "acme", Actor: "tina"}, UserID: "late", Role: "member"},
+		reply: func(_ []byte, code string) { answered <- code }}
+	sch.process(sch.s.entry("acme"), j)
+	if code := <-answered; code == "" {
+		t.Fatal("a command past its deadline was answered ok")
+	}
+	if n := len(sch.waiters); n != 1 {
+		t.Fatalf("%d waiter slots held after the expired command; want 1, the other command's", n)
+	}
+}

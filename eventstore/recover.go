@@ -2,11 +2,13 @@ package eventstore
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -104,4 +106,29 @@ func RecoverFromStream(ctx context.Context, js jetstream.JetStream, cfg RelayCon
 		return rep, fmt.Errorf("recover: recovered log does not verify: %v %s", err, rep.Reason)
 	}
 	return rep, s.Close()
+}
+
+// HeadOf reads, best effort, the head key of the log in dir without opening it as a store (a
+// log that fails its checks still tells how far it was written): Badger read-only, its
+// write-ahead logs replayed in memory. ok is false when it cannot be read.
+func HeadOf(dir string) (head uint64, ok bool) {
+	db, err := openBadgerDB(badger.DefaultOptions(dir).WithReadOnly(true).WithLogger(nil))
+	if err != nil {
+		return 0, false
+	}
+	defer db.Close()
+	err = db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(headKey())
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return errors.New("head key is not 8 bytes")
+			}
+			head = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	return head, err == nil
 }

@@ -357,11 +357,18 @@ func RecoverLog(ctx context.Context, cfg Config) (eventstore.Report, error) {
 		return rep, fmt.Errorf("%w (the log at %s is unchanged; the partial copy is in %s)", err, logDir, work)
 	}
 	if _, err := os.Stat(logDir); err == nil {
+		oldHead, known := eventstore.HeadOf(logDir)
 		aside := fmt.Sprintf("%s.damaged-%d", logDir, time.Now().UnixNano())
 		if err := os.Rename(logDir, aside); err != nil {
 			return rep, fmt.Errorf("recover: move the old log aside: %w", err)
 		}
 		log.Warn("old log moved aside", "to", aside)
+		if known && oldHead > rep.Last {
+			// Acknowledged commands the stream never had (the relay had not copied them, or a
+			// large import was being chained): only the old log holds them.
+			log.Error("the old log was written up to a later position than the stream holds: the recovered log lacks those records; they are only in the old log",
+				"old_head", oldHead, "recovered_head", rep.Last, "lacking", oldHead-rep.Last, "old_log", aside)
+		}
 	}
 	if err := os.Rename(work, logDir); err != nil {
 		return rep, fmt.Errorf("recover: install the recovered log: %w", err)

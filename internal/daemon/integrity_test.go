@@ -386,3 +386,40 @@ func TestFaultForgedEventInStream(t *testing.T) {
 	r.stop()
 	refusedStart(t, dir, "forged or foreign")
 }
+
+// A recovery from a stream shorter than the old log (acknowledged records the relay had not
+// copied, such as commands answered while a large import was chained) says so, with both
+// heads and where the old log is: the recovered log lacks those records. It used to say nothing.
+func TestRecoverSaysWhatTheStreamLacked(t *testing.T) {
+	dir, recs := populated(t)
+	store, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := store.StreamVersion(ctx, "org-org0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := eventstore.Record{ID: "late-1", Type: "Note", Time: time.Now(), OrgID: "org0", Data: []byte(`{}`)}
+	if _, err := store.Append(ctx, eventstore.AppendRequest{Stream: "org-org0", ExpectedVersion: v, Events: []eventstore.Record{late}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := testConfig(dir)
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	rep, err := daemon.RecoverLog(ctx, cfg)
+	if err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if rep.Last != uint64(len(recs)) {
+		t.Fatalf("recovered up to %d; want %d, the stream's", rep.Last, len(recs))
+	}
+	want := fmt.Sprintf("old_head=%d recovered_head=%d lacking=1", len(recs)+1, len(recs))
+	if !strings.Contains(logs.String(), want) {
+		t.Fatalf("the recovery does not say the stream lacked a record (%q):\n%s", want, logs.String())
+	}
+}

@@ -553,10 +553,11 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 }
 
 // BigAppend is the number of records from which an append is big (README "Limits"): the committer commits
-// the small appends queued with a big one first, in a group commit of their own, so that a
-// 10,000-row import does not hold up other organizations' one-record commands queued
-// beside it. A big append is passed over once at most, so a steady stream of small appends
-// never starves it; an append never passes one of its own stream.
+// the small appends queued with a big one first, in a group commit of their own, and a big one
+// that can be is staged and chained a slice per group commit (staged.go), so that a 10,000-row
+// import does not hold up other organizations' one-record commands queued beside it. A big
+// append is passed over once at most, so a steady stream of small appends never starves it; an
+// append never passes one of its own stream.
 const BigAppend = 1024
 
 // run is the committer.

@@ -503,7 +503,8 @@ func (s *BadgerStore) Append(ctx context.Context, req AppendRequest) (AppendResu
 	return s.AppendAsync(ctx, req)()
 }
 
-// AppendAsync implements Store: the request joins the committer's queue before it returns.
+// AppendAsync implements Store: the request joins the committer's queue before it returns. A big
+// append is staged first, on the caller's goroutine (staged.go).
 func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func() (AppendResult, error) {
 	const op = "append"
 	refused := func(err error) func() (AppendResult, error) {

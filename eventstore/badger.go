@@ -417,15 +417,20 @@ func (s *BadgerStore) readHeads() (last, headAt uint64, hasHeadKey bool, err err
 			return fmt.Errorf("read head: %w", err)
 		}
 		hasHeadKey = true
-		return itemValue(item, func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("%w: head key has %d bytes", ErrCorruptLog, len(v))
-			}
-			headAt = binary.BigEndian.Uint64(v)
-			return nil
+		return itemValue(item, func(v []byte) (err error) {
+			headAt, err = decodeHead(v)
+			return err
 		})
 	})
 	return last, headAt, hasHeadKey, err
+}
+
+// decodeHead reads the head key's value.
+func decodeHead(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: head key has %d bytes", ErrCorruptLog, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // dropUnit is how many uncommitted records one transaction of dropUncommitted removes.
@@ -871,23 +876,12 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, append
 	if err != nil {
 		return fail(err)
 	}
-	entries := appendEntries{records: make([]kv, 0, 2*len(stored)), tail: make([]kv, 0, 4)}
-	for _, r := range stored {
-		body := encodeRecord(r)
-		entries.records = append(entries.records,
-			kv{eventKey(r.Position), body},
-			kv{streamKey(req.Stream, r.Version), u64(r.Position)})
-	}
+	var entries appendEntries
 	if n := len(stored); n > 0 {
-		entries.tail = append(entries.tail,
-			kv{versionKey(req.Stream), u64(stored[n-1].Version)},
-			kv{headKey(), u64(stored[n-1].Position)},
-			// The committer chained these records on a verified head: the marker follows.
-			kv{markerKey(), markerValue(stored[n-1].Position, stored[n-1].Hash)})
-	}
-	if req.CommandID != "" {
-		// Stored even without a Reply func, so that a repeat is still detected.
-		entries.tail = append(entries.tail, kv{commandKey(req.Stream, req.CommandID), storedReply(reply)})
+		entries = sliceEntries(req.Stream, stored, commitTail(req.Stream, req.CommandID, stored[n-1].Version, reply)...)
+	} else {
+		// No records (validateRequest: then there is a command id): the reply alone.
+		entries.tail = []kv{{commandKey(req.Stream, req.CommandID), storedReply(reply)}}
 	}
 	return AppendResult{Records: stored, Reply: reply}, entries, ck, nil
 }
@@ -974,13 +968,21 @@ func setAll(txn *badger.Txn, e appendEntries) error {
 // it: Badger writes each memtable's log to a file of its own, and without the sync a power
 // cut after a memtable switch could keep the later transaction and lose this one.
 func (w *txnWriter) commitDurably(txn *badger.Txn) error {
+	if err := commitAndSync(w.db, txn); err != nil {
+		return err
+	}
+	w.syncs.Add(1)
+	return nil
+}
+
+// commitAndSync commits txn and syncs db.
+func commitAndSync(db *badger.DB, txn *badger.Txn) error {
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if err := w.db.Sync(); err != nil {
+	if err := db.Sync(); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
-	w.syncs.Add(1)
 	return nil
 }
 

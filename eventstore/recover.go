@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,12 +121,9 @@ func HeadOf(dir string) (head uint64, ok bool) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error {
-			if len(v) != 8 {
-				return errors.New("head key is not 8 bytes")
-			}
-			head = binary.BigEndian.Uint64(v)
-			return nil
+		return item.Value(func(v []byte) (err error) {
+			head, err = decodeHead(v)
+			return err
 		})
 	})
 	return head, err == nil

@@ -237,11 +237,8 @@ func (s *BadgerStore) stage(req AppendRequest) (staging, error) {
 }
 
 func (s *BadgerStore) commitSynced(txn *badger.Txn) error {
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("stage: commit: %w", err)
-	}
-	if err := s.db.Sync(); err != nil {
-		return fmt.Errorf("stage: sync: %w", err)
+	if err := commitAndSync(s.db, txn); err != nil {
+		return fmt.Errorf("stage: %w", err)
 	}
 	return nil
 }
@@ -333,17 +330,19 @@ func sliceEntries(stream string, stored []Record, extra ...kv) appendEntries {
 		e.records = append(e.records, kv{eventKey(r.Position), encodeRecord(r)}, kv{streamKey(stream, r.Version), u64(r.Position)})
 	}
 	last := stored[len(stored)-1]
+	// The committer chained these records on a verified head: the marker follows.
 	e.tail = append(e.tail, kv{headKey(), u64(last.Position)}, kv{markerKey(), markerValue(last.Position, last.Hash)})
 	e.tail = append(e.tail, extra...)
 	return e
 }
 
-// wholeEntries are what the last slice of a staged append adds to its tail: the stream's
-// version and the stored reply.
-func wholeEntries(h stagedHeader, version uint64, reply []byte) []kv {
-	out := []kv{{versionKey(h.stream), u64(version)}}
-	if h.commandID != "" {
-		out = append(out, kv{commandKey(h.stream, h.commandID), storedReply(reply)})
+// commitTail is what commits an append's records after sliceEntries' tail: the stream's version
+// and, with a command id, the stored reply (stored even without a Reply func, so that a repeat
+// is still detected). The last slice of a staged append writes it too.
+func commitTail(stream, commandID string, version uint64, reply []byte) []kv {
+	out := []kv{{versionKey(stream), u64(version)}}
+	if commandID != "" {
+		out = append(out, kv{commandKey(stream, commandID), storedReply(reply)})
 	}
 	return out
 }
@@ -413,7 +412,7 @@ func (s *BadgerStore) advanceStaged(w *txnWriter, st *batchState) (stagedStep, e
 			return stepNone, fmt.Errorf("staged append of %s: %w", req.Stream, err)
 		}
 		g.res = AppendResult{Records: all, Reply: reply}
-		extra = append(extra, wholeEntries(h, stored[len(stored)-1].Version, reply)...)
+		extra = append(extra, commitTail(h.stream, h.commandID, stored[len(stored)-1].Version, reply)...)
 	}
 	opErr, fatal := w.add(sliceEntries(req.Stream, stored, extra...))
 	if fatal == nil && opErr != nil {
@@ -519,7 +518,7 @@ func (s *BadgerStore) recoverStaged(head uint64) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		entries = sliceEntries(h.stream, rest, wholeEntries(h, all[len(all)-1].Version, reply)...)
+		entries = sliceEntries(h.stream, rest, commitTail(h.stream, h.commandID, all[len(all)-1].Version, reply)...)
 	case h.commandID != "":
 		if _, ok, err := s.readReply(h.stream, h.commandID); err != nil || !ok {
 			// Whole, but the reply's value-log bytes did not outlive the power cut.

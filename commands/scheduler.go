@@ -175,6 +175,9 @@ func (sch *scheduler) admitLocked(key string, size int) error {
 // is stopping.
 func (sch *scheduler) submit(j *job) error {
 	org, key := j.org, callerKey(j.who)
+	if j.name != client.CmdImportMembers {
+		sch.s.cfg.Pacer.Touch() // a command waiting for its turn wants the processors too
+	}
 	sch.mu.Lock()
 	defer sch.mu.Unlock()
 	if err := sch.admitLocked(key, j.size); err != nil {
@@ -323,6 +326,11 @@ func (sch *scheduler) drainLocked() {
 // runs on a waiter of its own (at most DefaultConcurrency), so the worker goes on to the next
 // command and the appends share group commits.
 func (sch *scheduler) process(entry *orgEntry, j *job) {
+	if j.name != client.CmdImportMembers {
+		// Interactive until its append is queued: bulk work gives way meanwhile (Config.Pacer).
+		end := sch.s.cfg.Pacer.Begin()
+		defer end()
+	}
 	if j.cmd == nil {
 		// A stranger's large body is refused before it costs this organization its decoding.
 		if err := sch.s.reachesBeforeDecode(sch.ctx, entry, j); err != nil {

@@ -23,6 +23,7 @@ import (
 	"roster/eventstore"
 	"roster/internal/caller"
 	"roster/internal/edge"
+	"roster/internal/pace"
 )
 
 // DefaultMaxPayload bounds one command request.
@@ -49,6 +50,11 @@ type Config struct {
 	NewToken func() string
 	// OrgQueue bounds one organization's queued commands (MaxOrgQueue when 0).
 	OrgQueue int
+	// Pacer, if set, makes ImportMembers bulk work (package pace): its decision, encoding and
+	// state update keep only the pacer's share of the time while other commands or queries are
+	// active, and the other commands mark themselves active from their turn until their append
+	// is queued.
+	Pacer *pace.Pacer
 }
 
 // Validate reports every problem with the configuration.
@@ -319,6 +325,11 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 			return ready(reply, nil)
 		}
 	}
+	var bulk *pace.Bulk
+	if _, ok := cmd.(*domain.ImportMembers); ok {
+		bulk = s.cfg.Pacer.Bulk()
+		env.Yield = func() { pauseBulk(ctx, bulk) }
+	}
 	out, err := domain.Decide(entry.state, cmd, env)
 	if err != nil {
 		return nil, err
@@ -326,7 +337,18 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 	if meta.DryRun {
 		return ready(s.dryRunReply(ctx, entry.state, out))
 	}
-	return s.record(ctx, entry, cmd, out, as.principal)
+	return s.record(ctx, entry, cmd, out, as.principal, bulk)
+}
+
+// pauseBulk ends a quantum of a bulk command's work (every domain.YieldRows rows): it waits for
+// the pacer, or without one lets other goroutines run. A wait cut short by ctx is no error
+// here: the command's append sees ctx.
+func pauseBulk(ctx context.Context, bulk *pace.Bulk) {
+	if bulk == nil {
+		runtime.Gosched()
+		return
+	}
+	_ = bulk.Yield(ctx)
 }
 
 // pending is a command whose events are queued and not yet durable.
@@ -341,7 +363,7 @@ func (p *pending) wait() ([]byte, error) {
 	return p.reply, p.err
 }
 
-func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome, who *eventstore.Principal) (waitFunc, error) {
+func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Command, out domain.Outcome, who *eventstore.Principal, bulk *pace.Bulk) (waitFunc, error) {
 	if err := s.halted(); err != nil {
 		return nil, err
 	}
@@ -355,7 +377,7 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 	records := make([]eventstore.Record, 0, len(out.Events))
 	for i, ev := range out.Events {
 		if i > 0 && i%domain.YieldRows == 0 {
-			runtime.Gosched() // a bulk command's encoding gives way too (domain.Env.Yield)
+			pauseBulk(ctx, bulk) // a bulk command's encoding gives way too (domain.Env.Yield)
 		}
 		data, err := json.Marshal(ev)
 		if err != nil {
@@ -388,7 +410,10 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 		req.Reply = func([]eventstore.Record) ([]byte, error) { return reply, nil }
 	}
 	appended := s.cfg.Store.AppendAsync(ctx, req)
-	for _, ev := range out.Events {
+	for i, ev := range out.Events {
+		if i > 0 && i%domain.YieldRows == 0 {
+			pauseBulk(ctx, bulk)
+		}
 		domain.Evolve(entry.state, ev)
 	}
 	p := &pending{done: make(chan struct{})}
@@ -411,19 +436,25 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 	}, nil
 }
 
-// ReplyOf is a command's reply from its result (JSON) and its records as stored. It is the log's
-// eventstore.BadgerOptions.StagedReply: an open that completes a big append cut short by a crash
-// stores the reply the command would have had.
+// ReplyOf is a command's reply from its result (JSON) and its records as stored. An open of
+// the log that completes a big append cut short by a crash stores the reply the command would
+// have had (AppendReplyOf).
 //
 // It writes what json.Marshal gives for client.CommandReply{OK, Position, Events, Result} without
 // its reflection, and without compacting result again: result is what json.Marshal gave. A
 // 10,000-row import's reply is built on the log's committer, where every other append waits.
 func ReplyOf(result []byte, stored []eventstore.Record) ([]byte, error) {
+	return AppendReplyOf(make([]byte, 0, 64+len(result)+len(stored)*(80)), result, stored)
+}
+
+// AppendReplyOf is ReplyOf appended to dst. It is the log's eventstore.BadgerOptions.StagedReply:
+// the log gives it a buffer with room for the reply, so that the last slice of a big append
+// allocates little on the committer.
+func AppendReplyOf(dst, result []byte, stored []eventstore.Record) ([]byte, error) {
 	if len(stored) == 0 {
 		return nil, errors.New("reply of no records")
 	}
-	b := make([]byte, 0, 64+len(result)+len(stored)*(80))
-	b = append(b, `{"ok":true,"position":`...)
+	b := append(dst, `{"ok":true,"position":`...)
 	b = strconv.AppendUint(b, stored[len(stored)-1].Position, 10)
 	b = append(b, `,"events":[`...)
 	for i, r := range stored {

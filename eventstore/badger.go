@@ -13,6 +13,8 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"roster/internal/pace"
 )
 
 // Key layout. Every key starts with a one-byte type; numbers are fixed-width
@@ -92,7 +94,15 @@ type BadgerOptions struct {
 	// ReplyArg and its records as stored; it must give what the request's Reply gives. An open
 	// that finds a staged append with a reply to complete needs it (ErrStagedReply). Nil: big
 	// appends with a Reply func are written in one commit.
-	StagedReply func(arg []byte, stored []Record) ([]byte, error)
+	//
+	// It appends the reply to dst (which has room for it, so that the last slice of a big
+	// append allocates little on the committer, where the collector's assist for a few
+	// megabytes held every other append) and must not alter stored.
+	StagedReply func(dst, arg []byte, stored []Record) ([]byte, error)
+	// Pacer, if set, makes a staged append bulk work (package pace): its staging chunks and
+	// the group commits that chain its slices keep only the pacer's share of the time while
+	// other requests are active. Nil: a staged append is chained in every group commit.
+	Pacer *pace.Pacer
 }
 
 // BadgerSizing is the memory of a Badger database: what rosterd sizes for its working set
@@ -183,7 +193,8 @@ type BadgerStore struct {
 	// staged, the position before its first record (staged.go).
 	head *notifier
 
-	stagedReply func(arg []byte, stored []Record) ([]byte, error)
+	stagedReply func(dst, arg []byte, stored []Record) ([]byte, error)
+	pacer       *pace.Pacer
 
 	// durable is the last position written and synced (the committer's written, for readers):
 	// beyond head while an append is staged.
@@ -193,6 +204,8 @@ type BadgerStore struct {
 	broken  error
 	written uint64        // the last position written and synced
 	staged  *stagedAppend // the big append being chained, nil when none
+	// nextSlice is when the staged append's next slice may be chained (BadgerOptions.Pacer).
+	nextSlice time.Time
 
 	// Damage met by a read (values.go): the first error, the handler, whether it ran.
 	corruptErr   atomic.Pointer[error]
@@ -219,6 +232,9 @@ type appendOp struct {
 	passed bool
 	// staging holds the events of a staged append (staged.go); nil for the others.
 	staging *staging
+	// stagedBufs are a staged append's records and reply, allocated with it on the caller's
+	// goroutine so that its last slice allocates little on the committer (staged.go).
+	stagedBufs *stagedBufs
 }
 
 type appendOutcome struct {
@@ -299,6 +315,7 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		unsynced: make(map[string]struct{}),
 
 		stagedReply: opts.StagedReply,
+		pacer:       opts.Pacer,
 		beforeDrain: hooks.beforeDrain,
 		beforeTail:  hooks.beforeTail,
 		afterSlice:  hooks.afterSlice,
@@ -524,11 +541,12 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 	}
 	a := &appendOp{ctx: ctx, req: req, done: make(chan appendOutcome, 1)}
 	if s.stageable(req) {
-		st, err := s.stage(req)
+		st, err := s.stage(ctx, req)
 		if err != nil {
 			return refused(err)
 		}
 		a.staging = &st
+		a.stagedBufs = newStagedBufs(req)
 	}
 	select {
 	case s.reqs <- a:
@@ -571,6 +589,7 @@ func (s *BadgerStore) run() {
 	defer close(s.done)
 	var pending []*appendOp // taken from the queue, not yet committed, in arrival order
 	batch := make([]*appendOp, 0, s.maxBatch)
+	var pause *time.Timer
 	for {
 		select {
 		case <-s.stop:
@@ -580,17 +599,13 @@ func (s *BadgerStore) run() {
 			return
 		default:
 		}
-		if len(pending) == 0 && s.staged == nil {
-			select {
-			case <-s.stop:
-				s.failQueued()
-				return
-			case a := <-s.reqs:
-				if s.beforeDrain != nil {
-					s.beforeDrain()
-				}
-				pending = append(pending, a)
+		if len(pending) == 0 && !s.sliceDue() {
+			// Idle: the first append of the next batch is awaited (the drain takes the rest).
+			a := s.await(&pause)
+			if a == nil {
+				continue
 			}
+			pending = append(pending, a)
 		}
 	drain:
 		for len(pending) < s.maxBatch {
@@ -602,16 +617,67 @@ func (s *BadgerStore) run() {
 			}
 		}
 		batch, pending = nextBatch(batch[:0], pending, s.maxBatch, s.staged)
-		s.commit(batch)
+		chain := s.sliceDue()
+		if len(batch) == 0 && !chain {
+			// Only appends held behind the staged one: wait for another append, or for the
+			// staged append's next slice.
+			if a := s.await(&pause); a != nil {
+				pending = append(pending, a)
+			}
+			continue
+		}
+		if s.staged != nil {
+			s.staged.bulk.Next()
+		}
+		if s.commit(batch, chain) && s.staged != nil {
+			// A slice (or the admission, which writes the first) was a quantum of bulk
+			// work: the next waits while other requests are active (BadgerOptions.Pacer).
+			g := s.staged
+			due := g.bulk.Due()
+			g.bulk.Paused(due)
+			s.nextSlice = time.Now().Add(due)
+		}
 		clear(batch)
 	}
+}
+
+// await waits for an append (which it returns), for the stop, or, while an append is staged,
+// until its next slice may be due: looked at again every pace.Poll, since the pause ends when
+// other requests do.
+func (s *BadgerStore) await(pause **time.Timer) *appendOp {
+	var due <-chan time.Time
+	if s.staged != nil {
+		wait := min(time.Until(s.nextSlice), pace.Poll)
+		if *pause == nil {
+			*pause = time.NewTimer(wait)
+		} else {
+			(*pause).Reset(wait)
+		}
+		due = (*pause).C
+	}
+	select {
+	case <-s.stop:
+	case a := <-s.reqs:
+		if s.beforeDrain != nil {
+			s.beforeDrain()
+		}
+		return a
+	case <-due:
+	}
+	return nil
+}
+
+// sliceDue reports whether a staged append's next slice may be chained now: its pause is
+// over, or no other request is active (BadgerOptions.Pacer).
+func (s *BadgerStore) sliceDue() bool {
+	return s.staged != nil && (!time.Now().Before(s.nextSlice) || !s.pacer.Contended())
 }
 
 // finishStaged chains what is left of the staged append before the committer exits: it was
 // admitted, so it is completed, not failed.
 func (s *BadgerStore) finishStaged() {
 	for s.staged != nil {
-		s.commit(nil)
+		s.commit(nil, true)
 	}
 }
 
@@ -701,7 +767,10 @@ type batchState struct {
 }
 
 // commit validates, writes and syncs one batch, then answers every request.
-func (s *BadgerStore) commit(batch []*appendOp) {
+//
+// With chain, the staged append, if any, is advanced by a slice too. It reports whether the
+// commit admitted or advanced a staged append.
+func (s *BadgerStore) commit(batch []*appendOp, chain bool) (staged bool) {
 	outs := make([]appendOutcome, len(batch))
 	admitted := -1 // the index in batch of an append staged by this commit, answered apart
 	answer := func() {
@@ -718,7 +787,7 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 		}
 		answer()
 		s.failStaged(s.broken)
-		return
+		return false
 	}
 
 	s.mu.RLock()
@@ -738,7 +807,8 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 				continue
 			}
 			// Admitted: answered when its last slice is synced (chainSlice).
-			s.staged = &stagedAppend{op: a, staging: *a.staging, ck: ck, version: current}
+			s.staged = &stagedAppend{op: a, staging: *a.staging, ck: ck, version: current, stored: a.stagedBufs.stored,
+				bulk: s.pacer.Bulk()}
 			admitted = i
 			continue
 		}
@@ -768,7 +838,8 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 		written++
 	}
 	step := stepNone
-	if fatal == nil && s.staged != nil {
+	// An append admitted now writes its header with its first slice: it is chained at once.
+	if fatal == nil && s.staged != nil && (chain || admitted >= 0) {
 		if step, fatal = s.advanceStaged(w, &st); step == stepWhole && s.staged.ck != "" {
 			newCmdKeys = append(newCmdKeys, s.staged.ck)
 		}
@@ -804,7 +875,7 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 		}
 		answer()
 		s.failStaged(fmt.Errorf("group commit: %w", fatal))
-		return
+		return false
 	}
 
 	if written > 0 || step != stepNone {
@@ -845,6 +916,7 @@ func (s *BadgerStore) commit(batch []*appendOp) {
 	case stepCleanup:
 		s.staged = nil
 	}
+	return admitted >= 0 || step != stepNone
 }
 
 // failStaged answers the staged append, if any, with err: it was admitted, so the next open
@@ -878,7 +950,7 @@ func (s *BadgerStore) prepare(a *appendOp, st *batchState) (AppendResult, append
 	}
 	var entries appendEntries
 	if n := len(stored); n > 0 {
-		entries = sliceEntries(req.Stream, stored, commitTail(req.Stream, req.CommandID, stored[n-1].Version, reply)...)
+		entries = sliceEntries(req.Stream, stored, commitTail(req.Stream, req.CommandID, stored[n-1].Version, storedReply(reply))...)
 	} else {
 		// No records (validateRequest: then there is a command id): the reply alone.
 		entries.tail = []kv{{commandKey(req.Stream, req.CommandID), storedReply(reply)}}

@@ -338,6 +338,14 @@ func (n *notifier) wait(ctx context.Context, target uint64, stop <-chan struct{}
 
 // storedReply is what is kept for a command: the reply, or an empty one when
 // the request had no Reply func (the command id alone still deduplicates).
+// storedReplyOwned is storedReply for a reply nothing else holds: itself, never nil.
+func storedReplyOwned(reply []byte) []byte {
+	if reply == nil {
+		return []byte{}
+	}
+	return reply
+}
+
 func storedReply(reply []byte) []byte {
 	if reply == nil {
 		return []byte{}

@@ -2,10 +2,11 @@ package eventstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
+	"roster/internal/pace"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
@@ -89,6 +90,7 @@ type stagedAppend struct {
 	stored   []Record     // the records chained so far
 	res      AppendResult // its answer, set by its last slice
 	whole    bool         // its last slice is synced and it is answered: only the cleanup is left
+	bulk     *pace.Bulk   // its slices' pace (BadgerOptions.Pacer)
 }
 
 // stagedHeader is what the header key holds: enough to complete the append at an open.
@@ -195,7 +197,10 @@ func (s *BadgerStore) stageable(req AppendRequest) bool {
 // each synced (a later one may open a memtable whose file a power cut keeps while it loses
 // this one's). Small transactions matter: a reader of the log (a command's duplicate check among
 // them) waits for every transaction being written, and one of a whole import held them ~100 ms.
-func (s *BadgerStore) stage(req AppendRequest) (staging, error) {
+//
+// A chunk is a quantum of bulk work (BadgerOptions.Pacer): while other requests are active,
+// the next chunk waits so that staging keeps only the pacer's share of the time.
+func (s *BadgerStore) stage(ctx context.Context, req AppendRequest) (staging, error) {
 	release, err := s.readGuard()
 	if err != nil {
 		return staging{}, err
@@ -216,6 +221,7 @@ func (s *BadgerStore) stage(req AppendRequest) (staging, error) {
 		return s.commitSynced(txn)
 	}
 	var v []byte
+	bulk := s.pacer.Bulk()
 	for c := range st.chunks {
 		v = v[:0]
 		for _, ev := range req.Events[c*stageChunk : min((c+1)*stageChunk, len(req.Events))] {
@@ -226,7 +232,10 @@ func (s *BadgerStore) stage(req AppendRequest) (staging, error) {
 		if err := put(c, v); err != nil {
 			return staging{}, err
 		}
-		runtime.Gosched() // the other organizations' appends go between the chunks
+		if err := bulk.Yield(ctx); err != nil {
+			s.drop(&st)
+			return staging{}, err
+		}
 	}
 	for c := range st.argChunks {
 		if err := put(st.chunks+c, arg[c*stageArgChunk:min((c+1)*stageArgChunk, len(arg))]); err != nil {
@@ -338,11 +347,12 @@ func sliceEntries(stream string, stored []Record, extra ...kv) appendEntries {
 
 // commitTail is what commits an append's records after sliceEntries' tail: the stream's version
 // and, with a command id, the stored reply (stored even without a Reply func, so that a repeat
-// is still detected). The last slice of a staged append writes it too.
-func commitTail(stream, commandID string, version uint64, reply []byte) []kv {
+// is still detected). The last slice of a staged append writes it too. stored is what is
+// written for the reply (storedReply: never nil), which nothing may alter until it is committed.
+func commitTail(stream, commandID string, version uint64, stored []byte) []kv {
 	out := []kv{{versionKey(stream), u64(version)}}
 	if commandID != "" {
-		out = append(out, kv{commandKey(stream, commandID), storedReply(reply)})
+		out = append(out, kv{commandKey(stream, commandID), stored})
 	}
 	return out
 }
@@ -361,15 +371,49 @@ func (g *stagedAppend) header() stagedHeader {
 	return stagedHeader{staging: g.staging, stream: req.Stream, version: g.version, commandID: req.CommandID, events: len(req.Events)}
 }
 
-// stagedReplyOf builds a staged append's stored reply from its argument and all its records.
-func (s *BadgerStore) stagedReplyOf(h stagedHeader, arg []byte, stored []Record) ([]byte, error) {
+// stagedReplyOf builds a staged append's stored reply from its argument and all its records,
+// appending it to dst. StagedReply gets stored itself, not a copy (it must not alter it).
+func (s *BadgerStore) stagedReplyOf(dst []byte, h stagedHeader, arg []byte, stored []Record) (reply []byte, err error) {
 	if !h.withReply {
 		return nil, nil
 	}
 	if s.stagedReply == nil {
 		return nil, ErrStagedReply
 	}
-	return callReply(AppendRequest{Reply: func(r []Record) ([]byte, error) { return s.stagedReply(arg, r) }}, stored)
+	defer func() {
+		if p := recover(); p != nil {
+			reply, err = nil, fmt.Errorf("staged reply func panicked: %v", p)
+		}
+	}()
+	if reply, err = s.stagedReply(dst, arg, stored); err != nil {
+		return nil, fmt.Errorf("staged reply func: %w", err)
+	}
+	if reply == nil {
+		reply = []byte{}
+	}
+	return reply, nil
+}
+
+// stagedBufs are the buffers a staged append's last slice fills: its records as chained and
+// its reply.
+type stagedBufs struct {
+	stored []Record
+	reply  []byte
+}
+
+// newStagedBufs sizes req's buffers: every record, and a reply of the argument and, for each
+// record, its id, type and position with room for their quoting (a guess: a reply that does
+// not fit grows).
+func newStagedBufs(req AppendRequest) *stagedBufs {
+	n := 128 + len(req.ReplyArg)
+	for _, ev := range req.Events {
+		n += 64 + len(ev.ID) + len(ev.Type)
+	}
+	b := &stagedBufs{stored: make([]Record, 0, len(req.Events))}
+	if req.ReplyArg != nil {
+		b.reply = make([]byte, 0, n)
+	}
+	return b
 }
 
 // stagedStep is what a group commit did for the staged append.
@@ -406,11 +450,15 @@ func (s *BadgerStore) advanceStaged(w *txnWriter, st *batchState) (stagedStep, e
 	var reply []byte
 	if to == len(req.Events) {
 		step = stepWhole
-		all := append(g.stored[:from:from], stored...)
+		// g.stored has room for every record (stagedBufs): appending to it allocates nothing,
+		// and g.stored keeps its length if this slice fails. The reply goes into its buffer
+		// and is stored as it is: the caller gets it only after it is committed.
+		all := append(g.stored, stored...)
 		var err error
-		if reply, err = s.stagedReplyOf(h, req.ReplyArg, all); err != nil {
+		if reply, err = s.stagedReplyOf(g.op.stagedBufs.reply, h, req.ReplyArg, all); err != nil {
 			return stepNone, fmt.Errorf("staged append of %s: %w", req.Stream, err)
 		}
+		reply = storedReplyOwned(reply)
 		g.res = AppendResult{Records: all, Reply: reply}
 		extra = append(extra, commitTail(h.stream, h.commandID, stored[len(stored)-1].Version, reply)...)
 	}
@@ -427,7 +475,7 @@ func (s *BadgerStore) advanceStaged(w *txnWriter, st *batchState) (stagedStep, e
 	if step == stepWhole {
 		st.versions[req.Stream] = end.Version
 		if g.ck != "" {
-			st.cmds[g.ck] = storedReply(reply)
+			st.cmds[g.ck] = reply
 		}
 	}
 	return step, nil
@@ -514,15 +562,15 @@ func (s *BadgerStore) recoverStaged(head uint64) (uint64, error) {
 	var entries appendEntries
 	switch {
 	case !whole:
-		reply, err := s.stagedReplyOf(h, arg, all)
+		reply, err := s.stagedReplyOf(nil, h, arg, all)
 		if err != nil {
 			return 0, err
 		}
-		entries = sliceEntries(h.stream, rest, commitTail(h.stream, h.commandID, all[len(all)-1].Version, reply)...)
+		entries = sliceEntries(h.stream, rest, commitTail(h.stream, h.commandID, all[len(all)-1].Version, storedReplyOwned(reply))...)
 	case h.commandID != "":
 		if _, ok, err := s.readReply(h.stream, h.commandID); err != nil || !ok {
 			// Whole, but the reply's value-log bytes did not outlive the power cut.
-			reply, err := s.stagedReplyOf(h, arg, all)
+			reply, err := s.stagedReplyOf(nil, h, arg, all)
 			if err != nil {
 				return 0, err
 			}

@@ -2,30 +2,33 @@ package eventstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"roster/internal/pace"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
 
 // testReply is a StagedReply: the argument, then each record's id and position.
-func testReply(arg []byte, stored []Record) ([]byte, error) {
-	var b strings.Builder
-	b.Write(arg)
+func testReply(dst, arg []byte, stored []Record) ([]byte, error) {
+	b := append(dst, arg...)
 	for _, r := range stored {
-		fmt.Fprintf(&b, " %s@%d", r.ID, r.Position)
+		b = fmt.Appendf(b, " %s@%d", r.ID, r.Position)
 	}
-	return []byte(b.String()), nil
+	return b, nil
 }
 
 func stagedRequest(t *testing.T, stream, commandID string, n int) AppendRequest {
 	arg := []byte("reply-of-" + commandID)
 	return AppendRequest{Stream: stream, CommandID: commandID, Events: events(t, n), ReplyArg: arg,
-		Reply: func(stored []Record) ([]byte, error) { return testReply(arg, stored) }}
+		Reply: func(stored []Record) ([]byte, error) { return testReply(nil, arg, stored) }}
 }
 
 // stagingKeys counts the staging keys and reports whether a staged header is stored.
@@ -128,7 +131,7 @@ func TestStagedAppendLetsOthersCommitBetweenSlices(t *testing.T) {
 			t.Fatalf("big append record %d: id %s version %d", i, r.ID, r.Version)
 		}
 	}
-	want, _ := testReply(req.ReplyArg, second.res.Records)
+	want, _ := testReply(nil, req.ReplyArg, second.res.Records)
 	if stored, ok, _ := s.CommandReply(ctx, "org-big", "import-1"); !ok || !bytes.Equal(stored, want) || !bytes.Equal(second.res.Reply, want) {
 		t.Errorf("stored reply %.60q (%v), answered %.60q; want %.60q", stored, ok, second.res.Reply, want)
 	}
@@ -175,7 +178,7 @@ func TestWholeStagedAppendReplyIsRewrittenAtOpen(t *testing.T) {
 	if len(all) != n {
 		t.Fatalf("log has %d records; want %d", len(all), n)
 	}
-	want, _ := testReply(req.ReplyArg, all)
+	want, _ := testReply(nil, req.ReplyArg, all)
 	if stored, ok, _ := s2.CommandReply(ctx, "org-big", "import-1"); !ok || !bytes.Equal(stored, want) {
 		t.Errorf("stored reply %.60q (%v); want %.60q", stored, ok, want)
 	}
@@ -240,7 +243,7 @@ func TestStagedAppendCutShortIsCompletedAtOpen(t *testing.T) {
 			t.Fatalf("big append record %d is %s; want %s", i, r.ID, req.Events[i].ID)
 		}
 	}
-	want, _ := testReply(req.ReplyArg, big)
+	want, _ := testReply(nil, req.ReplyArg, big)
 	if stored, ok, _ := s2.CommandReply(ctx, "org-big", "import-1"); !ok || !bytes.Equal(stored, want) {
 		t.Errorf("stored reply %.60q (%v); want %.60q", stored, ok, want)
 	}
@@ -270,7 +273,7 @@ func TestStagingOfRefusedAppendIsRemoved(t *testing.T) {
 	if keys, header := stagingKeys(t, s); keys != 0 || header {
 		t.Errorf("%d staging keys and header %v left by a refused append", keys, header)
 	}
-	if _, err := s.stage(req); err != nil {
+	if _, err := s.stage(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 	if keys, _ := stagingKeys(t, s); keys == 0 {
@@ -436,5 +439,54 @@ func TestStagedSlicesWithoutHeaderAreRefused(t *testing.T) {
 	_, err = OpenBadger(dir, BadgerOptions{StagedReply: testReply})
 	if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "org-big") {
 		t.Fatalf("open: %v; want ErrCorruptLog naming org-big", err)
+	}
+}
+
+// TestPacedSlicesWaitWhileOthersAreServed: with a pacer (BadgerOptions.Pacer), a staged
+// append's slices are bulk work: while another request is being served they wait (here the
+// pacer's share is so small that the wait is its MaxWait, an hour), and appends queued meanwhile
+// are committed alone; once the request ends, the append is chained to its end.
+func TestPacedSlicesWaitWhileOthersAreServed(t *testing.T) {
+	ctx := testCtx(t)
+	p := pace.New(pace.Config{Share: 1e-9, MaxWait: time.Hour, Budget: time.Hour})
+	var slices atomic.Int32
+	first := make(chan struct{})
+	end := func() {}
+	s := openTestBadger(t, t.TempDir(), BadgerOptions{StagedReply: testReply, Pacer: p}, testHooks{afterSlice: func() error {
+		if slices.Add(1) == 1 {
+			// A request is being served from the first slice on (the staging went unpaced).
+			end = sync.OnceFunc(p.Begin())
+			close(first)
+		}
+		return nil
+	}})
+	t.Cleanup(func() { end() }) // before Close, which would otherwise wait out the pause
+	answered := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, stagedRequest(t, "org-big", "import-1", 4*StageSlice))
+		answered <- err
+	}()
+	<-first
+	for i := range 3 {
+		mustAppend(t, s, AppendRequest{Stream: "org-small", ExpectedVersion: uint64(i), Events: events(t, 1)})
+	}
+	if n := slices.Load(); n != 1 {
+		t.Fatalf("%d slices chained while another request was being served; want 1 (the admission's)", n)
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("the staged append was answered (%v) while its slices had to wait", err)
+	default:
+	}
+	end()
+	if err := <-answered; err != nil {
+		t.Fatalf("staged append: %v", err)
+	}
+	if n := slices.Load(); n != 4 {
+		t.Fatalf("%d slices; want 4", n)
+	}
+	all := assertLogConsistent(t, s)
+	if _, err := VerifyRecords(all); err != nil || len(all) != 3+4*StageSlice {
+		t.Fatalf("log of %d records, chain %v", len(all), err)
 	}
 }

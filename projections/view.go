@@ -17,6 +17,7 @@ import (
 
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/pace"
 )
 
 // FormatVersion is the stored format of the org-state views; a view stored with
@@ -32,6 +33,8 @@ type View struct {
 	name    string
 	presets domain.Presets
 	log     *slog.Logger
+	// pacer makes a flush's encoding bulk work (SetPacer); nil: unpaced.
+	pacer *pace.Pacer
 
 	mu   sync.RWMutex
 	orgs map[string]*domain.Org
@@ -422,6 +425,11 @@ func (v *View) loadSnapshotsLocked(txn *badger.Txn) error {
 	return errors.Join(readErr, firstErr)
 }
 
+// SetPacer makes Flush encode the changed organizations as bulk work (package pace): one
+// organization at a time, keeping only the pacer's share of the time while requests are
+// active. Call it before the view is flushed.
+func (v *View) SetPacer(p *pace.Pacer) { v.pacer = p }
+
 // Flush writes the changed organizations and the checkpoint in one Badger transaction.
 func (v *View) Flush() error {
 	if v.db == nil {
@@ -457,7 +465,11 @@ func (v *View) Flush() error {
 
 	type kv struct{ k, v []byte }
 	entries := make([]kv, 0, len(copies)+1)
-	for _, c := range copies {
+	bulk := v.pacer.Bulk() // encoding every changed organization is bulk work
+	for i, c := range copies {
+		if i > 0 {
+			_ = bulk.Yield(context.Background()) // bounded by the pacer's MaxWait
+		}
 		b, err := json.Marshal(orgSnapshot{Position: c.pos, Org: c.org})
 		if err != nil {
 			return fmt.Errorf("encode snapshot %s: %w", c.id, err)

@@ -13,7 +13,10 @@ import (
 	"roster/queries"
 )
 
-func newQueries(t *testing.T) *queries.Queries {
+func newQueries(t *testing.T) *queries.Queries { return newQueriesWith(t, nil) }
+
+// newQueriesWith is newQueries with its configuration changed by edit.
+func newQueriesWith(t *testing.T, edit func(*queries.Config)) *queries.Queries {
 	t.Helper()
 	store, presets := history(t)
 	quiet := slog.New(slog.DiscardHandler)
@@ -24,7 +27,11 @@ func newQueries(t *testing.T) *queries.Queries {
 			t.Fatal(err)
 		}
 	}
-	q, err := queries.NewQueries(queries.Config{Members: members, Permissions: perms, History: projections.StoreHistory{Store: store}, Presets: presets})
+	cfg := queries.Config{Members: members, Permissions: perms, History: projections.StoreHistory{Store: store}, Presets: presets}
+	if edit != nil {
+		edit(&cfg)
+	}
+	q, err := queries.NewQueries(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,13 @@ func (q *Queries) AddEndpoints(ctx context.Context, svc micro.Service) error {
 			return
 		}
 		if !q.Blocks(name) {
-			if body, code, answered := q.Answer(ctx, name, req.Data(), false); answered {
+			end := q.cfg.Pacer.Begin()
+			body, code, answered := q.Answer(ctx, name, req.Data(), false)
+			if answered {
 				q.respond(req, name, body, code)
+			}
+			end()
+			if answered {
 				return
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"roster/domain"
 	"roster/internal/caller"
 	"roster/internal/edge"
+	"roster/internal/pace"
 	"roster/projections"
 )
 
@@ -71,6 +72,9 @@ type Config struct {
 	// MaxPayload is the connection's max payload: a larger reply becomes an error naming it
 	// (0: not checked).
 	MaxPayload int64
+	// Pacer, if set, is told of every query answered on the subscription's goroutine, so that
+	// bulk work (an import) gives way to it (package pace).
+	Pacer *pace.Pacer
 }
 
 // Queries answers roster.query.<Query>.

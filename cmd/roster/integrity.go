@@ -187,7 +187,7 @@ func verifyFile(path string) (client.ChainReport, error) {
 
 // verifyDataDir checks the log of a stopped rosterd.
 func verifyDataDir(ctx context.Context, dir string, from uint64) (client.ChainReport, error) {
-	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.ReplyOf})
+	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.AppendReplyOf})
 	if err != nil {
 		return client.ChainReport{}, fmt.Errorf("verify: open the log (is rosterd running on it?): %w", err)
 	}

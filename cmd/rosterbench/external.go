@@ -144,6 +144,27 @@ func (p *rosterdProc) memory() (rss, hwm float64, err error) {
 	return m[0], m[1], nil
 }
 
+// cpu reads the processor time rosterd has used (utime and stime of /proc/PID/stat, in the
+// kernel's USER_HZ of 100 ticks a second).
+func (p *rosterdProc) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("rosterd's CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: the fields follow its last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("rosterd's CPU time: unexpected /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("rosterd's CPU time: %w", err)
+	}
+	return time.Duration(utime+stime) * (time.Second / 100), nil
+}
+
 // residentParts reads the parts of rosterd's resident set, in MiB: anonymous (the Go heap,
 // stacks) and file-backed (Badger's mapped tables, write-ahead and value-log files).
 func (p *rosterdProc) residentParts() (anon, file float64, err error) {

@@ -267,8 +267,10 @@ func (b *bench) otherLoad(ctx context.Context, stop <-chan struct{}) (cmds, chec
 }
 
 // noisy measures one round of the noisy-neighbour figure: the other organizations' requests
-// on the quiet server for as long as the import then takes, and during a 10,000-row
-// ImportMembers into an organization of its own.
+// on the quiet server, then during a 10,000-row ImportMembers into an organization of its own.
+// The quiet phase comes first, once rosterd has settled (settle): right after an import rosterd
+// is still digesting it (both views apply its events and write their snapshots, Badger
+// compacts, the collector runs), and a baseline taken then is no quiet server's.
 func (b *bench) noisy(ctx context.Context, r int) error {
 	c := client.New(b.conn(0)).WithTimeout(5 * time.Minute)
 	org := fmt.Sprintf("noisy%d", r)
@@ -300,6 +302,17 @@ func (b *bench) noisy(ctx context.Context, r int) error {
 	if _, err := b.wait(ctx); err != nil {
 		return err
 	}
+	if err := b.settle(ctx); err != nil {
+		return err
+	}
+
+	// Quiet: the same requests, as long as the one-client phase.
+	quietStop := make(chan struct{})
+	time.AfterFunc(b.cfg.Single, func() { close(quietStop) })
+	quietCmds, quietChecks, quietVisible, err := b.otherLoad(ctx, quietStop)
+	if err != nil {
+		return fmt.Errorf("other organizations, quiet: %w", err)
+	}
 
 	// During the import.
 	stop := make(chan struct{})
@@ -320,17 +333,6 @@ func (b *bench) noisy(ctx context.Context, r int) error {
 		return fmt.Errorf("other organizations during the import: %w", err)
 	}
 	took := time.Duration(importTook.Load())
-	if _, err := b.wait(ctx); err != nil {
-		return err
-	}
-
-	// Quiet: the same requests for as long, at least the one-client phase.
-	quietStop := make(chan struct{})
-	time.AfterFunc(max(took, b.cfg.Single), func() { close(quietStop) })
-	quietCmds, quietChecks, quietVisible, err := b.otherLoad(ctx, quietStop)
-	if err != nil {
-		return fmt.Errorf("other organizations, quiet: %w", err)
-	}
 
 	b.rep.add("noisy_import_s", took.Seconds())
 	b.rep.add("noisy_command_p99_ms", ms(noisyCmds.pct(99)))
@@ -345,5 +347,43 @@ func (b *bench) noisy(ctx context.Context, r int) error {
 		commands.MaxImportRows, took.Round(time.Millisecond), ms(noisyCmds.pct(99)), ms(quietCmds.pct(99)), len(noisyCmds),
 		ms(noisyChecks.pct(99)), ms(quietChecks.pct(99)), len(noisyChecks),
 		ms(noisyVisible[len(noisyVisible)-1]), ms(quietVisible[len(quietVisible)-1]), len(noisyVisible))
+	return nil
+}
+
+// Settling: rosterd's CPU use is sampled every settleEvery; it has settled once it used less
+// than settleBusy of one processor over settleQuiet, or after settleMax (said in the report).
+const (
+	settleEvery = 100 * time.Millisecond
+	settleQuiet = time.Second
+	settleBusy  = 0.05
+	settleMax   = 30 * time.Second
+)
+
+// settle waits until the separate rosterd is idle: no import or its aftermath still running.
+func (b *bench) settle(ctx context.Context) error {
+	if b.proc == nil {
+		return nil
+	}
+	t0 := time.Now()
+	var samples []time.Duration // rosterd's CPU time, one per settleEvery
+	for time.Since(t0) < settleMax {
+		cpu, err := b.proc.cpu()
+		if err != nil {
+			return err
+		}
+		samples = append(samples, cpu)
+		if n := int(settleQuiet / settleEvery); len(samples) > n {
+			if used := samples[len(samples)-1] - samples[len(samples)-1-n]; used.Seconds() < settleBusy*settleQuiet.Seconds() {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(settleEvery):
+		}
+	}
+	b.rep.note("rosterd did not settle within %s before a noisy-neighbour round (it used %.0f%% of a processor at rest)",
+		settleMax, 100*(samples[len(samples)-1]-samples[len(samples)-1-int(settleQuiet/settleEvery)]).Seconds()/settleQuiet.Seconds())
 	return nil
 }

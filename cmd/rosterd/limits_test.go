@@ -154,6 +154,10 @@ func TestSizeFlagsAreBoundedAndNamed(t *testing.T) {
 		{[]string{"--view-flush", "-1s"}, "--view-flush"},
 		{[]string{"--view-flush", "1ns"}, "--view-flush"},
 		{[]string{"--view-flush", "2h"}, "--view-flush"},
+		{[]string{"--bulk-share", "0"}, "--bulk-share"},
+		{[]string{"--bulk-share", "-0.5"}, "--bulk-share"},
+		{[]string{"--bulk-share", "1.5"}, "--bulk-share"},
+		{[]string{"--bulk-share", "NaN"}, "--bulk-share"},
 	} {
 		var out, errOut strings.Builder
 		_, _, err := parse(c.args, noEnv, &out, &errOut)

@@ -26,6 +26,7 @@ import (
 	"roster/internal/caller"
 	"roster/internal/daemon"
 	"roster/internal/natsconn"
+	"roster/internal/pace"
 	"roster/projections"
 	"roster/queries"
 )
@@ -63,6 +64,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.InviteTTL, "invite-ttl", domain.DefaultInviteTTL, "how long invitations stay pending (at least 1m, at most 8760h = 1 year)")
 	fs.IntVar(&cfg.MaxWaiters, "max-waiters", queries.DefaultMaxWaiters, "queries waiting for min_position or the log at once; one more is answered unavailable")
 	fs.IntVar(&cfg.OrgQueue, "org-queue", commands.MaxOrgQueue, "commands of one organization queued at once; one more is answered unavailable")
+	fs.Float64Var(&cfg.BulkShare, "bulk-share", pace.DefaultShare, "share of the time bulk work (an import's decision, encoding, staging and chaining) keeps while other requests are active; 1: unpaced")
 	logMem := fs.Int64("log-memtable-mib", daemon.DefaultLogMemTableMiB, "Badger memtable size of the event log, MiB (a transaction takes at most 15% of it)")
 	logCache := fs.Int64("log-cache-mib", daemon.DefaultLogCacheMiB, "Badger block cache of the event log, MiB")
 	fs.IntVar(&cfg.LogMemtables, "log-memtables", daemon.DefaultLogMemtables, "Badger memtables of the event log kept before writes wait for a flush (the written one and those being flushed)")
@@ -97,6 +99,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if cfg.InviteTTL < daemon.MinInviteTTL || cfg.InviteTTL > daemon.MaxInviteTTL {
 		return cfg, false, fmt.Errorf("--invite-ttl %s is out of bounds: invitations stay pending at least %s and at most %s (8760h)",
 			cfg.InviteTTL, daemon.MinInviteTTL, daemon.MaxInviteTTL)
+	}
+	if !(cfg.BulkShare > 0 && cfg.BulkShare <= 1) { // NaN too
+		return cfg, false, fmt.Errorf("--bulk-share %g is out of bounds: more than 0, at most 1 (unpaced)", cfg.BulkShare)
 	}
 	if cfg.MaxWaiters <= 0 || cfg.OrgQueue <= 0 || cfg.CheckCache <= 0 || *logMem <= 0 || *logCache <= 0 || *viewsMem <= 0 || *viewsCache <= 0 || *jsMem <= 0 {
 		return cfg, false, errors.New("--max-waiters, --org-queue, --check-cache, --js-max-memory-mib and the --log-*/--views-* sizes must be positive")

@@ -106,7 +106,7 @@ func (t *torture) check() (*report, error) {
 	t.child = nil
 	t.out.f("rosterd stopped with SIGTERM")
 
-	store, err := eventstore.OpenBadger(filepath.Join(t.dir, "rosterd", "log"), eventstore.BadgerOptions{StagedReply: commands.ReplyOf})
+	store, err := eventstore.OpenBadger(filepath.Join(t.dir, "rosterd", "log"), eventstore.BadgerOptions{StagedReply: commands.AppendReplyOf})
 	if err != nil {
 		return nil, fmt.Errorf("open the log: %w", err)
 	}

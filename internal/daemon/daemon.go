@@ -29,6 +29,7 @@ import (
 	"roster/internal/caller"
 	"roster/internal/embeddednats"
 	"roster/internal/natsconn"
+	"roster/internal/pace"
 	"roster/projections"
 	"roster/queries"
 )
@@ -70,6 +71,10 @@ type Config struct {
 	MaxWaiters int
 	// OrgQueue bounds one organization's queued commands (commands.MaxOrgQueue when 0).
 	OrgQueue int
+	// BulkShare is bulk work's share of the time while other requests are active (package
+	// pace): an import's decision, encoding, staging and chaining. 0 gives pace.DefaultShare;
+	// 1 leaves bulk work unpaced.
+	BulkShare float64
 	// LogMemTable, LogCache, ViewsMemTable and ViewsCache size the Badger memtables and block
 	// caches of the log and the views in bytes (0 keeps Badger's defaults: 64 MiB memtables,
 	// 256 MiB block cache).
@@ -262,6 +267,9 @@ func (c Config) Validate() error {
 	if c.LogMemtables < 0 || c.ViewsMemtables < 0 || c.Compactors < 0 {
 		errs = append(errs, errors.New("the memtable and compactor counts must not be negative"))
 	}
+	if !(c.BulkShare >= 0 && c.BulkShare <= 1) { // NaN too; 0 takes the default
+		errs = append(errs, fmt.Errorf("--bulk-share %g is out of bounds: more than 0, at most 1 (unpaced)", c.BulkShare))
+	}
 	if c.LogValueThreshold < 0 || c.LogValueThreshold > MaxLogValueThreshold {
 		errs = append(errs, fmt.Errorf("--log-value-threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", c.LogValueThreshold, MaxLogValueThreshold))
 	}
@@ -364,11 +372,14 @@ type Daemon struct {
 
 	viewsDB *badger.DB
 	alarm   storeAlarm // damage found after start (integrity.go)
-	lock    *dataDirLock
-	router  *message.Router
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closed  sync.Once
+	// pacer gives bulk work (an import) a lower priority than other requests; nil with
+	// Config.BulkShare 1.
+	pacer  *pace.Pacer
+	lock   *dataDirLock
+	router *message.Router
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
 }
 
 func (d *Daemon) writes() bool { return d.cfg.Role != RoleReader }
@@ -386,6 +397,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d := &Daemon{cfg: cfg, cancel: cancel}
+	if cfg.BulkShare < 1 {
+		d.pacer = pace.New(pace.Config{Share: cfg.BulkShare})
+	}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -432,7 +446,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		sz := cfg.logSizing()
 		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log"),
 			MemTableSize: sz.MemTableSize, NumMemtables: sz.NumMemtables, BlockCacheSize: sz.BlockCacheSize, NumCompactors: sz.NumCompactors,
-			ValueThreshold: sz.ValueThreshold, StagedReply: commands.ReplyOf})
+			ValueThreshold: sz.ValueThreshold, StagedReply: commands.AppendReplyOf, Pacer: d.pacer})
 		if err != nil {
 			return nil, d.logOpenError(err)
 		}
@@ -487,7 +501,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	if d.writes() {
 		cmds, err = commands.New(commands.Config{Presets: presets, Store: d.Store, Logger: log.With("component", "commands"),
-			Now: cfg.Now, InviteTTL: cfg.InviteTTL, Policy: d.Policy, OrgQueue: cfg.OrgQueue})
+			Now: cfg.Now, InviteTTL: cfg.InviteTTL, Policy: d.Policy, OrgQueue: cfg.OrgQueue, Pacer: d.pacer})
 		if err != nil {
 			return nil, err
 		}
@@ -504,7 +518,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.reads() {
 		qcfg := queries.Config{Members: d.Members, Permissions: d.Perms, Presets: presets, Now: cfg.Now,
 			Logger: log.With("component", "queries"), DeadLetters: dead.Load, History: projections.StreamHistory{JS: js},
-			Policy: d.Policy, MaxWaiters: cfg.MaxWaiters, MaxPayload: d.NC.MaxPayload(), Alarm: d.alarm.get}
+			Policy: d.Policy, MaxWaiters: cfg.MaxWaiters, MaxPayload: d.NC.MaxPayload(), Alarm: d.alarm.get, Pacer: d.pacer}
 		if d.Store != nil {
 			qcfg.History = projections.StoreHistory{Store: d.Store}
 		}
@@ -626,6 +640,7 @@ func (d *Daemon) startViews(ctx, runCtx context.Context, presets domain.Presets,
 	}
 	views := []*projections.View{d.Members, d.Perms}
 	for _, v := range views {
+		v.SetPacer(d.pacer)
 		d.goRun(func() { v.RunFlusher(runCtx, d.cfg.FlushEvery) })
 	}
 	viewsJS, err := jetstream.New(d.viewsNC)

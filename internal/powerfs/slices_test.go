@@ -40,7 +40,7 @@ const (
 // commands' reply.
 func slicedStoreOptions(logger *slog.Logger) eventstore.BadgerOptions {
 	return eventstore.BadgerOptions{Logger: logger, MemTableSize: 1 << 20, NumMemtables: 2, ValueThreshold: 1 << 10,
-		StagedReply: commands.ReplyOf}
+		StagedReply: commands.AppendReplyOf}
 }
 
 // rowsPerImport is the child's rows per import.

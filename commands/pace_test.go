@@ -1,0 +1,103 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"roster/client"
+	"roster/domain"
+	"roster/eventstore"
+	"roster/internal/pace"
+)
+
+// pacedService is a command service over a memory log with pacer p.
+func pacedService(t *testing.T, p *pace.Pacer) *Service {
+	t.Helper()
+	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: eventstore.NewMemory(), Pacer: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func importBody(org string, rows int) []byte {
+	var csv strings.Builder
+	csv.WriteString("email,user_id,name,roles,grants\n")
+	for i := range rows {
+		fmt.Fprintf(&csv, "u%d@%s.test,,,project_viewer,\n", i, org)
+	}
+	b, _ := json.Marshal(map[string]any{"org_id": org, "actor": "tina", "project_id": "p", "csv": csv.String()})
+	return b
+}
+
+func mustExecute(t *testing.T, s *Service, name, body string) {
+	t.Helper()
+	if reply, code := s.Execute(context.Background(), name, []byte(body)); code != "" {
+		t.Fatalf("%s: %s %s", name, code, reply)
+	}
+}
+
+// TestImportGivesWayToOtherRequests: an ImportMembers is bulk work (Config.Pacer). While
+// another request is being served it waits between its rows (here the pacer's share is so
+// small that each wait is its MaxWait, an hour), and it goes on when the request ends.
+func TestImportGivesWayToOtherRequests(t *testing.T) {
+	p := pace.New(pace.Config{Share: 1e-9, MaxWait: time.Hour, Budget: time.Hour})
+	s := pacedService(t, p)
+	mustExecute(t, s, client.CmdCreateOrganization, `{"org_id":"a","kind":"team","preset":"ica","actor":"tina","name":"A"}`)
+	mustExecute(t, s, client.CmdCreateProject, `{"org_id":"a","actor":"tina","project_id":"p","name":"P"}`)
+
+	end := p.Begin() // another organization's request is being served
+	var ended atomic.Bool
+	done := make(chan string, 1)
+	go func() {
+		reply, code := s.Execute(context.Background(), client.CmdImportMembers, importBody("a", 4*domain.YieldRows))
+		if !ended.Load() {
+			t.Error("the import ended while another request was being served")
+		}
+		done <- code + string(reply)
+	}()
+	select {
+	case r := <-done: // a wrong import is given the time to end early
+		t.Fatalf("the import ended while another request was being served: %.80s", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	ended.Store(true)
+	end()
+	if r := <-done; !strings.HasPrefix(r, `{"ok":true`) {
+		t.Fatalf("import: %.120s", r)
+	}
+}
+
+// TestCommandsAreInteractiveImportsAreNot: a command arriving over NATS tells the pacer that
+// interactive work wants the processors; an ImportMembers does not (it is the bulk work).
+func TestCommandsAreInteractiveImportsAreNot(t *testing.T) {
+	p := pace.New(pace.Config{Quiet: time.Hour}) // seen once, contended for the rest of the test
+	s := pacedService(t, p)
+	nc, _ := serve(t, s)
+	request := func(name string, body []byte) {
+		t.Helper()
+		msg, err := nc.Request(client.CommandPrefix+name, body, 30*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.HasPrefix(string(msg.Data), `{"ok":true`) {
+			t.Fatalf("%s: %.120s", name, msg.Data)
+		}
+	}
+	// The organization and its project are set up without the pacer seeing them.
+	mustExecute(t, s, client.CmdCreateOrganization, `{"org_id":"a","kind":"team","preset":"ica","actor":"tina","name":"A"}`)
+	mustExecute(t, s, client.CmdCreateProject, `{"org_id":"a","actor":"tina","project_id":"p","name":"P"}`)
+	request(client.CmdImportMembers, importBody("a", 3))
+	if p.Contended() {
+		t.Fatal("an ImportMembers counted as interactive work")
+	}
+	request(client.CmdCreateProject, []byte(`{"org_id":"a","actor":"tina","project_id":"q","name":"Q"}`))
+	if !p.Contended() {
+		t.Fatal("a CreateProject over NATS did not count as interactive work")
+	}
+}

@@ -175,7 +175,7 @@ func (sch *scheduler) admitLocked(key string, size int) error {
 // is stopping.
 func (sch *scheduler) submit(j *job) error {
 	org, key := j.org, callerKey(j.who)
-	if j.name != client.CmdImportMembers {
+	if !bulkCommand(j.name) {
 		sch.s.cfg.Pacer.Touch() // a command waiting for its turn wants the processors too
 	}
 	sch.mu.Lock()
@@ -326,7 +326,7 @@ func (sch *scheduler) drainLocked() {
 // runs on a waiter of its own (at most DefaultConcurrency), so the worker goes on to the next
 // command and the appends share group commits.
 func (sch *scheduler) process(entry *orgEntry, j *job) {
-	if j.name != client.CmdImportMembers {
+	if !bulkCommand(j.name) {
 		// Interactive until its append is queued: bulk work gives way meanwhile (Config.Pacer).
 		end := sch.s.cfg.Pacer.Begin()
 		defer end()

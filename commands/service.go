@@ -326,7 +326,7 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 		}
 	}
 	var bulk *pace.Bulk
-	if _, ok := cmd.(*domain.ImportMembers); ok {
+	if bulkCommand(cmd.CommandName()) {
 		bulk = s.cfg.Pacer.Bulk()
 		env.Yield = func() { pauseBulk(ctx, bulk) }
 	}
@@ -339,6 +339,10 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 	}
 	return s.record(ctx, entry, cmd, out, as.principal, bulk)
 }
+
+// bulkCommand reports whether the command of that name is bulk work (Config.Pacer): decided
+// and recorded at the pacer's pace, and not counted as interactive work.
+func bulkCommand(name string) bool { return name == client.CmdImportMembers }
 
 // pauseBulk ends a quantum of a bulk command's work (every domain.YieldRows rows): it waits for
 // the pacer, or without one lets other goroutines run. A wait cut short by ctx is no error

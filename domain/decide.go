@@ -35,7 +35,8 @@ type Env struct {
 	Person bool
 	// Yield, if set, is called every YieldRows rows of a bulk command (ImportMembers): a
 	// decision of thousands of rows gives way to the commands of other organizations
-	// queued meanwhile (the commands layer passes runtime.Gosched).
+	// queued meanwhile (the commands layer waits for its pacer there, internal/pace, or without
+	// one lets other goroutines run).
 	Yield func()
 }
 

@@ -30,7 +30,7 @@ const (
 	DefaultQuiet = time.Millisecond
 	// DefaultBudget bounds the waits of one piece of bulk work (one import's decision and
 	// encoding, its staging, its chaining; one flush of a view) in total.
-	DefaultBudget = 5 * time.Second
+	DefaultBudget = 3 * time.Second
 	// Poll is how often waiting bulk work looks whether interactive work has gone quiet.
 	Poll = 250 * time.Microsecond
 )

@@ -6,7 +6,8 @@
 // Then it builds cmd/rosterd and runs it as a process of its own, loads the same data set into
 // it and reads its resident memory (/proc/PID/status VmRSS and VmHWM), and measures the
 // noisy-neighbour ratio: the p99 of other organizations' small commands and Checks during a
-// 10,000-row ImportMembers over the same p99 on the quiet server.
+// 10,000-row ImportMembers over the same p99 on the quiet server, measured just before it once
+// rosterd has settled (its CPU use under 5% of a processor for a second).
 //
 //	go run ./cmd/rosterbench [--quick] [--json] [--out FILE] [--rounds N] [--rosterd-args "FLAGS"] [--only-ready] [--only-process] [--heap-dir DIR]
 //	go run ./cmd/rosterbench history [--sizes 1000,10000,100000,1000000] [--requests N]

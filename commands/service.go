@@ -505,6 +505,8 @@ func afterAppend(reply []byte, err error) ([]byte, error) {
 		return reply, nil
 	case errors.Is(err, eventstore.ErrWrongExpectedVersion):
 		return nil, refuse(client.CodeConflict, "organization changed concurrently; retry the command")
+	case errors.Is(err, eventstore.ErrStagedBusy):
+		return nil, refuse(client.CodeUnavailable, "%v", eventstore.ErrStagedBusy)
 	case errors.Is(err, eventstore.ErrAppendTooBig):
 		// Deterministic: a retry fails the same way, so it is not unavailable.
 		return nil, refuse(client.CodeInvalid, "the command is too large for this log's memtable (--log-memtable-mib): %v; split it (roster import splits CSVs)", err)

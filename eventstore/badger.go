@@ -195,6 +195,9 @@ type BadgerStore struct {
 
 	stagedReply func(dst, arg []byte, stored []Record) ([]byte, error)
 	pacer       *pace.Pacer
+	// stagedSlots holds a token for every big append being staged or not yet answered
+	// (MaxStaged).
+	stagedSlots chan struct{}
 
 	// durable is the last position written and synced (the committer's written, for readers):
 	// beyond head while an append is staged.
@@ -235,6 +238,17 @@ type appendOp struct {
 	// stagedBufs are a staged append's records and reply, allocated with it on the caller's
 	// goroutine so that its last slice allocates little on the committer (staged.go).
 	stagedBufs *stagedBufs
+	// release gives back a staged append's slot (MaxStaged) once it is answered; nil for the
+	// others.
+	release func()
+}
+
+// answer delivers a's outcome (once: done is buffered for one) and gives back its slot.
+func (a *appendOp) answer(out appendOutcome) {
+	a.done <- out
+	if a.release != nil {
+		a.release()
+	}
 }
 
 type appendOutcome struct {
@@ -316,6 +330,7 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 
 		stagedReply: opts.StagedReply,
 		pacer:       opts.Pacer,
+		stagedSlots: make(chan struct{}, MaxStaged),
 		beforeDrain: hooks.beforeDrain,
 		beforeTail:  hooks.beforeTail,
 		afterSlice:  hooks.afterSlice,
@@ -541,8 +556,15 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 	}
 	a := &appendOp{ctx: ctx, req: req, done: make(chan appendOutcome, 1)}
 	if s.stageable(req) {
+		select {
+		case s.stagedSlots <- struct{}{}:
+		default:
+			return refused(ErrStagedBusy)
+		}
+		a.release = sync.OnceFunc(func() { <-s.stagedSlots })
 		st, err := s.stage(ctx, req)
 		if err != nil {
+			a.release()
 			return refused(err)
 		}
 		a.staging = &st
@@ -552,9 +574,15 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 	case s.reqs <- a:
 	case <-s.stop:
 		s.dropRefused(a)
+		if a.release != nil {
+			a.release()
+		}
 		return refused(ErrClosed)
 	case <-ctx.Done():
 		s.dropRefused(a)
+		if a.release != nil {
+			a.release()
+		}
 		return refused(ctx.Err())
 	}
 	return func() (AppendResult, error) {
@@ -741,7 +769,7 @@ func nextBatch(batch, pending []*appendOp, maxBatch int, staged *stagedAppend) (
 func (s *BadgerStore) failOps(ops []*appendOp) {
 	for _, a := range ops {
 		s.dropRefused(a)
-		a.done <- appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}}
+		a.answer(appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}})
 	}
 }
 
@@ -750,7 +778,7 @@ func (s *BadgerStore) failQueued() {
 		select {
 		case a := <-s.reqs:
 			s.dropRefused(a)
-			a.done <- appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}}
+			a.answer(appendOutcome{err: &StoreError{Op: "append", Stream: a.req.Stream, Err: ErrClosed}})
 		default:
 			return
 		}
@@ -776,7 +804,7 @@ func (s *BadgerStore) commit(batch []*appendOp, chain bool) (staged bool) {
 	answer := func() {
 		for i, a := range batch {
 			if i != admitted {
-				a.done <- outs[i]
+				a.answer(outs[i])
 			}
 		}
 	}
@@ -912,7 +940,7 @@ func (s *BadgerStore) commit(batch []*appendOp, chain bool) (staged bool) {
 	case stepWhole:
 		g := s.staged
 		g.whole = true
-		g.op.done <- appendOutcome{res: g.res}
+		g.op.answer(appendOutcome{res: g.res})
 	case stepCleanup:
 		s.staged = nil
 	}
@@ -927,8 +955,8 @@ func (s *BadgerStore) failStaged(err error) {
 	if g == nil || g.whole { // a whole append was answered; the next open deletes its staging
 		return
 	}
-	g.op.done <- appendOutcome{err: &StoreError{Op: "append", Stream: g.op.req.Stream,
-		Err: fmt.Errorf("outcome unknown (admitted: the next open completes it; a repeat with the same command id is safe): %w", err)}}
+	g.op.answer(appendOutcome{err: &StoreError{Op: "append", Stream: g.op.req.Stream,
+		Err: fmt.Errorf("outcome unknown (admitted: the next open completes it; a repeat with the same command id is safe): %w", err)}})
 }
 
 // prepare validates one request against the batch state. It returns the

@@ -51,6 +51,10 @@ const (
 	// StageSlice is how many records of a staged append one group commit chains (README
 	// "Limits"): a one-record append queued beside it waits for at most that many.
 	StageSlice = 256
+	// MaxStaged bounds the big appends being staged or waiting to be chained at once (README
+	// "Limits"); one more is refused with ErrStagedBusy before anything of it is written. Each
+	// holds its events in memory and on disk until it is answered.
+	MaxStaged = 4
 	// stageChunk is how many events one staging key holds, stageArgChunk how many bytes of
 	// the reply argument.
 	stageChunk    = 256
@@ -58,6 +62,9 @@ const (
 	// stagedFormat is the header's encoding version.
 	stagedFormat = 1
 )
+
+// ErrStagedBusy refuses a big append while MaxStaged others are staged or waiting to be chained.
+var ErrStagedBusy = fmt.Errorf("%d big appends (1,024 records or more) are being written, the limit (eventstore.MaxStaged); retry shortly", MaxStaged)
 
 // ErrStagedReply reports an open that found a staged append it cannot complete: the append's
 // reply is built by the BadgerOptions.StagedReply the opener did not pass.

@@ -490,3 +490,44 @@ func TestPacedSlicesWaitWhileOthersAreServed(t *testing.T) {
 		t.Fatalf("log of %d records, chain %v", len(all), err)
 	}
 }
+
+// TestStagedAppendsAreBounded: at most MaxStaged big appends are staged or waiting to be
+// chained at once; one more is refused with ErrStagedBusy and writes nothing, and once one is
+// answered the next is taken.
+func TestStagedAppendsAreBounded(t *testing.T) {
+	ctx := testCtx(t)
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	first := true
+	s := openTestBadger(t, t.TempDir(), BadgerOptions{StagedReply: testReply}, testHooks{afterSlice: func() error {
+		if first { // the first big append stops the committer after its first slice
+			first = false
+			<-hold
+		}
+		return nil
+	}})
+	t.Cleanup(release)
+	answers := make(chan error, MaxStaged)
+	for i := range MaxStaged {
+		req := stagedRequest(t, fmt.Sprintf("org-%d", i), fmt.Sprintf("import-%d", i), BigAppend)
+		wait := s.AppendAsync(ctx, req) // staged before it returns
+		go func() { _, err := wait(); answers <- err }()
+	}
+	keys, _ := stagingKeys(t, s)
+	_, err := s.Append(ctx, stagedRequest(t, "org-extra", "import-extra", BigAppend))
+	if !errors.Is(err, ErrStagedBusy) || !strings.Contains(err.Error(), fmt.Sprint(MaxStaged)) {
+		t.Fatalf("a big append beyond %d staged: %v; want ErrStagedBusy naming the limit", MaxStaged, err)
+	}
+	if after, _ := stagingKeys(t, s); after != keys {
+		t.Fatalf("the refused append wrote %d staging keys", after-keys)
+	}
+	release()
+	for range MaxStaged {
+		if err := <-answers; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, stagedRequest(t, "org-extra", "import-extra", BigAppend)); err != nil {
+		t.Fatalf("a big append once the others were answered: %v", err)
+	}
+}

@@ -158,6 +158,8 @@ func TestSizeFlagsAreBoundedAndNamed(t *testing.T) {
 		{[]string{"--bulk-share", "-0.5"}, "--bulk-share"},
 		{[]string{"--bulk-share", "1.5"}, "--bulk-share"},
 		{[]string{"--bulk-share", "NaN"}, "--bulk-share"},
+		{[]string{"--bulk-share", "1e-13"}, "at least 0.01"},
+		{[]string{"--bulk-share", "0.009"}, "--bulk-share"},
 	} {
 		var out, errOut strings.Builder
 		_, _, err := parse(c.args, noEnv, &out, &errOut)

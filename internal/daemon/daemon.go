@@ -267,8 +267,8 @@ func (c Config) Validate() error {
 	if c.LogMemtables < 0 || c.ViewsMemtables < 0 || c.Compactors < 0 {
 		errs = append(errs, errors.New("the memtable and compactor counts must not be negative"))
 	}
-	if !(c.BulkShare >= 0 && c.BulkShare <= 1) { // NaN too; 0 takes the default
-		errs = append(errs, fmt.Errorf("--bulk-share %g is out of bounds: more than 0, at most 1 (unpaced)", c.BulkShare))
+	if !(c.BulkShare == 0 || c.BulkShare >= pace.MinShare && c.BulkShare <= 1) { // NaN too; 0 takes the default
+		errs = append(errs, fmt.Errorf("--bulk-share %g is out of bounds: at least %g, at most 1 (unpaced)", c.BulkShare, pace.MinShare))
 	}
 	if c.LogValueThreshold < 0 || c.LogValueThreshold > MaxLogValueThreshold {
 		errs = append(errs, fmt.Errorf("--log-value-threshold %d is out of bounds: 0 (Badger's 1 MiB) to %d bytes", c.LogValueThreshold, MaxLogValueThreshold))

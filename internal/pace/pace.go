@@ -21,8 +21,11 @@ import (
 
 // Defaults of a Pacer (README "Limits").
 const (
-	// DefaultShare is bulk work's share of the time while interactive work is active.
+	// DefaultShare is bulk work's share of the time while interactive work is active, and
+	// MinShare the smallest rosterd takes (--bulk-share): below it an import under load would
+	// wait out its budget every time.
 	DefaultShare = 0.25
+	MinShare     = 0.01
 	// DefaultMaxWait bounds one wait between two quanta of bulk work.
 	DefaultMaxWait = 20 * time.Millisecond
 	// DefaultQuiet is how long interactive work must not be seen for bulk work to run at
@@ -31,8 +34,9 @@ const (
 	// DefaultBudget bounds the waits of one piece of bulk work (one import's decision and
 	// encoding, its staging, its chaining; one flush of a view) in total.
 	DefaultBudget = 3 * time.Second
-	// Poll is how often waiting bulk work looks whether interactive work has gone quiet.
-	Poll = 250 * time.Microsecond
+	// Poll is how often waiting bulk work looks whether interactive work has gone quiet (a
+	// thousand wake-ups a second while it waits).
+	Poll = time.Millisecond
 )
 
 // Pacer tells bulk work when interactive work wants the processors. The zero value is not
@@ -130,12 +134,14 @@ func (b *Bulk) Due() time.Duration {
 		return 0
 	}
 	took := b.p.now().Sub(b.start)
-	return min(time.Duration(float64(took)*(1-b.p.share)/b.p.share), b.p.maxWait, b.p.budget-b.Waited)
+	// In floating point, bounded before it becomes a Duration: a tiny share must not overflow.
+	wait := min(float64(took)*(1-b.p.share)/b.p.share, float64(b.p.maxWait), float64(b.p.budget-b.Waited))
+	return time.Duration(max(wait, 0))
 }
 
 // Paused counts a pause of d that a caller of Due took itself against the budget.
 func (b *Bulk) Paused(d time.Duration) {
-	if b != nil {
+	if b != nil && d > 0 {
 		b.Waited += d
 	}
 }

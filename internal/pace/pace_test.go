@@ -146,3 +146,25 @@ func TestBudgetBoundsAllWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestTinyShareWaitsItsMaxWait: a share so small that the pause overflows a Duration still
+// waits MaxWait (the pause is bounded before it is converted), and a negative or zero pause
+// counts nothing against the budget.
+func TestTinyShareWaitsItsMaxWait(t *testing.T) {
+	for _, share := range []float64{1e-9, 1e-13, 1e-300} {
+		c := newClock()
+		p := withClock(New(Config{Share: share, MaxWait: 20 * time.Millisecond}), c)
+		end := p.Begin()
+		b := p.Bulk()
+		c.advance(10 * time.Millisecond)
+		if d := b.Due(); d != 20*time.Millisecond {
+			t.Errorf("share %g: Due after a 10 ms quantum = %s; want MaxWait (20ms)", share, d)
+		}
+		b.Paused(-time.Hour)
+		b.Paused(0)
+		if b.Waited != 0 {
+			t.Errorf("share %g: Waited %s after pauses of no time", share, b.Waited)
+		}
+		end()
+	}
+}

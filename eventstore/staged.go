@@ -6,10 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"roster/internal/pace"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
+
+	"roster/internal/pace"
 )
 
 // Staged appends: a big append that does not hold the committer.

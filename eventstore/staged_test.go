@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"roster/internal/pace"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"roster/internal/pace"
 )
 
 // testReply is a StagedReply: the argument, then each record's id and position.

@@ -25,9 +25,12 @@ import (
 //  2. The committer checks it as any append (duplicate command, expected version) and writes
 //     its header (T) with its first slice. From then on the append is completed, by this
 //     committer or by the next open.
-//  3. Every group commit after that chains the next StageSlice records after the small appends
-//     of that commit, with their positions and hashes. The last slice writes the stream's
-//     version and the stored reply; the append is answered once that is synced.
+//  3. A group commit after that chains the next StageSlice records after the small appends
+//     of that commit, with their positions and hashes: every one, unless BadgerOptions.Pacer
+//     says other requests are being served, when a slice is a quantum of bulk work that waits
+//     its pause (the small appends arriving meanwhile are committed alone). The last slice
+//     writes the stream's version and the stored reply; the append is answered once that is
+//     synced.
 //  4. The next group commit deletes the header and the staging keys.
 //
 // Readers see the log up to its visible head: while an append is staged, the position before

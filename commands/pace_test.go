@@ -12,6 +12,7 @@ import (
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
+	"roster/internal/edge"
 	"roster/internal/pace"
 )
 
@@ -99,5 +100,54 @@ func TestCommandsAreInteractiveImportsAreNot(t *testing.T) {
 	request(client.CmdCreateProject, []byte(`{"org_id":"a","actor":"tina","project_id":"q","name":"Q"}`))
 	if !p.Contended() {
 		t.Fatal("a CreateProject over NATS did not count as interactive work")
+	}
+}
+
+// refusingStore refuses its failAt-th append before queuing it, as the log does a big append
+// beyond eventstore.MaxStaged.
+type refusingStore struct {
+	eventstore.Store
+	calls, failAt int
+}
+
+func (r *refusingStore) AppendAsync(ctx context.Context, req eventstore.AppendRequest) (func() (eventstore.AppendResult, error), error) {
+	if r.calls++; r.calls == r.failAt {
+		return nil, &eventstore.StoreError{Op: "append", Stream: req.Stream, Err: eventstore.ErrStagedBusy}
+	}
+	return r.Store.AppendAsync(ctx, req)
+}
+
+// TestAppendRefusedAtOnceLeavesTheState: an append the log refuses before queuing it (the
+// bound on big appends) is answered unavailable naming the limit, and the organization's
+// state does not take its events: a command decided right after it, before anything waits for
+// the refused one, is decided on what the log holds and succeeds (it had got conflict, its
+// expected version counting the refused events).
+func TestAppendRefusedAtOnceLeavesTheState(t *testing.T) {
+	store := &refusingStore{Store: eventstore.NewMemory(), failAt: 3}
+	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecute(t, s, client.CmdCreateOrganization, `{"org_id":"a","kind":"team","preset":"ica","actor":"tina","name":"A"}`)
+	mustExecute(t, s, client.CmdCreateProject, `{"org_id":"a","actor":"tina","project_id":"p","name":"P"}`)
+	ctx := context.Background()
+	entry := s.entry("a")
+	decode := func(name, body string) domain.Command {
+		cmd, err := s.decode(name, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	_, err = s.lockAndStart(ctx, entry, decode(client.CmdImportMembers, string(importBody("a", 3))), principal{})
+	if code, _ := edge.CodeOf(err); code != client.CodeUnavailable || !strings.Contains(fmt.Sprint(err), "eventstore.MaxStaged") {
+		t.Fatalf("refused import: %v", err)
+	}
+	wait, err := s.lockAndStart(ctx, entry, decode(client.CmdCreateProject, `{"org_id":"a","actor":"tina","project_id":"q","name":"Q"}`), principal{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(); err != nil {
+		t.Fatalf("the command after the refused import: %v", err)
 	}
 }

@@ -413,7 +413,13 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 		}
 		req.Reply = func([]eventstore.Record) ([]byte, error) { return reply, nil }
 	}
-	appended := s.cfg.Store.AppendAsync(ctx, req)
+	appended, err := s.cfg.Store.AppendAsync(ctx, req)
+	if err != nil {
+		// Refused before anything was queued: the state does not take the events, so the
+		// organization's next commands are decided on what the log holds.
+		_, err = afterAppend(nil, err)
+		return nil, err
+	}
 	for i, ev := range out.Events {
 		if i > 0 && i%domain.YieldRows == 0 {
 			pauseBulk(ctx, bulk)

@@ -105,12 +105,12 @@ type failingStore struct {
 	calls, failAt int
 }
 
-func (f *failingStore) AppendAsync(ctx context.Context, req eventstore.AppendRequest) func() (eventstore.AppendResult, error) {
+func (f *failingStore) AppendAsync(ctx context.Context, req eventstore.AppendRequest) (func() (eventstore.AppendResult, error), error) {
 	f.calls++
 	if f.calls == f.failAt {
 		return func() (eventstore.AppendResult, error) {
 			return eventstore.AppendResult{}, &eventstore.StoreError{Op: "append", Stream: req.Stream, Err: eventstore.ErrClosed}
-		}
+		}, nil
 	}
 	return f.Store.AppendAsync(ctx, req)
 }

@@ -537,15 +537,19 @@ func (s *BadgerStore) Stats() (appends, syncs uint64) {
 
 // Append implements Store.
 func (s *BadgerStore) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
-	return s.AppendAsync(ctx, req)()
+	wait, err := s.AppendAsync(ctx, req)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	return wait()
 }
 
 // AppendAsync implements Store: the request joins the committer's queue before it returns. A big
 // append is staged first, on the caller's goroutine (staged.go).
-func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func() (AppendResult, error) {
+func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) (func() (AppendResult, error), error) {
 	const op = "append"
-	refused := func(err error) func() (AppendResult, error) {
-		return func() (AppendResult, error) { return AppendResult{}, &StoreError{Op: op, Stream: req.Stream, Err: err} }
+	refused := func(err error) (func() (AppendResult, error), error) {
+		return nil, &StoreError{Op: op, Stream: req.Stream, Err: err}
 	}
 	req, err := checkRequest(req)
 	if err != nil {
@@ -601,7 +605,7 @@ func (s *BadgerStore) AppendAsync(ctx context.Context, req AppendRequest) func()
 			return AppendResult{}, &StoreError{Op: op, Stream: req.Stream,
 				Err: fmt.Errorf("outcome unknown (a repeat with the same command id is safe): %w", ctx.Err())}
 		}
-	}
+	}, nil
 }
 
 // BigAppend is the number of records from which an append is big (README "Limits"): the committer commits

@@ -634,12 +634,23 @@ func TestBadgerContract(t *testing.T) {
 // Appends queued one after another by one caller commit in order, so a stream's next append
 // may be queued before the previous one is durable; a refused one makes the next fail its
 // expected version, never lands out of order.
+// queued returns the wait of an append AppendAsync queued, failing t if it refused it at once.
+func queued(t testing.TB) func(wait func() (AppendResult, error), err error) func() (AppendResult, error) {
+	return func(wait func() (AppendResult, error), err error) func() (AppendResult, error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("append refused before it was queued: %v", err)
+		}
+		return wait
+	}
+}
+
 func contractAppendAsyncInOrder(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	var waits []func() (AppendResult, error)
 	for v := range uint64(50) {
-		waits = append(waits, s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: v,
-			Events: []Record{newEvent(t, "E", map[string]uint64{"v": v})}}))
+		waits = append(waits, queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: v,
+			Events: []Record{newEvent(t, "E", map[string]uint64{"v": v})}})))
 	}
 	for i, wait := range waits {
 		res, err := wait()
@@ -648,8 +659,8 @@ func contractAppendAsyncInOrder(t *testing.T, s Store) {
 		}
 	}
 	// A wrong expected version in the middle: it is refused and so is the one queued after it.
-	bad := s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: 7, Events: []Record{newEvent(t, "E", nil)}})
-	after := s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: 51, Events: []Record{newEvent(t, "E", nil)}})
+	bad := queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: 7, Events: []Record{newEvent(t, "E", nil)}}))
+	after := queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "s", ExpectedVersion: 51, Events: []Record{newEvent(t, "E", nil)}}))
 	if _, err := bad(); !errors.Is(err, ErrWrongExpectedVersion) {
 		t.Fatalf("stale append: %v", err)
 	}

@@ -36,9 +36,9 @@ func NewMemory() *MemoryStore {
 
 // Append implements Store.
 // AppendAsync implements Store; the memory store appends at once, so waiting returns at once.
-func (m *MemoryStore) AppendAsync(ctx context.Context, req AppendRequest) func() (AppendResult, error) {
+func (m *MemoryStore) AppendAsync(ctx context.Context, req AppendRequest) (func() (AppendResult, error), error) {
 	res, err := m.Append(ctx, req)
-	return func() (AppendResult, error) { return res, err }
+	return func() (AppendResult, error) { return res, err }, nil
 }
 
 // Append implements Store.

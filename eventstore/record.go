@@ -126,7 +126,12 @@ type Store interface {
 	// by one caller are committed in that order, so a writer may queue a stream's next
 	// append (expecting the version the previous one leaves) before the previous one is
 	// durable; if the previous one is refused, the next fails its expected version.
-	AppendAsync(ctx context.Context, req AppendRequest) (wait func() (AppendResult, error))
+	//
+	// An error from AppendAsync itself refuses the append before anything of it was queued or
+	// written (an invalid request, a context already done, a closed store, the bound on big
+	// appends, MaxStaged): no wait follows it, and a writer's state must not count it. Later
+	// refusals come from wait.
+	AppendAsync(ctx context.Context, req AppendRequest) (wait func() (AppendResult, error), err error)
 	// CommandReply returns the reply stored for (stream, commandID), if any.
 	CommandReply(ctx context.Context, stream, commandID string) ([]byte, bool, error)
 	// Read returns up to limit records with Position >= from, in order

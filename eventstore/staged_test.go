@@ -72,7 +72,7 @@ func TestStagedAppendLetsOthersCommitBetweenSlices(t *testing.T) {
 	hooks := testHooks{afterSlice: func() error {
 		switch slicesDone++; slicesDone {
 		case 1: // the first slice is on disk: another stream's one-record append arrives
-			small := s.AppendAsync(ctx, AppendRequest{Stream: "org-small", ExpectedVersion: 1, Events: events(t, 1)})
+			small := queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "org-small", ExpectedVersion: 1, Events: events(t, 1)}))
 			go func() { res, err := small(); answers <- outcome{"small", res, err} }()
 		case 3:
 			<-looked // the big append stays unfinished until the test has looked at the log
@@ -200,7 +200,7 @@ func TestStagedAppendCutShortIsCompletedAtOpen(t *testing.T) {
 	s, err := openBadger(dir, BadgerOptions{StagedReply: testReply}, testHooks{afterSlice: func() error {
 		switch slicesDone++; slicesDone {
 		case 1:
-			small = s.AppendAsync(ctx, AppendRequest{Stream: "org-small", Events: events(t, 1)})
+			small = queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "org-small", Events: events(t, 1)}))
 		case 2:
 			return errors.New("power cut") // after the second slice, with the small append, is synced
 		}
@@ -397,8 +397,8 @@ func TestTwoBigAppendsAtOnce(t *testing.T) {
 	ctx := testCtx(t)
 	s := openTestBadger(t, t.TempDir(), BadgerOptions{StagedReply: testReply}, testHooks{})
 	a, b := stagedRequest(t, "org-a", "import-a", BigAppend+3), stagedRequest(t, "org-b", "import-b", 2*BigAppend)
-	waits := []func() (AppendResult, error){s.AppendAsync(ctx, a), s.AppendAsync(ctx, b),
-		s.AppendAsync(ctx, AppendRequest{Stream: "org-c", Events: events(t, 1)})}
+	waits := []func() (AppendResult, error){queued(t)(s.AppendAsync(ctx, a)), queued(t)(s.AppendAsync(ctx, b)),
+		queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "org-c", Events: events(t, 1)}))}
 	for i, wait := range waits {
 		if _, err := wait(); err != nil {
 			t.Fatalf("append %d: %v", i, err)
@@ -511,7 +511,7 @@ func TestStagedAppendsAreBounded(t *testing.T) {
 	answers := make(chan error, MaxStaged)
 	for i := range MaxStaged {
 		req := stagedRequest(t, fmt.Sprintf("org-%d", i), fmt.Sprintf("import-%d", i), BigAppend)
-		wait := s.AppendAsync(ctx, req) // staged before it returns
+		wait := queued(t)(s.AppendAsync(ctx, req)) // staged before it returns
 		go func() { _, err := wait(); answers <- err }()
 	}
 	keys, _ := stagingKeys(t, s)

@@ -377,13 +377,9 @@ func (s *BadgerStore) recover() (uint64, error) {
 	}
 	err = s.db.View(func(txn *badger.Txn) error {
 		if head > 0 {
-			item, err := txn.Get(eventKey(head))
+			r, err := recordAt(txn, head)
 			if err != nil {
-				return fmt.Errorf("read record %d: %w", head, err)
-			}
-			var r Record
-			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				return fmt.Errorf("decode record %d: %w", head, err)
+				return err
 			}
 			s.lastTime, s.lastHash = r.Time, r.Hash
 		}
@@ -1390,13 +1386,9 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 			}); err != nil {
 				return fmt.Errorf("read version %d: %w", want, err)
 			}
-			item, err := txn.Get(eventKey(pos))
+			r, err := recordAt(txn, pos)
 			if err != nil {
-				return fmt.Errorf("read record %d (version %d): %w", pos, want, err)
-			}
-			var r Record
-			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				return fmt.Errorf("decode record %d: %w", pos, err)
+				return fmt.Errorf("version %d: %w", want, err)
 			}
 			if r.Version != want {
 				return fmt.Errorf("record %d has version %d where %d was expected", pos, r.Version, want)
@@ -1465,13 +1457,9 @@ func (s *BadgerStore) PositionAt(ctx context.Context, t time.Time) (uint64, erro
 	err = s.db.View(func(txn *badger.Txn) error {
 		for lo < hi {
 			mid := lo + (hi-lo+1)/2
-			item, err := txn.Get(eventKey(mid))
+			r, err := recordAt(txn, mid)
 			if err != nil {
-				return fmt.Errorf("read record %d: %w", mid, err)
-			}
-			var r Record
-			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				return fmt.Errorf("decode record %d: %w", mid, err)
+				return err
 			}
 			if r.Time.After(t) {
 				hi = mid - 1
@@ -1536,4 +1524,17 @@ func trimNL(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// recordAt reads the record at pos in txn.
+func recordAt(txn *badger.Txn, pos uint64) (Record, error) {
+	var r Record
+	item, err := txn.Get(eventKey(pos))
+	if err != nil {
+		return r, fmt.Errorf("read record %d: %w", pos, err)
+	}
+	if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
+		return r, fmt.Errorf("decode record %d: %w", pos, err)
+	}
+	return r, nil
 }

@@ -545,13 +545,9 @@ func (s *BadgerStore) recoverStaged(head uint64) (uint64, error) {
 			if err := itemValue(item, func(v []byte) error { pos = binary.BigEndian.Uint64(v); return nil }); err != nil {
 				return err
 			}
-			rec, err := txn.Get(eventKey(pos))
+			r, err := recordAt(txn, pos)
 			if err != nil {
-				return fmt.Errorf("record %d: %w", pos, err)
-			}
-			var r Record
-			if err := itemValue(rec, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				return fmt.Errorf("record %d: %w", pos, err)
+				return err
 			}
 			if r.ID != evs[i].ID || pos > head {
 				return fmt.Errorf("%w: record %d is not event %d of the staged append", ErrCorruptLog, pos, i)

@@ -227,27 +227,6 @@ func editMeta(t *testing.T, dir string, edit func(val []byte) []byte) {
 	}
 }
 
-// copyFiles copies the files of src into dst (created).
-func copyFiles(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // A views checkpoint edited so that the views would skip events (raised, with its hash deleted
 // or a second "position" after the first), or so that it does not decode, is damage: the views
 // are moved aside and rebuilt from the log, and serve every event. Before, the first two were
@@ -271,7 +250,9 @@ func TestFaultViewsCheckpointEdited(t *testing.T) {
 			r.members("org1", "") // the views have applied the log
 			r.stop()
 			old := filepath.Join(t.TempDir(), "views")
-			copyFiles(t, filepath.Join(dir, "views"), old)
+			if err := os.CopyFS(old, os.DirFS(filepath.Join(dir, "views"))); err != nil {
+				t.Fatal(err)
+			}
 
 			r = start(t, dir)
 			r.pos = uint64(len(recs))
@@ -285,7 +266,9 @@ func TestFaultViewsCheckpointEdited(t *testing.T) {
 			if err := os.RemoveAll(filepath.Join(dir, "views")); err != nil {
 				t.Fatal(err)
 			}
-			copyFiles(t, old, filepath.Join(dir, "views")) // the views from before the new member
+			if err := os.CopyFS(filepath.Join(dir, "views"), os.DirFS(old)); err != nil { // the views from before the new member
+				t.Fatal(err)
+			}
 			editMeta(t, dir, func(val []byte) []byte { return edit(val, head) })
 
 			r, logs := startLogging(t, dir, head)

@@ -100,7 +100,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return cfg, false, fmt.Errorf("--invite-ttl %s is out of bounds: invitations stay pending at least %s and at most %s (8760h)",
 			cfg.InviteTTL, daemon.MinInviteTTL, daemon.MaxInviteTTL)
 	}
-	if !(cfg.BulkShare >= pace.MinShare && cfg.BulkShare <= 1) { // NaN too
+	if cfg.BulkShare == 0 { // the library's default; on the command line out of bounds (Validate checks the rest)
 		return cfg, false, fmt.Errorf("--bulk-share %g is out of bounds: at least %g, at most 1 (unpaced)", cfg.BulkShare, pace.MinShare)
 	}
 	if cfg.MaxWaiters <= 0 || cfg.OrgQueue <= 0 || cfg.CheckCache <= 0 || *logMem <= 0 || *logCache <= 0 || *viewsMem <= 0 || *viewsCache <= 0 || *jsMem <= 0 {

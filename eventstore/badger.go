@@ -207,8 +207,10 @@ type BadgerStore struct {
 	broken  error
 	written uint64        // the last position written and synced
 	staged  *stagedAppend // the big append being chained, nil when none
-	// nextSlice is when the staged append's next slice may be chained (BadgerOptions.Pacer).
+	// nextSlice is when the staged append's next slice may be chained (BadgerOptions.Pacer),
+	// and pause the timer the committer waits for it with.
 	nextSlice time.Time
+	pause     *time.Timer
 
 	// Damage met by a read (values.go): the first error, the handler, whether it ran.
 	corruptErr   atomic.Pointer[error]
@@ -617,7 +619,6 @@ func (s *BadgerStore) run() {
 	defer close(s.done)
 	var pending []*appendOp // taken from the queue, not yet committed, in arrival order
 	batch := make([]*appendOp, 0, s.maxBatch)
-	var pause *time.Timer
 	for {
 		select {
 		case <-s.stop:
@@ -629,7 +630,7 @@ func (s *BadgerStore) run() {
 		}
 		if len(pending) == 0 && !s.sliceDue() {
 			// Idle: the first append of the next batch is awaited (the drain takes the rest).
-			a := s.await(&pause)
+			a := s.await()
 			if a == nil {
 				continue
 			}
@@ -649,7 +650,7 @@ func (s *BadgerStore) run() {
 		if len(batch) == 0 && !chain {
 			// Only appends held behind the staged one: wait for another append, or for the
 			// staged append's next slice.
-			if a := s.await(&pause); a != nil {
+			if a := s.await(); a != nil {
 				pending = append(pending, a)
 			}
 			continue
@@ -672,16 +673,16 @@ func (s *BadgerStore) run() {
 // await waits for an append (which it returns), for the stop, or, while an append is staged,
 // until its next slice may be due: looked at again every pace.Poll, since the pause ends when
 // other requests do.
-func (s *BadgerStore) await(pause **time.Timer) *appendOp {
+func (s *BadgerStore) await() *appendOp {
 	var due <-chan time.Time
 	if s.staged != nil {
 		wait := min(time.Until(s.nextSlice), pace.Poll)
-		if *pause == nil {
-			*pause = time.NewTimer(wait)
+		if s.pause == nil {
+			s.pause = time.NewTimer(wait)
 		} else {
-			(*pause).Reset(wait)
+			s.pause.Reset(wait)
 		}
-		due = (*pause).C
+		due = s.pause.C
 	}
 	select {
 	case <-s.stop:

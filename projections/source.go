@@ -35,12 +35,16 @@ type StoreHistory struct{ Store eventstore.Store }
 // Head implements History.
 func (h StoreHistory) Head(ctx context.Context) (uint64, error) { return h.Store.Head(ctx) }
 
+// Acknowledged is a log that tells the last position it acknowledged, beyond its head while a
+// big append is staged (eventstore.BadgerStore, StoreHistory).
+type Acknowledged interface {
+	Durable(context.Context) (uint64, error)
+}
+
 // Durable is the last position the log acknowledged (eventstore.BadgerStore.Durable), beyond
 // Head while a big append is staged; Head for a store without staging.
 func (h StoreHistory) Durable(ctx context.Context) (uint64, error) {
-	if d, ok := h.Store.(interface {
-		Durable(context.Context) (uint64, error)
-	}); ok {
+	if d, ok := h.Store.(Acknowledged); ok {
 		return d.Durable(ctx)
 	}
 	return h.Store.Head(ctx)

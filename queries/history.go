@@ -261,9 +261,7 @@ func (u *union) next() (uint64, bool) {
 // staged.go), the commands acknowledged meanwhile are readable only once it is whole. A
 // position never written is left to the caller's refusal, at once.
 func (q *Queries) awaitAcknowledged(ctx context.Context, pos uint64, waitMS int) error {
-	d, ok := q.cfg.History.(interface {
-		Durable(context.Context) (uint64, error)
-	})
+	d, ok := q.cfg.History.(projections.Acknowledged)
 	if !ok {
 		return nil
 	}

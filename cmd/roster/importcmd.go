@@ -39,6 +39,7 @@ const (
 // importOpts are the flags ImportMembers takes besides its request fields.
 type importOpts struct {
 	chunkRows int
+	retries   int
 	quiet     bool
 }
 
@@ -47,15 +48,22 @@ func addImportFlags(cmd *cobra.Command, opts *importOpts) {
 	cmd.Aliases = []string{"import", "import-members"}
 	cmd.Flags().IntVar(&opts.chunkRows, "chunk-rows", maxChunkRows,
 		fmt.Sprintf("most data rows per command (1 to %d, the server's limit); a larger CSV is sent as several commands", maxChunkRows))
-	cmd.Flags().BoolVar(&opts.quiet, "quiet", false, "no progress bar and no chunking notice on stderr")
+	cmd.Flags().IntVar(&opts.retries, "retries", defaultRetries,
+		fmt.Sprintf("times a command refused unavailable (a busy server: nothing changed) is sent again, after waits growing from %s to at most %s (0 to %d)",
+			retryFirst, retryMaxWait, maxRetries))
+	cmd.Flags().BoolVar(&opts.quiet, "quiet", false, "no progress bar, chunking notice or retry notice on stderr")
 	cmd.Long += fmt.Sprintf("\nA CSV of more than --chunk-rows data rows (default and at most %d), or more than %d bytes,\n"+
 		"or whose request would exceed %d bytes (less on a connection with a smaller max payload), is\n"+
 		"sent as several ImportMembers commands of whole rows, each repeating the header line. They\n"+
 		"carry the command ids <base>-1, <base>-2, … where <base> is --command-id (generated and\n"+
 		"printed first when not given): rerunning with the same CSV, --chunk-rows and --command-id\n"+
 		"after a failure applies every chunk once. A progress bar (rows sent / total) shows on a\n"+
-		"terminal, unless --quiet or --json. Row numbers in the result count the whole CSV.\n",
-		maxChunkRows, maxChunkCSV, maxChunkBody)
+		"terminal, unless --quiet or --json. Row numbers in the result count the whole CSV.\n"+
+		"\nA command refused unavailable (the server is busy and changed nothing: a queue or the big\n"+
+		"appends in flight are at their limit, or it is stopping) is sent again with the same command\n"+
+		"id, up to --retries times (default %d), after waits of %s, then about twice as long each\n"+
+		"time, at most %s.\n",
+		maxChunkRows, maxChunkCSV, maxChunkBody, defaultRetries, retryFirst, retryMaxWait)
 }
 
 // ImportLimitError reports a CSV or an option that no chunking can bring within a limit of
@@ -176,6 +184,9 @@ func sendImport(ctx context.Context, o op, req *request, args []string, opts *im
 	if opts.chunkRows < 1 || opts.chunkRows > maxChunkRows {
 		return fmt.Errorf("%s: %w", o.Name, &ImportLimitError{Limit: "--chunk-rows", Size: opts.chunkRows, Max: maxChunkRows})
 	}
+	if opts.retries < 0 || opts.retries > maxRetries {
+		return fmt.Errorf("%s: %w", o.Name, &ImportLimitError{Limit: "--retries", Size: opts.retries, Max: maxRetries})
+	}
 	body, id, err := req.body(o, args)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.Name, err)
@@ -210,8 +221,8 @@ func sendImport(ctx context.Context, o op, req *request, args []string, opts *im
 		}
 	}
 	if len(run.chunks) <= 1 {
-		// One command, sent as built: the CLI's behaviour for any other command.
-		return sendBody(ctx, o, body, id, nc, g, e, argv)
+		// One command, sent as built: the CLI's behaviour for any other command, with retries.
+		return sendBody(ctx, o, body, id, nc, g, e, argv, opts.retryPolicy(o.Name, "", e))
 	}
 	return run.send(ctx, nc, opts, g, e, argv)
 }
@@ -317,9 +328,15 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 		if err != nil {
 			return fmt.Errorf("%s: encode chunk %d: %w", name, i+1, err)
 		}
-		rctx, cancel := context.WithTimeout(ctx, g.timeout)
-		raw, err := c.Request(rctx, subjectOf(run.o), body)
-		cancel()
+		what := fmt.Sprintf("chunk %d of %d (command id %s)", i+1, len(run.chunks), escape(run.chunkID(i)))
+		retry := opts.retryPolicy(name, what, e)
+		if notify := retry.notify; bar != nil && notify != nil {
+			retry.notify = func(n int, refusal *client.ErrorBody, wait time.Duration) {
+				_ = bar.Clear()
+				notify(n, refusal, wait)
+			}
+		}
+		raw, err := requestRetrying(ctx, c, subjectOf(run.o), body, g.timeout, retry)
 		if err != nil {
 			cause := fmt.Sprintf("failed: %v", err)
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
@@ -341,7 +358,11 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 				eb = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
 			}
 			fmt.Fprintf(e.stderr, "error %s: %s\n", escape(eb.Code), escape(eb.Message))
-			return fail(i, exitRefused, eb, "was refused", chunkNotApplied)
+			cause := "was refused"
+			if eb.Code == client.CodeUnavailable && opts.retries > 0 {
+				cause = fmt.Sprintf("was refused %s %d times (--retries %d)", client.CodeUnavailable, opts.retries+1, opts.retries)
+			}
+			return fail(i, exitRefused, eb, cause, chunkNotApplied)
 		}
 		agg.Position = rep.Position
 		agg.DryRun = agg.DryRun || rep.DryRun
@@ -492,12 +513,28 @@ func (run *importRun) print(agg importReply, rows []json.RawMessage, rest map[st
 	return exitWith(code)
 }
 
-// sendBody sends one command or query body on nc and prints the reply.
-func sendBody(ctx context.Context, o op, body []byte, id string, nc *nats.Conn, g *globals, e env, argv []string) error {
+// retryPolicy is the retries of one command of an import (what names a chunk, or is empty),
+// each told on stderr unless --quiet.
+func (opts *importOpts) retryPolicy(name, what string, e env) retryPolicy {
+	p := retryPolicy{retries: opts.retries}
+	if !opts.quiet {
+		p.notify = func(n int, refusal *client.ErrorBody, wait time.Duration) {
+			subject := name
+			if what != "" {
+				subject += ": " + what
+			}
+			fmt.Fprintf(e.stderr, "roster: %s: %s: %s; retry %d of %d in %s\n", subject, escape(refusal.Code), escape(refusal.Message),
+				n, opts.retries, wait.Round(time.Millisecond))
+		}
+	}
+	return p
+}
+
+// sendBody sends one command or query body on nc and prints the reply; a command refused
+// unavailable is sent again as retry allows (the zero policy: never).
+func sendBody(ctx context.Context, o op, body []byte, id string, nc *nats.Conn, g *globals, e env, argv []string, retry retryPolicy) error {
 	c := client.New(nc).WithTimeout(g.timeout)
-	rctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
-	raw, err := c.Request(rctx, subjectOf(o), body)
+	raw, err := requestRetrying(ctx, c, subjectOf(o), body, g.timeout, retry)
 	if err != nil {
 		if id != "" && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
 			fmt.Fprintf(e.stderr, "roster: %s: no reply within %s; it may or may not have been applied.\n"+

@@ -137,8 +137,14 @@ func newImportEnv(t *testing.T) *importEnv {
 
 func (ie *importEnv) roster(args ...string) cliResult {
 	ie.t.Helper()
+	return ie.rosterAt(ie.d.URL, args...)
+}
+
+// rosterAt runs the CLI against the NATS server at url.
+func (ie *importEnv) rosterAt(url string, args ...string) cliResult {
+	ie.t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(append([]string{"--server", ie.d.URL, "--timeout", "60s"}, args...), &out, &errOut)
+	code := run(append([]string{"--server", url, "--timeout", "60s"}, args...), &out, &errOut)
 	return cliResult{code, out.String(), errOut.String()}
 }
 

@@ -350,7 +350,7 @@ func sendOp(ctx context.Context, o op, req *request, args []string, g *globals, 
 		return err
 	}
 	defer nc.Close()
-	return sendBody(ctx, o, body, id, nc, g, e, argv)
+	return sendBody(ctx, o, body, id, nc, g, e, argv, retryPolicy{})
 }
 
 // retryLine is the command line to run again with the command id sent; a password given on

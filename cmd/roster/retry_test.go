@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"roster/client"
+	"roster/internal/natstest"
+)
+
+// busyFront stands on a NATS server of its own between the CLI and a real rosterd (ie): it
+// answers ImportMembers with the refusal rosterd gives when its big appends in flight are at
+// their limit (unavailable, nothing changed) as long as refuse says so for that command id
+// and its attempt, and relays every other request to rosterd. It records each command id
+// it was sent, in order.
+type busyFront struct {
+	url    string
+	mu     sync.Mutex
+	sent   []string
+	bodies map[string][]byte
+}
+
+func newBusyFront(t *testing.T, ie *importEnv, refuse func(id string, attempt int) bool) *busyFront {
+	t.Helper()
+	ns, nc := natstest.StartForTest(t)
+	upstream, err := nats.Connect(ie.d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(upstream.Close)
+	f := &busyFront{url: ns.ClientURL(), bodies: map[string][]byte{}}
+	subject := client.CommandPrefix + client.CmdImportMembers
+	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		var meta client.Meta
+		if err := json.Unmarshal(m.Data, &meta); err != nil {
+			t.Errorf("request: %v", err)
+			return
+		}
+		f.mu.Lock()
+		attempt := 0
+		for _, id := range f.sent {
+			if id == meta.CommandID {
+				attempt++
+			}
+		}
+		f.sent = append(f.sent, meta.CommandID)
+		if prev, ok := f.bodies[meta.CommandID]; ok && string(prev) != string(m.Data) {
+			t.Errorf("command %s sent again with another body", meta.CommandID)
+		}
+		f.bodies[meta.CommandID] = m.Data
+		f.mu.Unlock()
+		if refuse(meta.CommandID, attempt) {
+			_ = m.Respond([]byte(`{"ok":false,"error":{"code":"unavailable","message":"4 big appends are staged or waiting (the limit is 4); retry"}}`))
+			return
+		}
+		rep, err := upstream.Request(subject, m.Data, 30*time.Second)
+		if err != nil {
+			t.Errorf("relay: %v", err)
+			return
+		}
+		_ = m.Respond(rep.Data)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *busyFront) commandIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.sent...)
+}
+
+func (f *busyFront) roster(ie *importEnv, args ...string) cliResult {
+	ie.t.Helper()
+	return ie.rosterAt(f.url, args...)
+}
+
+// A chunk refused unavailable is sent again, with the same command id and body, until it is
+// taken; every row is imported once and the run succeeds.
+func TestImportRetriesBusyRefusals(t *testing.T) {
+	ie := newImportEnv(t)
+	f := newBusyFront(t, ie, func(id string, attempt int) bool {
+		return (id == "busy-2" && attempt < 1) || (id == "busy-3" && attempt < 2)
+	})
+	path := ie.file("members.csv", memberCSV(0, 5))
+	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--chunk-rows", "2", "--command-id", "busy")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if got, want := strings.Join(f.commandIDs(), " "), "busy-1 busy-2 busy-2 busy-3 busy-3 busy-3"; got != want {
+		t.Fatalf("sent %s, want %s", got, want)
+	}
+	for _, want := range []string{
+		"roster: ImportMembers: chunk 2 of 3 (command id busy-2): unavailable: 4 big appends are staged or waiting (the limit is 4); retry; retry 1 of 5 in ",
+		"roster: ImportMembers: chunk 3 of 3 (command id busy-3): unavailable: ",
+		"; retry 2 of 5 in ",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if n := len(ie.invitations()); n != 5 {
+		t.Fatalf("%d invitations, want 5", n)
+	}
+}
+
+// An import that fits one command is retried too; with --quiet the retries are not told.
+func TestImportRetriesOneCommand(t *testing.T) {
+	ie := newImportEnv(t)
+	f := newBusyFront(t, ie, func(id string, attempt int) bool { return attempt < 2 })
+	path := ie.file("members.csv", memberCSV(0, 3))
+	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--command-id", "one", "--quiet")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if got := strings.Join(f.commandIDs(), " "); got != "one one one" {
+		t.Fatalf("sent %s, want the command three times", got)
+	}
+	if strings.Contains(r.stderr, "retry") {
+		t.Fatalf("--quiet told of retries:\n%s", r.stderr)
+	}
+	if n := len(ie.invitations()); n != 3 {
+		t.Fatalf("%d invitations, want 3", n)
+	}
+}
+
+// Retries are bounded: once --retries are spent the refusal is the answer, the run stops at
+// that chunk with the resume line, and nothing of it is applied. --retries 0 sends once.
+func TestImportRetriesAreBounded(t *testing.T) {
+	ie := newImportEnv(t)
+	f := newBusyFront(t, ie, func(id string, attempt int) bool { return id != "spent-1" })
+	path := ie.file("members.csv", memberCSV(0, 4))
+	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--chunk-rows", "2", "--command-id", "spent", "--retries", "2")
+	if r.code != exitRefused {
+		t.Fatalf("exit %d, want %d\nstderr %s", r.code, exitRefused, r.stderr)
+	}
+	if got := strings.Join(f.commandIDs(), " "); got != "spent-1 spent-2 spent-2 spent-2" {
+		t.Fatalf("sent %s, want chunk 2 three times", got)
+	}
+	want := "chunk 2 of 2 (rows 3–4, command id spent-2) was refused unavailable 3 times (--retries 2); chunk 1 is applied, chunk 2 is not."
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "Rerun with the same CSV") {
+		t.Fatalf("stderr lacks %q and the resume line:\n%s", want, r.stderr)
+	}
+	if n := len(ie.invitations()); n != 2 {
+		t.Fatalf("%d invitations, want the first chunk's 2", n)
+	}
+
+	f = newBusyFront(t, ie, func(string, int) bool { return true })
+	r = f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--command-id", "never", "--retries", "0")
+	if r.code != exitRefused || strings.Join(f.commandIDs(), " ") != "never" {
+		t.Fatalf("--retries 0: exit %d, sent %v\nstderr %s", r.code, f.commandIDs(), r.stderr)
+	}
+	for _, bad := range []string{"-1", "21"} {
+		r = ie.roster("import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path, "--retries", bad)
+		if r.code == 0 || !strings.Contains(r.stderr, "--retries") {
+			t.Fatalf("--retries %s: exit %d\nstderr %s", bad, r.code, r.stderr)
+		}
+	}
+}

@@ -402,13 +402,24 @@ func (s *BadgerStore) recover() (uint64, error) {
 	return head, err
 }
 
-// checkStreamEnds checks that no stream has a record beyond its version key: one would be a
-// record no append committed (a staged append whose header was lost, a version key lowered
-// or restored from elsewhere), and the stream's next append would take its version again.
-// One lookup per stream.
+// checkStreamEnds checks that each stream's version key names its last record: a record at
+// that version and none beyond it (one would be a record no append committed: a staged append
+// whose header was lost, a version key lowered or restored from elsewhere; the stream's next
+// append would take its version again), and that every stream with records has a version key
+// (without it the next append would start the stream over at version 1, and the organization
+// would be folded from that append alone). Two lookups per stream, and one seek per stream
+// over the stream index.
 func (s *BadgerStore) checkStreamEnds() error {
 	return s.db.View(func(txn *badger.Txn) error {
 		for stream, v := range s.versions {
+			if v > 0 {
+				if _, err := txn.Get(streamKey(stream, v)); errors.Is(err, badger.ErrKeyNotFound) {
+					return fmt.Errorf("%w: stream %s has no record at its version %d: the version key is beyond the stream (raised or restored from elsewhere?)",
+						ErrCorruptLog, stream, v)
+				} else if err != nil {
+					return fmt.Errorf("read stream %s at version %d: %w", stream, v, err)
+				}
+			}
 			item, err := txn.Get(streamKey(stream, v+1))
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
@@ -426,8 +437,30 @@ func (s *BadgerStore) checkStreamEnds() error {
 			return fmt.Errorf("%w: stream %s holds version %d (position %d) beyond its version %d: records no append committed (a staged append's header lost?)",
 				ErrCorruptLog, stream, v+1, pos, v)
 		}
-		return nil
+		return s.checkStreamsHaveVersions(txn)
 	})
+}
+
+// checkStreamsHaveVersions walks the stream index one stream at a time (a seek past each) and
+// refuses a stream that has records but no version key.
+func (s *BadgerStore) checkStreamsHaveVersions(txn *badger.Txn) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixStream}, PrefetchValues: false})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); {
+		key := it.Item().Key()
+		end := bytes.IndexByte(key, 0)
+		if end < 1 {
+			return fmt.Errorf("%w: stream index key %q has no stream name", ErrCorruptLog, key)
+		}
+		stream := string(key[1:end])
+		if _, ok := s.versions[stream]; !ok {
+			return fmt.Errorf("%w: stream %s has records but no version key: its next append would start it over", ErrCorruptLog, stream)
+		}
+		// Past every key of this stream: its prefix ends with 0, the next stream's sorts after 1.
+		next := append([]byte{prefixStream}, stream...)
+		it.Seek(append(next, 1))
+	}
+	return nil
 }
 
 // readHeads reads the position of the last record on disk and the head key.

@@ -532,3 +532,41 @@ func TestStagedAppendsAreBounded(t *testing.T) {
 		t.Fatalf("a big append once the others were answered: %v", err)
 	}
 }
+
+// A stream's version key deleted or raised (damage to the data dir) is refused at open,
+// naming the stream: without the key the next append would start the stream over at version
+// 1, and with a raised one the stream would seem to end at a record it does not hold.
+func TestVersionKeyDamageIsRefused(t *testing.T) {
+	for name, damage := range map[string]func(txn *badger.Txn) error{
+		"deleted": func(txn *badger.Txn) error { return txn.Delete(versionKey("org-b")) },
+		"raised":  func(txn *badger.Txn) error { return txn.Set(versionKey("org-b"), u64(9)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustAppend(t, s, AppendRequest{Stream: "org-a", Events: events(t, 2)})
+			mustAppend(t, s, AppendRequest{Stream: "org-b", Events: events(t, 3)})
+			mustAppend(t, s, AppendRequest{Stream: "org-c", Events: events(t, 1)})
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			reopened, err := OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+			if err != nil {
+				t.Fatalf("open of the whole log: %v", err)
+			}
+			if err := reopened.db.Update(damage); err != nil {
+				t.Fatal(err)
+			}
+			if err := reopened.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_, err = OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+			if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "org-b") {
+				t.Fatalf("open: %v; want ErrCorruptLog naming org-b", err)
+			}
+		})
+	}
+}

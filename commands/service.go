@@ -573,13 +573,31 @@ func LoadOrg(ctx context.Context, store eventstore.Store, presets domain.Presets
 		return nil, fmt.Errorf("load organization %s: %w", orgID, err)
 	}
 	for _, r := range records {
-		ev, err := domain.DecodeEvent(r.Type, r.Data)
-		if err != nil {
-			return nil, fmt.Errorf("load organization %s at position %d: %w", orgID, r.Position, err)
+		if err := fold(state, r); err != nil {
+			return nil, fmt.Errorf("load organization %s: %w", orgID, err)
 		}
-		domain.Evolve(state, ev)
 	}
 	return state, nil
+}
+
+// fold applies one record of an organization's stream to its state. A stream read from the
+// log starts with the organization's creation and has no second one: a record out of that
+// order (a damaged log) is refused as damage rather than folded into a state it cannot apply to.
+func fold(state *domain.Org, r eventstore.Record) error {
+	ev, err := domain.DecodeEvent(r.Type, r.Data)
+	if err != nil {
+		return fmt.Errorf("position %d: %w", r.Position, err)
+	}
+	_, created := ev.(*domain.OrganizationCreated)
+	if first := state.Version == 0; created != first {
+		what := "before the organization's creation"
+		if created {
+			what = "a second creation"
+		}
+		return fmt.Errorf("%w: position %d: %s is %s", eventstore.ErrCorruptLog, r.Position, r.Type, what)
+	}
+	domain.Evolve(state, ev)
+	return nil
 }
 
 // fillIDs gives create commands that omit their id a UUIDv7 (ids a command creates inside
@@ -655,11 +673,9 @@ func (s *Service) Warm(ctx context.Context) error {
 			st = domain.NewOrg(r.OrgID, s.cfg.Presets)
 			states[r.OrgID] = st
 		}
-		ev, err := domain.DecodeEvent(r.Type, r.Data)
-		if err != nil {
-			return fmt.Errorf("warm organization %s at position %d: %w", r.OrgID, r.Position, err)
+		if err := fold(st, r); err != nil {
+			return fmt.Errorf("warm organization %s: %w", r.OrgID, err)
 		}
-		domain.Evolve(st, ev)
 		return nil
 	})
 	if err != nil {

@@ -1343,8 +1343,8 @@ func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uin
 				return fmt.Errorf("log has position %d where %d was expected", pos, want)
 			}
 			var r Record
-			if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-				return fmt.Errorf("decode record %d: %w", pos, err)
+			if err := itemValue(item, func(v []byte) error { return decodeRecordAt(v, pos, &r) }); err != nil {
+				return err
 			}
 			recs = append(recs, r)
 			want++
@@ -1424,8 +1424,8 @@ func (s *BadgerStore) ReadStream(ctx context.Context, stream string, fromVersion
 			if err != nil {
 				return fmt.Errorf("version %d: %w", want, err)
 			}
-			if r.Version != want {
-				return fmt.Errorf("record %d has version %d where %d was expected", pos, r.Version, want)
+			if r.Stream != stream || r.Version != want {
+				return fmt.Errorf("the stream index names record %d as %s version %d, but it is %s version %d", pos, stream, want, r.Stream, r.Version)
 			}
 			recs = append(recs, r)
 			want++
@@ -1567,8 +1567,21 @@ func recordAt(txn *badger.Txn, pos uint64) (Record, error) {
 	if err != nil {
 		return r, fmt.Errorf("read record %d: %w", pos, err)
 	}
-	if err := itemValue(item, func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
-		return r, fmt.Errorf("decode record %d: %w", pos, err)
+	if err := itemValue(item, func(v []byte) error { return decodeRecordAt(v, pos, &r) }); err != nil {
+		return r, err
 	}
 	return r, nil
+}
+
+// decodeRecordAt decodes the record stored under position pos and checks that it is that
+// position's: a record moved to another key (values swapped or copied between keys) would
+// otherwise be served in the place of the one lost there, its hash still its own.
+func decodeRecordAt(v []byte, pos uint64, r *Record) error {
+	if err := decodeRecord(v, r); err != nil {
+		return fmt.Errorf("decode record %d: %w", pos, err)
+	}
+	if r.Position != pos {
+		return fmt.Errorf("%w: the record stored at position %d is the one of position %d", ErrCorruptLog, pos, r.Position)
+	}
+	return nil
 }

@@ -137,8 +137,8 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 			if err := itemValue(item, func(v []byte) error {
 				if len(k) == 9 && k[0] == prefixEvent {
 					var r Record
-					if err := decodeRecord(v, &r); err != nil {
-						return fmt.Errorf("decode %s: %w", keyName(k), err)
+					if err := decodeRecordAt(v, binary.BigEndian.Uint64(k[1:]), &r); err != nil {
+						return fmt.Errorf("%s: %w", keyName(k), err)
 					}
 				}
 				return nil

@@ -49,7 +49,7 @@ func addImportFlags(cmd *cobra.Command, opts *importOpts) {
 	cmd.Flags().IntVar(&opts.chunkRows, "chunk-rows", maxChunkRows,
 		fmt.Sprintf("most data rows per command (1 to %d, the server's limit); a larger CSV is sent as several commands", maxChunkRows))
 	cmd.Flags().IntVar(&opts.retries, "retries", defaultRetries,
-		fmt.Sprintf("times a command refused unavailable (a busy server: nothing changed) is sent again, after waits growing from %s to at most %s (0 to %d)",
+		fmt.Sprintf("times a command refused unavailable (a busy server) is sent again with its command id, after waits growing from %s to at most %s (0 to %d)",
 			retryFirst, retryMaxWait, maxRetries))
 	cmd.Flags().BoolVar(&opts.quiet, "quiet", false, "no progress bar, chunking notice or retry notice on stderr")
 	cmd.Long += fmt.Sprintf("\nA CSV of more than --chunk-rows data rows (default and at most %d), or more than %d bytes,\n"+
@@ -59,10 +59,10 @@ func addImportFlags(cmd *cobra.Command, opts *importOpts) {
 		"printed first when not given): rerunning with the same CSV, --chunk-rows and --command-id\n"+
 		"after a failure applies every chunk once. A progress bar (rows sent / total) shows on a\n"+
 		"terminal, unless --quiet or --json. Row numbers in the result count the whole CSV.\n"+
-		"\nA command refused unavailable (the server is busy and changed nothing: a queue or the big\n"+
-		"appends in flight are at their limit, or it is stopping) is sent again with the same command\n"+
-		"id, up to --retries times (default %d), after waits of %s, then about twice as long each\n"+
-		"time, at most %s.\n",
+		"\nA command refused unavailable (the server is busy: a queue or the big appends in flight are\n"+
+		"at their limit, or it is stopping) is sent again with the same command id, which applies it\n"+
+		"at most once, up to --retries times (default %d), after waits of %s, then about twice as\n"+
+		"long each time, at most %s.\n",
 		maxChunkRows, maxChunkCSV, maxChunkBody, defaultRetries, retryFirst, retryMaxWait)
 }
 
@@ -336,14 +336,16 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 				notify(n, refusal, wait)
 			}
 		}
-		raw, err := requestRetrying(ctx, c, subjectOf(run.o), body, g.timeout, retry)
+		raw, uncertain, err := requestRetrying(ctx, c, subjectOf(run.o), body, g.timeout, retry)
 		if err != nil {
 			cause := fmt.Sprintf("failed: %v", err)
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				cause = fmt.Sprintf("had no reply within %s; it may or may not have been applied", g.timeout)
-			}
 			st := chunkNotApplied
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+				cause = fmt.Sprintf("had no reply within %s; it may or may not have been applied", g.timeout)
+				st = chunkMaybeApplied
+			case uncertain:
+				cause += fmt.Sprintf(" after a refusal whose %s; it may or may not have been applied", outcomeUnknown)
 				st = chunkMaybeApplied
 			}
 			return fail(i, exitFailure, &client.ErrorBody{Code: client.CodeUnavailable, Message: cause}, cause, st)
@@ -358,11 +360,15 @@ func (run *importRun) send(ctx context.Context, nc *nats.Conn, opts *importOpts,
 				eb = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
 			}
 			fmt.Fprintf(e.stderr, "error %s: %s\n", escape(eb.Code), escape(eb.Message))
-			cause := "was refused"
+			cause, st := "was refused", chunkNotApplied
 			if eb.Code == client.CodeUnavailable && opts.retries > 0 {
 				cause = fmt.Sprintf("was refused %s %d times (--retries %d)", client.CodeUnavailable, opts.retries+1, opts.retries)
 			}
-			return fail(i, exitRefused, eb, cause, chunkNotApplied)
+			if uncertain {
+				cause += fmt.Sprintf(", once with its %s, so it may or may not have been applied", outcomeUnknown)
+				st = chunkMaybeApplied
+			}
+			return fail(i, exitRefused, eb, cause, st)
 		}
 		agg.Position = rep.Position
 		agg.DryRun = agg.DryRun || rep.DryRun
@@ -534,7 +540,7 @@ func (opts *importOpts) retryPolicy(name, what string, e env) retryPolicy {
 // unavailable is sent again as retry allows (the zero policy: never).
 func sendBody(ctx context.Context, o op, body []byte, id string, nc *nats.Conn, g *globals, e env, argv []string, retry retryPolicy) error {
 	c := client.New(nc).WithTimeout(g.timeout)
-	raw, err := requestRetrying(ctx, c, subjectOf(o), body, g.timeout, retry)
+	raw, _, err := requestRetrying(ctx, c, subjectOf(o), body, g.timeout, retry)
 	if err != nil {
 		if id != "" && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
 			fmt.Fprintf(e.stderr, "roster: %s: no reply within %s; it may or may not have been applied.\n"+
@@ -543,5 +549,10 @@ func sendBody(ctx context.Context, o op, body []byte, id string, nc *nats.Conn, 
 		}
 		return err
 	}
-	return exitWith(show(o.Name, o.Query, raw, g.json, e.stdout, e.stderr))
+	code := show(o.Name, o.Query, raw, g.json, e.stdout, e.stderr)
+	if id != "" && !o.Query && busyRefusal(raw) != nil {
+		fmt.Fprintf(e.stderr, "roster: %s: the server is busy or stopping. Retry with the same command id (applied at most once):\n  %s\n",
+			o.Name, retryLine(argv, id))
+	}
+	return exitWith(code)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -11,11 +12,12 @@ import (
 	"roster/client"
 )
 
-// Retrying a busy server. A command refused with code unavailable changed nothing: the server
+// Retrying a busy server. A command refused with code unavailable was not taken: the server
 // was stopping, or a bound of its queues or of the big appends in flight was reached (README,
-// Limits). roster import sends such a command again, with the same body and command id, after
-// a growing wait; anything else (an answer, another refusal, no reply in time) ends the
-// attempts at once.
+// Limits); or its outcome is unknown (the server stopped while it was being written: the
+// refusal says "outcome unknown"). Either way the same command id applies it at most once, so
+// roster import sends it again, with the same body and command id, after a growing wait;
+// anything else (an answer, another refusal, no reply in time) ends the attempts at once.
 const (
 	defaultRetries = 5
 	maxRetries     = 20
@@ -30,6 +32,10 @@ type retryPolicy struct {
 	// notify is told of each retry before its wait: its number (from 1), the refusal, the wait.
 	notify func(n int, refusal *client.ErrorBody, wait time.Duration)
 }
+
+// outcomeUnknown is how the server's unavailable refusals say that the command may have been
+// applied (eventstore: an append cut short by a stop or a deadline).
+const outcomeUnknown = "outcome unknown"
 
 // busyError carries a reply refused unavailable to the retry loop.
 type busyError struct {
@@ -50,8 +56,9 @@ func busyRefusal(raw []byte) *client.ErrorBody {
 
 // requestRetrying sends body on subject, each attempt with its own timeout, and sends it again
 // while the reply is a busy refusal, as p allows. It returns the last reply, refused or not,
-// or the error of the attempt that got none.
-func requestRetrying(ctx context.Context, c *client.Client, subject string, body []byte, timeout time.Duration, p retryPolicy) ([]byte, error) {
+// or the error of the attempt that got none; uncertain says that an attempt was refused with
+// its outcome unknown, so that a failure in the end cannot say the command was not applied.
+func requestRetrying(ctx context.Context, c *client.Client, subject string, body []byte, timeout time.Duration, p retryPolicy) (raw []byte, uncertain bool, err error) {
 	attempt := func() ([]byte, error) {
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -60,13 +67,14 @@ func requestRetrying(ctx context.Context, c *client.Client, subject string, body
 			return nil, backoff.Permanent(err)
 		}
 		if refusal := busyRefusal(raw); refusal != nil {
+			uncertain = uncertain || strings.Contains(refusal.Message, outcomeUnknown)
 			return raw, &busyError{raw: raw, refusal: refusal}
 		}
 		return raw, nil
 	}
 	waits := &backoff.ExponentialBackOff{InitialInterval: retryFirst, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: retryMaxWait}
 	n := 0
-	raw, err := backoff.Retry(ctx, attempt, backoff.WithBackOff(waits), backoff.WithMaxTries(uint(p.retries)+1),
+	raw, err = backoff.Retry(ctx, attempt, backoff.WithBackOff(waits), backoff.WithMaxTries(uint(p.retries)+1),
 		backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, wait time.Duration) {
 			n++
 			var busy *busyError
@@ -75,10 +83,10 @@ func requestRetrying(ctx context.Context, c *client.Client, subject string, body
 			}
 		}))
 	if busy := (*busyError)(nil); errors.As(err, &busy) {
-		return busy.raw, nil // the retries are spent: the last refusal is the answer
+		return busy.raw, uncertain, nil // the retries are spent: the last refusal is the answer
 	}
 	if perm := (*backoff.PermanentError)(nil); errors.As(err, &perm) {
 		err = perm.Unwrap() // the last attempt's own error, when it was also the last allowed
 	}
-	return raw, err
+	return raw, uncertain, err
 }

@@ -170,3 +170,67 @@ func TestImportRetriesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// A refusal whose outcome is unknown (the server stopped while the chunk was being written)
+// followed by a failure to reach the server leaves the chunk's fate unknown: the run says it
+// may or may not have been applied, never that it was not.
+func TestImportRetryAfterUnknownOutcome(t *testing.T) {
+	ie := newImportEnv(t)
+	ns, nc := natstest.StartForTest(t)
+	upstream, err := nats.Connect(ie.d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(upstream.Close)
+	subject := client.CommandPrefix + client.CmdImportMembers
+	var sub *nats.Subscription
+	sub, err = nc.Subscribe(subject, func(m *nats.Msg) {
+		var meta client.Meta
+		_ = json.Unmarshal(m.Data, &meta)
+		if meta.CommandID == "gone-2" {
+			// The server goes away: this refusal is its last answer.
+			_ = m.Respond([]byte(`{"ok":false,"error":{"code":"unavailable","message":"append to org:acme: outcome unknown (a repeat with the same command id is safe): context canceled"}}`))
+			_ = sub.Unsubscribe()
+			return
+		}
+		rep, err := upstream.Request(subject, m.Data, 30*time.Second)
+		if err != nil {
+			t.Errorf("relay: %v", err)
+			return
+		}
+		_ = m.Respond(rep.Data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := ie.file("members.csv", memberCSV(0, 6))
+	r := ie.rosterAt(ns.ClientURL(), "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--chunk-rows", "2", "--command-id", "gone")
+	if r.code == 0 {
+		t.Fatalf("exit 0\nstderr %s", r.stderr)
+	}
+	for _, want := range []string{"retry 1 of 5", "it may or may not have been applied", "chunk 1 is applied, chunk 3 is not"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "chunk 2 is not") || strings.Contains(r.stderr, "chunks 2–3 are not") {
+		t.Fatalf("chunk 2 said not applied:\n%s", r.stderr)
+	}
+}
+
+// An import that fits one command and is still refused unavailable ends with the line that
+// retries it with the same command id.
+func TestImportOneCommandBusyPrintsRetryLine(t *testing.T) {
+	ie := newImportEnv(t)
+	f := newBusyFront(t, ie, func(string, int) bool { return true })
+	path := ie.file("members.csv", memberCSV(0, 2))
+	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+		"--command-id", "solo", "--retries", "0")
+	if r.code != exitRefused || !strings.Contains(r.stderr, "Retry with the same command id") || !strings.Contains(r.stderr, "--command-id solo") {
+		t.Fatalf("exit %d\nstderr %s", r.code, r.stderr)
+	}
+}

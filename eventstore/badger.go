@@ -365,6 +365,9 @@ func (s *BadgerStore) recover() (uint64, error) {
 	head := last
 	switch {
 	case hasHeadKey && headAt < last:
+		if err := s.checkUncommitted(headAt); err != nil {
+			return 0, err
+		}
 		n, err := s.dropUncommitted(headAt)
 		if err != nil {
 			return 0, fmt.Errorf("remove the uncommitted records after the head %d: %w", headAt, err)
@@ -498,6 +501,45 @@ func decodeHead(v []byte) (uint64, error) {
 
 // dropUnit is how many uncommitted records one transaction of dropUncommitted removes.
 const dropUnit = 512
+
+// checkUncommitted checks, before the records beyond the head key are dropped, that none of
+// them was committed: an append's tail writes its stream's version with the head key, so a
+// record beyond the head key whose stream's version already counts it was committed, and the
+// head key is what is damaged (lowered or restored from elsewhere). Dropping would delete
+// acknowledged records. It reads the records beyond the head key until it finds one.
+func (s *BadgerStore) checkUncommitted(head uint64) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}})
+		defer it.Close()
+		for it.Seek(eventKey(head + 1)); it.Valid(); it.Next() {
+			item := it.Item()
+			pos := binary.BigEndian.Uint64(item.Key()[1:])
+			var r Record
+			if err := itemValue(item, func(v []byte) error { return decodeRecordAt(v, pos, &r) }); err != nil {
+				continue // a record cut short is not committed
+			}
+			vitem, err := txn.Get(versionKey(r.Stream))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read version of %s: %w", r.Stream, err)
+			}
+			var version uint64
+			_ = itemValue(vitem, func(v []byte) error {
+				if len(v) == 8 {
+					version = binary.BigEndian.Uint64(v)
+				}
+				return nil
+			})
+			if version >= r.Version {
+				return fmt.Errorf("%w: the head key says %d, but record %d beyond it (stream %s version %d) was committed: its stream's version is %d; the head key is damaged, and dropping the records beyond it would delete acknowledged ones",
+					ErrCorruptLog, head, pos, r.Stream, r.Version, version)
+			}
+		}
+		return nil
+	})
+}
 
 // dropUncommitted removes every record after head, with its stream key when that still
 // points at it, a chunk per transaction (a removal cut short runs again at the next open),

@@ -636,3 +636,46 @@ func TestMovedRecordsAreRefusedOnRead(t *testing.T) {
 		})
 	}
 }
+
+// A head key lowered below committed records (damage to the data dir) is refused at open, and
+// the records beyond it stay on disk: taking them for an append cut short before its commit
+// deleted acknowledged records.
+func TestLoweredHeadKeyIsRefused(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	s, err := OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, AppendRequest{Stream: "org-a", Events: events(t, 4)})
+	mustAppend(t, s, AppendRequest{Stream: "org-b", Events: events(t, 4)})
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(headKey(), u64(6)) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+	if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "head key") {
+		t.Fatalf("open: %v; want ErrCorruptLog naming the head key", err)
+	}
+	// The records are all still there: put the head key back and the log opens whole.
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(headKey(), u64(8)) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenBadger(dir, BadgerOptions{StagedReply: testReply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if recs, err := s.Read(ctx, 1, 100); err != nil || len(recs) != 8 {
+		t.Fatalf("read: %d records, %v; want 8", len(recs), err)
+	}
+}

@@ -122,6 +122,9 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 		return nil, false, err
 	}
 	defer release()
+	// Records up to the head readers see are whole: their appends' tails, which store the
+	// command replies, are committed (a staged append's slices are not, until it is whole).
+	whole := s.head.value()
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
@@ -140,6 +143,9 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 					if err := decodeRecordAt(v, binary.BigEndian.Uint64(k[1:]), &r); err != nil {
 						return fmt.Errorf("%s: %w", keyName(k), err)
 					}
+					if r.CommandID != "" && r.Position <= whole {
+						return checkCommandKept(txn, r)
+					}
 				}
 				return nil
 			}); err != nil {
@@ -150,4 +156,19 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 		return nil
 	})
 	return next, done, err
+}
+
+// checkCommandKept checks that the command a record carries has its stored reply: without it
+// a repeat of the command id would be decided and appended again (a deleted key, a log
+// restored in part). The recovery from the stream stores it again (an empty reply).
+func checkCommandKept(txn *badger.Txn, r Record) error {
+	_, err := txn.Get(commandKey(r.Stream, r.CommandID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("%w: record %d carries command %s of stream %s, whose stored reply is missing: a repeat of it would be applied again",
+			ErrCorruptLog, r.Position, r.CommandID, r.Stream)
+	}
+	if err != nil {
+		return fmt.Errorf("read the reply of command %s of stream %s: %w", r.CommandID, r.Stream, err)
+	}
+	return nil
 }

@@ -140,3 +140,34 @@ func BenchmarkReadValueLog(b *testing.B) {
 		})
 	}
 }
+
+// A command's stored reply deleted (damage to the data dir) is found by the checksum pass:
+// without it a repeat of the command id would be decided and appended again, while the log's
+// records say the command was applied.
+func TestValuePassFindsACommandWithoutItsReply(t *testing.T) {
+	ctx := testCtx(t)
+	s, err := OpenBadger(t.TempDir(), BadgerOptions{StagedReply: testReply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	withID := func(id string, n int) []Record {
+		evs := events(t, n)
+		for i := range evs {
+			evs[i].CommandID = id
+		}
+		return evs
+	}
+	mustAppend(t, s, AppendRequest{Stream: "org-a", CommandID: "add-1", Events: withID("add-1", 2)})
+	mustAppend(t, s, AppendRequest{Stream: "org-b", CommandID: "add-2", Events: withID("add-2", 1)})
+	if err := s.VerifyValues(ctx); err != nil {
+		t.Fatalf("pass over a whole log: %v", err)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(commandKey("org-b", "add-2")) }); err != nil {
+		t.Fatal(err)
+	}
+	err = s.VerifyValues(ctx)
+	if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "add-2") {
+		t.Fatalf("pass: %v; want ErrCorruptLog naming command add-2", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -189,14 +190,50 @@ func verifyFile(path string) (client.ChainReport, error) {
 func verifyDataDir(ctx context.Context, dir string, from uint64) (client.ChainReport, error) {
 	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.AppendReplyOf})
 	if err != nil {
-		return client.ChainReport{}, fmt.Errorf("verify: open the log (is rosterd running on it?): %w", err)
+		if strings.Contains(err.Error(), "directory lock") {
+			return client.ChainReport{}, fmt.Errorf("verify: open the log (is rosterd running on it? stop it first): %w", err)
+		}
+		return client.ChainReport{}, fmt.Errorf("verify: open the log: %w", err)
 	}
 	defer s.Close()
 	rep, err := s.Verify(ctx, from)
 	if err != nil && rep.OK() {
 		return client.ChainReport{}, fmt.Errorf("verify: %w", err)
 	}
+	if rep.OK() {
+		if rep, err = checkMarker(ctx, s, rep); err != nil {
+			return client.ChainReport{}, fmt.Errorf("verify: %w", err)
+		}
+	}
 	return toChainReport(rep), nil
+}
+
+// checkMarker holds a chain that verified against the log's verified marker, as rosterd's
+// start does: a log whose head is behind the position verified before lost its last records,
+// and one whose record there has another hash was altered, however whole its chain is now.
+func checkMarker(ctx context.Context, s *eventstore.BadgerStore, rep eventstore.Report) (eventstore.Report, error) {
+	m, err := s.VerifiedMarker()
+	if err != nil || m.Position == 0 {
+		return rep, err
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if m.Position > head {
+		rep.BadPosition = head + 1
+		rep.Reason = fmt.Sprintf("log head is %d but position %d was verified before (records lost)", head, m.Position)
+		return rep, nil
+	}
+	recs, err := s.Read(ctx, m.Position, 1)
+	if err != nil || len(recs) != 1 {
+		return rep, fmt.Errorf("read the verified position %d: %w", m.Position, err)
+	}
+	if m.Hash != "" && recs[0].Hash != m.Hash {
+		rep.BadPosition = m.Position
+		rep.Reason = fmt.Sprintf("the record at %d has another hash than the one verified there before: altered", m.Position)
+	}
+	return rep, nil
 }
 
 // backupCommand: roster backup --out FILE [--up-to N] copies the running rosterd's log.

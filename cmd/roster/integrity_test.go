@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
 
 	"roster/domain"
 	"roster/eventstore"
@@ -115,5 +118,49 @@ func TestBackupRestoreVerifyCommands(t *testing.T) {
 	var vo, ve bytes.Buffer
 	if code := run([]string{"verify", "--file", bad}, &vo, &ve); code != exitChainBroken || !strings.Contains(vo.String(), "BROKEN at position 7") {
 		t.Fatalf("verify of an altered backup: exit %d %s %s", code, vo.String(), ve.String())
+	}
+}
+
+// verify --data-dir holds the log against its verified marker, as rosterd's start does: a
+// log that lost its last record has a whole chain, but the position verified before is gone.
+func TestVerifyDataDirFindsLostLastRecord(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := daemon.Start(ctx, daemon.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, d.URL, "CreateOrganization", "--org-id", "acme", "--kind", "team", "--preset", "neptune", "--actor", "ana")
+	for i := range 3 {
+		mustRun(t, d.URL, "AddOrgMember", "--org-id", "acme", "--actor", "ana", "--user-id", fmt.Sprintf("u%d", i))
+	}
+	head, err := d.Store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	verify := func() (int, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"verify", "--data-dir", dir}, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, out := verify(); code != 0 {
+		t.Fatalf("verify of a whole data dir: exit %d %s", code, out)
+	}
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "log")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 9)
+	key[0] = 'e' // the log's record key: 'e' and the position, big-endian
+	binary.BigEndian.PutUint64(key[1:], head)
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := verify(); code != exitChainBroken || !strings.Contains(out, "verified before") {
+		t.Fatalf("verify after the last record was lost: exit %d %s", code, out)
 	}
 }

@@ -1352,7 +1352,8 @@ func (s *BadgerStore) Read(ctx context.Context, from uint64, limit int) ([]Recor
 	return recs, nil
 }
 
-// read returns the records from..min(head, from+limit-1).
+// read returns the records from..min(head, from+limit-1). With an error it also returns the
+// records read whole before the one that failed.
 func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uint64) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -1399,9 +1400,9 @@ func (s *BadgerStore) read(ctx context.Context, from uint64, limit int, head uin
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, ErrCorruptLog) {
 			// Anything that stops a read of the log inside the head is damage.
-			return nil, fmt.Errorf("%w: %w", ErrCorruptLog, err)
+			err = fmt.Errorf("%w: %w", ErrCorruptLog, err)
 		}
-		return nil, err
+		return recs, err // the records read whole before it, for Scan to hand on first
 	}
 	return recs, nil
 }
@@ -1416,13 +1417,13 @@ func (s *BadgerStore) Scan(ctx context.Context, from uint64, fn func(Record) err
 	}
 	for from <= head {
 		recs, err := s.read(ctx, from, scanChunk, head)
-		if err != nil {
-			return &StoreError{Op: "scan", Err: s.noteCorrupt(err)}
-		}
-		for _, r := range recs {
+		for _, r := range recs { // with an error: those before the damage, each whole
 			if err := fn(r); err != nil {
 				return err
 			}
+		}
+		if err != nil {
+			return &StoreError{Op: "scan", Err: s.noteCorrupt(err)}
 		}
 		from += uint64(len(recs))
 	}

@@ -679,3 +679,28 @@ func TestLoweredHeadKeyIsRefused(t *testing.T) {
 		t.Fatalf("read: %d records, %v; want 8", len(recs), err)
 	}
 }
+
+// A record deleted from the middle of the log (damage to the data dir) is reported at its
+// position by the chain check, with the records before it counted good, and a scan hands on
+// the whole records before it before its error.
+func TestMissingRecordIsReportedWhereItIs(t *testing.T) {
+	ctx := testCtx(t)
+	s, err := OpenBadger(t.TempDir(), BadgerOptions{StagedReply: testReply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustAppend(t, s, AppendRequest{Stream: "org-a", Events: events(t, 5)})
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(eventKey(3)) }); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := s.Verify(ctx, 1)
+	if rep.OK() || rep.BadPosition != 3 || rep.Checked != 2 {
+		t.Fatalf("verify: bad at %d after %d good (%s); want bad at 3 after 2", rep.BadPosition, rep.Checked, rep.Reason)
+	}
+	var seen []uint64
+	err = s.Scan(ctx, 1, func(r Record) error { seen = append(seen, r.Position); return nil })
+	if !errors.Is(err, ErrCorruptLog) || len(seen) != 2 || seen[1] != 2 {
+		t.Fatalf("scan: %v after %v; want ErrCorruptLog after 1 and 2", err, seen)
+	}
+}

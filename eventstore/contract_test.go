@@ -147,6 +147,12 @@ func assertLogConsistent(t *testing.T, s Store) []Record {
 		}
 		assertRecords(t, got, recs)
 	}
+	if b, ok := s.(*BadgerStore); ok {
+		// The background pass finds it whole too: every record indexed, every command with its reply.
+		if err := b.VerifyValues(ctx); err != nil {
+			t.Fatalf("checksum pass: %v", err)
+		}
+	}
 	return all
 }
 
@@ -160,7 +166,7 @@ func contractAppendAndRead(t *testing.T, s Store) {
 	}
 	in := events(t, 3)
 	in[1].CommandID, in[1].CorrelationID = "cmd-x", "corr-y"
-	res := mustAppend(t, s, AppendRequest{Stream: "org-a", Events: in})
+	res := mustAppend(t, s, AppendRequest{Stream: "org-a", CommandID: "cmd-x", Events: in})
 	if len(res.Records) != 3 {
 		t.Fatalf("stored %d records", len(res.Records))
 	}
@@ -228,6 +234,8 @@ func contractInvalidRequests(t *testing.T, s Store) {
 		{Stream: "org-a", Events: []Record{{Type: "NoID"}}},
 		{Stream: "org-a", Events: []Record{{ID: "x"}}},
 		{Stream: "org-a", Events: []Record{{ID: "x", Type: "T", Stream: "org-b"}}},
+		{Stream: "org-a", Events: []Record{{ID: "x", Type: "T", CommandID: "c2"}}},                  // a command the append does not store
+		{Stream: "org-a", CommandID: "c1", Events: []Record{{ID: "x", Type: "T", CommandID: "c2"}}}, // another command's
 		{Stream: "org-a", Events: []Record{{ID: "x", Type: "T", Data: json.RawMessage("{nope")}}},
 	}
 	for i, req := range bad {

@@ -54,6 +54,9 @@ func TestV1FixtureOpensAndReads(t *testing.T) {
 	if _, ok, err := s.CommandReply(ctx, "org-acme", "add-acme-3"); err != nil || !ok {
 		t.Fatalf("command reply of add-acme-3: %v %v", ok, err)
 	}
+	if err := s.VerifyValues(ctx); err != nil {
+		t.Fatalf("checksum pass: %v", err)
+	}
 }
 
 // The format-3 log written by the code before staged appends (testdata/v3log, TestGenerateFixture)
@@ -86,5 +89,10 @@ func TestV3FixtureMigratesByItsVersion(t *testing.T) {
 	}
 	if v, _ := s.StreamVersion(ctx, "org-globex"); v != 15 {
 		t.Fatalf("org-globex at version %d, want 15", v)
+	}
+	// The background pass finds the migrated log whole: every record indexed at its stream and
+	// version, every command with its stored reply.
+	if err := s.VerifyValues(ctx); err != nil {
+		t.Fatalf("checksum pass: %v", err)
 	}
 }

@@ -194,6 +194,11 @@ func validateRequest(req AppendRequest) error {
 		if ev.Stream != "" && ev.Stream != req.Stream {
 			errs = append(errs, fmt.Errorf("event %d: stream %q differs from the request's %q", i, ev.Stream, req.Stream))
 		}
+		// The log keeps a command's reply per append: an event naming a command this append
+		// does not store would be a command applied whose repeat is not recognised.
+		if ev.CommandID != "" && ev.CommandID != req.CommandID {
+			errs = append(errs, fmt.Errorf("event %d: command id %q differs from the request's %q", i, ev.CommandID, req.CommandID))
+		}
 		if len(ev.Data) > 0 && !json.Valid(ev.Data) {
 			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
 		}

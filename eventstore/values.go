@@ -143,8 +143,13 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 					if err := decodeRecordAt(v, binary.BigEndian.Uint64(k[1:]), &r); err != nil {
 						return fmt.Errorf("%s: %w", keyName(k), err)
 					}
-					if r.CommandID != "" && r.Position <= whole {
-						return checkCommandKept(txn, r)
+					if r.Position <= whole {
+						if err := checkIndexed(txn, r); err != nil {
+							return err
+						}
+						if r.CommandID != "" {
+							return checkCommandKept(txn, r)
+						}
 					}
 				}
 				return nil
@@ -156,6 +161,26 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 		return nil
 	})
 	return next, done, err
+}
+
+// checkIndexed checks that the stream index names the record at its stream and version: a
+// stream key deleted or repointed would make an organization's load miss the record or read
+// another in its place, and a version key lowered with it would let the next append take the
+// record's version again.
+func checkIndexed(txn *badger.Txn, r Record) error {
+	item, err := txn.Get(streamKey(r.Stream, r.Version))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("%w: record %d is %s version %d, which the stream index does not hold", ErrCorruptLog, r.Position, r.Stream, r.Version)
+	}
+	if err != nil {
+		return fmt.Errorf("read stream %s at version %d: %w", r.Stream, r.Version, err)
+	}
+	return itemValue(item, func(v []byte) error {
+		if len(v) != 8 || binary.BigEndian.Uint64(v) != r.Position {
+			return fmt.Errorf("%w: record %d is %s version %d, but the stream index names another record for it", ErrCorruptLog, r.Position, r.Stream, r.Version)
+		}
+		return nil
+	})
 }
 
 // checkCommandKept checks that the command a record carries has its stored reply: without it

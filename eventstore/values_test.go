@@ -171,3 +171,31 @@ func TestValuePassFindsACommandWithoutItsReply(t *testing.T) {
 		t.Fatalf("pass: %v; want ErrCorruptLog naming command add-2", err)
 	}
 }
+
+// A stream key deleted in the middle of a stream, or repointed, is found by the checksum pass:
+// an organization's load would miss the record or read another in its place.
+func TestValuePassFindsARecordTheStreamIndexLacks(t *testing.T) {
+	for name, damage := range map[string]func(txn *badger.Txn) error{
+		"deleted":   func(txn *badger.Txn) error { return txn.Delete(streamKey("org-a", 2)) },
+		"repointed": func(txn *badger.Txn) error { return txn.Set(streamKey("org-a", 2), u64(3)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			s, err := OpenBadger(t.TempDir(), BadgerOptions{StagedReply: testReply})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			mustAppend(t, s, AppendRequest{Stream: "org-a", Events: events(t, 3)})
+			if err := s.VerifyValues(ctx); err != nil {
+				t.Fatalf("pass over a whole log: %v", err)
+			}
+			if err := s.db.Update(damage); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.VerifyValues(ctx); !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "record 2") {
+				t.Fatalf("pass: %v; want ErrCorruptLog naming record 2", err)
+			}
+		})
+	}
+}

@@ -14,10 +14,9 @@ import (
 )
 
 // busyFront stands on a NATS server of its own between the CLI and a real rosterd (ie): it
-// answers ImportMembers with the refusal rosterd gives when its big appends in flight are at
-// their limit (unavailable, nothing changed) as long as refuse says so for that command id
-// and its attempt, and relays every other request to rosterd. It records each command id
-// it was sent, in order.
+// answers ImportMembers with the refusal its rule gives for the command id and attempt (from
+// 0), and relays every other request to rosterd; after a refusal the rule may make it go away
+// (no responders from then on). It records each command id it was sent, in order.
 type busyFront struct {
 	url    string
 	mu     sync.Mutex
@@ -25,7 +24,24 @@ type busyFront struct {
 	bodies map[string][]byte
 }
 
-func newBusyFront(t *testing.T, ie *importEnv, refuse func(id string, attempt int) bool) *busyFront {
+// frontRule is a busyFront's answer to an attempt: a refusal body ("" relays it to rosterd), and
+// whether the front goes away after giving it.
+type frontRule func(id string, attempt int) (refusal string, gone bool)
+
+// busyRefusalBody is rosterd's refusal when its big appends in flight are at their limit.
+const busyRefusalBody = `{"ok":false,"error":{"code":"unavailable","message":"4 big appends are staged or waiting (the limit is 4); retry"}}`
+
+// busyWhen refuses as a busy rosterd whenever refuse says so.
+func busyWhen(refuse func(id string, attempt int) bool) frontRule {
+	return func(id string, attempt int) (string, bool) {
+		if refuse(id, attempt) {
+			return busyRefusalBody, false
+		}
+		return "", false
+	}
+}
+
+func newBusyFront(t *testing.T, ie *importEnv, rule frontRule) *busyFront {
 	t.Helper()
 	ns, nc := natstest.StartForTest(t)
 	upstream, err := nats.Connect(ie.d.URL)
@@ -35,7 +51,8 @@ func newBusyFront(t *testing.T, ie *importEnv, refuse func(id string, attempt in
 	t.Cleanup(upstream.Close)
 	f := &busyFront{url: ns.ClientURL(), bodies: map[string][]byte{}}
 	subject := client.CommandPrefix + client.CmdImportMembers
-	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
+	var sub *nats.Subscription
+	sub, err = nc.Subscribe(subject, func(m *nats.Msg) {
 		var meta client.Meta
 		if err := json.Unmarshal(m.Data, &meta); err != nil {
 			t.Errorf("request: %v", err)
@@ -54,8 +71,11 @@ func newBusyFront(t *testing.T, ie *importEnv, refuse func(id string, attempt in
 		}
 		f.bodies[meta.CommandID] = m.Data
 		f.mu.Unlock()
-		if refuse(meta.CommandID, attempt) {
-			_ = m.Respond([]byte(`{"ok":false,"error":{"code":"unavailable","message":"4 big appends are staged or waiting (the limit is 4); retry"}}`))
+		if refusal, gone := rule(meta.CommandID, attempt); refusal != "" {
+			_ = m.Respond([]byte(refusal))
+			if gone {
+				_ = sub.Unsubscribe()
+			}
 			return
 		}
 		rep, err := upstream.Request(subject, m.Data, 30*time.Second)
@@ -64,7 +84,8 @@ func newBusyFront(t *testing.T, ie *importEnv, refuse func(id string, attempt in
 			return
 		}
 		_ = m.Respond(rep.Data)
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
@@ -88,9 +109,9 @@ func (f *busyFront) roster(ie *importEnv, args ...string) cliResult {
 // taken; every row is imported once and the run succeeds.
 func TestImportRetriesBusyRefusals(t *testing.T) {
 	ie := newImportEnv(t)
-	f := newBusyFront(t, ie, func(id string, attempt int) bool {
+	f := newBusyFront(t, ie, busyWhen(func(id string, attempt int) bool {
 		return (id == "busy-2" && attempt < 1) || (id == "busy-3" && attempt < 2)
-	})
+	}))
 	path := ie.file("members.csv", memberCSV(0, 5))
 	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--chunk-rows", "2", "--command-id", "busy")
@@ -117,7 +138,7 @@ func TestImportRetriesBusyRefusals(t *testing.T) {
 // An import that fits one command is retried too; with --quiet the retries are not told.
 func TestImportRetriesOneCommand(t *testing.T) {
 	ie := newImportEnv(t)
-	f := newBusyFront(t, ie, func(id string, attempt int) bool { return attempt < 2 })
+	f := newBusyFront(t, ie, busyWhen(func(id string, attempt int) bool { return attempt < 2 }))
 	path := ie.file("members.csv", memberCSV(0, 3))
 	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--command-id", "one", "--quiet")
@@ -139,7 +160,7 @@ func TestImportRetriesOneCommand(t *testing.T) {
 // that chunk with the resume line, and nothing of it is applied. --retries 0 sends once.
 func TestImportRetriesAreBounded(t *testing.T) {
 	ie := newImportEnv(t)
-	f := newBusyFront(t, ie, func(id string, attempt int) bool { return id != "spent-1" })
+	f := newBusyFront(t, ie, busyWhen(func(id string, attempt int) bool { return id != "spent-1" }))
 	path := ie.file("members.csv", memberCSV(0, 4))
 	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--chunk-rows", "2", "--command-id", "spent", "--retries", "2")
@@ -157,7 +178,7 @@ func TestImportRetriesAreBounded(t *testing.T) {
 		t.Fatalf("%d invitations, want the first chunk's 2", n)
 	}
 
-	f = newBusyFront(t, ie, func(string, int) bool { return true })
+	f = newBusyFront(t, ie, busyWhen(func(string, int) bool { return true }))
 	r = f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--command-id", "never", "--retries", "0")
 	if r.code != exitRefused || strings.Join(f.commandIDs(), " ") != "never" {
@@ -176,38 +197,14 @@ func TestImportRetriesAreBounded(t *testing.T) {
 // may or may not have been applied, never that it was not.
 func TestImportRetryAfterUnknownOutcome(t *testing.T) {
 	ie := newImportEnv(t)
-	ns, nc := natstest.StartForTest(t)
-	upstream, err := nats.Connect(ie.d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(upstream.Close)
-	subject := client.CommandPrefix + client.CmdImportMembers
-	var sub *nats.Subscription
-	sub, err = nc.Subscribe(subject, func(m *nats.Msg) {
-		var meta client.Meta
-		_ = json.Unmarshal(m.Data, &meta)
-		if meta.CommandID == "gone-2" {
-			// The server goes away: this refusal is its last answer.
-			_ = m.Respond([]byte(`{"ok":false,"error":{"code":"unavailable","message":"append to org:acme: outcome unknown (a repeat with the same command id is safe): context canceled"}}`))
-			_ = sub.Unsubscribe()
-			return
+	f := newBusyFront(t, ie, func(id string, _ int) (string, bool) {
+		if id == "gone-2" { // the server goes away: this refusal is its last answer
+			return `{"ok":false,"error":{"code":"unavailable","message":"append to org:acme: outcome unknown (a repeat with the same command id is safe): context canceled"}}`, true
 		}
-		rep, err := upstream.Request(subject, m.Data, 30*time.Second)
-		if err != nil {
-			t.Errorf("relay: %v", err)
-			return
-		}
-		_ = m.Respond(rep.Data)
+		return "", false
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	path := ie.file("members.csv", memberCSV(0, 6))
-	r := ie.rosterAt(ns.ClientURL(), "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
+	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--chunk-rows", "2", "--command-id", "gone")
 	if r.code == 0 {
 		t.Fatalf("exit 0\nstderr %s", r.stderr)
@@ -226,7 +223,7 @@ func TestImportRetryAfterUnknownOutcome(t *testing.T) {
 // retries it with the same command id.
 func TestImportOneCommandBusyPrintsRetryLine(t *testing.T) {
 	ie := newImportEnv(t)
-	f := newBusyFront(t, ie, func(string, int) bool { return true })
+	f := newBusyFront(t, ie, busyWhen(func(string, int) bool { return true }))
 	path := ie.file("members.csv", memberCSV(0, 2))
 	r := f.roster(ie, "import", "--org-id", "acme", "--project-id", "p1", "--actor", "ana", "--csv", "@"+path,
 		"--command-id", "solo", "--retries", "0")

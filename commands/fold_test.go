@@ -54,3 +54,55 @@ func TestLoadOrgRefusesAStreamOutOfOrder(t *testing.T) {
 		t.Fatalf("load of a whole stream: %v, members %v", err, st)
 	}
 }
+
+// A log restored from a backup or recovered from the stream keeps its commands' ids but not
+// their replies: a repeat of such a command is answered with a reply rebuilt from its events
+// (API.md: a repeat returns the first reply), not an empty body, and nothing is appended.
+func TestRepeatAfterRestoreGetsAReply(t *testing.T) {
+	ctx := context.Background()
+	presets := domain.MustLoadPresets()
+	original := eventstore.NewMemory()
+	first, err := commands.New(commands.Config{Presets: presets, Store: original})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, body string }{
+		{"CreateOrganization", `{"org_id":"acme","kind":"team","preset":"ica","actor":"ana","actor_email":"ana@x.test","name":"Acme","command_id":"c1"}`},
+		{"AddOrgMember", `{"org_id":"acme","actor":"ana","user_id":"bob","command_id":"add-bob"}`},
+	} {
+		if reply, code := first.Execute(ctx, c.name, []byte(c.body)); code != "" {
+			t.Fatalf("%s: %s %s", c.name, code, reply)
+		}
+	}
+	// The restore: the same records, appended again with their command ids and no reply.
+	src, err := original.Read(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := eventstore.NewMemory()
+	for _, r := range src {
+		if _, err := restored.Append(ctx, eventstore.AppendRequest{Stream: r.Stream, ExpectedVersion: r.Version - 1, CommandID: r.CommandID,
+			Events: []eventstore.Record{r}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := commands.New(commands.Config{Presets: presets, Store: restored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, code := svc.Execute(ctx, "AddOrgMember", []byte(`{"org_id":"acme","actor":"ana","user_id":"bob","command_id":"add-bob"}`))
+	var got struct {
+		OK       bool   `json:"ok"`
+		Position uint64 `json:"position"`
+		Events   []struct {
+			Type     string `json:"type"`
+			Position uint64 `json:"position"`
+		} `json:"events"`
+	}
+	if code != "" || json.Unmarshal(reply, &got) != nil || !got.OK || got.Position != 2 || len(got.Events) != 1 || got.Events[0].Position != 2 {
+		t.Fatalf("repeat after restore: code %q reply %q", code, reply)
+	}
+	if head, _ := restored.Head(ctx); head != 2 {
+		t.Fatalf("head %d after the repeat, want 2", head)
+	}
+}

@@ -321,8 +321,11 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 		if err != nil {
 			return nil, fmt.Errorf("look up command %s: %w", meta.CommandID, err)
 		}
+		if ok && len(reply) == 0 {
+			reply, err = s.replyFromLog(ctx, stream, meta.CommandID)
+		}
 		if ok {
-			return ready(reply, nil)
+			return ready(reply, err)
 		}
 	}
 	var bulk *pace.Bulk
@@ -499,6 +502,28 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// replyFromLog rebuilds the reply of a command whose stored reply is empty: a log restored from
+// a backup or recovered from the stream keeps its commands' ids but not their replies
+// (docs/INTEGRITY.md). The reply names the command's events, read from its organization's
+// stream; its result, which only the first reply held, is empty. A command that appended no
+// event is answered ok, without a position.
+func (s *Service) replyFromLog(ctx context.Context, stream, commandID string) ([]byte, error) {
+	recs, err := s.cfg.Store.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return nil, fmt.Errorf("read the events of command %s: %w", commandID, err)
+	}
+	var mine []eventstore.Record
+	for _, r := range recs {
+		if r.CommandID == commandID {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) == 0 {
+		return []byte(`{"ok":true,"result":{}}`), nil
+	}
+	return ReplyOf([]byte("{}"), mine)
 }
 
 // afterAppend turns an append's outcome into a reply: a duplicate command returns the first

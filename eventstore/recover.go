@@ -36,7 +36,8 @@ const recoverFetchWait = 30 * time.Second
 // must carry its hashes.
 //
 // Command replies are not in the stream: after recovery a repeated command id
-// is still recognised (its events carry it) but its reply is empty.
+// is still recognised (its events carry it) but its stored reply is empty (the
+// commands rebuild one from its events).
 func RecoverFromStream(ctx context.Context, js jetstream.JetStream, cfg RelayConfig, dir string, opts BadgerOptions) (Report, error) {
 	cfg = cfg.withDefaults()
 	if err := checkEmptyDir(dir); err != nil {

@@ -139,16 +139,19 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 			k := item.Key()
 			if err := itemValue(item, func(v []byte) error {
 				if len(k) == 9 && k[0] == prefixEvent {
+					pos := binary.BigEndian.Uint64(k[1:])
 					var r Record
-					if err := decodeRecordAt(v, binary.BigEndian.Uint64(k[1:]), &r); err != nil {
-						return fmt.Errorf("%s: %w", keyName(k), err)
+					if err := decodeRecordAt(v, pos, &r); err != nil {
+						return &DamageError{Position: pos, Err: fmt.Errorf("%s: %w", keyName(k), err)}
 					}
 					if r.Position <= whole {
 						if err := checkIndexed(txn, r); err != nil {
-							return err
+							return &DamageError{Position: pos, Err: err}
 						}
 						if r.CommandID != "" {
-							return checkCommandKept(txn, r)
+							if err := checkCommandKept(txn, r); err != nil {
+								return &DamageError{Position: pos, Err: err}
+							}
 						}
 					}
 				}
@@ -162,6 +165,15 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 	})
 	return next, done, err
 }
+
+// DamageError is damage the checksum pass found at a record: its position, and what is wrong.
+type DamageError struct {
+	Position uint64
+	Err      error
+}
+
+func (e *DamageError) Error() string { return e.Err.Error() }
+func (e *DamageError) Unwrap() error { return e.Err }
 
 // checkIndexed checks that the stream index names the record at its stream and version: a
 // stream key deleted or repointed would make an organization's load miss the record or read

@@ -87,11 +87,12 @@ of a stopped rosterd on disk. Exit status 4 when a chain fails.`,
 				}
 				reports = append(reports, namedReport{"file " + file, rep})
 			case dataDir != "":
-				rep, err := verifyDataDir(cmd.Context(), dataDir, from)
+				rep, keys, err := verifyDataDir(cmd.Context(), dataDir, from)
 				if err != nil {
 					return err
 				}
-				reports = append(reports, namedReport{"log " + filepath.Join(dataDir, "log"), rep})
+				reports = append(reports, namedReport{"log " + filepath.Join(dataDir, "log"), rep},
+					namedReport{"log keys " + filepath.Join(dataDir, "log"), keys})
 			default:
 				var res client.VerifyResult
 				if err := adminCall(cmd.Context(), g, e, client.AdminVerify, client.Verify{From: from}, wait, &res); err != nil {
@@ -186,26 +187,42 @@ func verifyFile(path string) (client.ChainReport, error) {
 	return out, nil
 }
 
-// verifyDataDir checks the log of a stopped rosterd.
-func verifyDataDir(ctx context.Context, dir string, from uint64) (client.ChainReport, error) {
+// verifyDataDir checks the log of a stopped rosterd: its hash chain (against the verified
+// marker), then what rosterd's background checksum pass checks (keys: every block and value
+// readable, every record at its position and in the stream index, every command with its
+// stored reply).
+func verifyDataDir(ctx context.Context, dir string, from uint64) (chain, keys client.ChainReport, err error) {
 	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.AppendReplyOf})
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
-			return client.ChainReport{}, fmt.Errorf("verify: open the log (is rosterd running on it? stop it first): %w", err)
+			return chain, keys, fmt.Errorf("verify: open the log (is rosterd running on it? stop it first): %w", err)
 		}
-		return client.ChainReport{}, fmt.Errorf("verify: open the log: %w", err)
+		return chain, keys, fmt.Errorf("verify: open the log: %w", err)
 	}
 	defer s.Close()
 	rep, err := s.Verify(ctx, from)
 	if err != nil && rep.OK() {
-		return client.ChainReport{}, fmt.Errorf("verify: %w", err)
+		return chain, keys, fmt.Errorf("verify: %w", err)
 	}
 	if rep.OK() {
 		if rep, err = checkMarker(ctx, s, rep); err != nil {
-			return client.ChainReport{}, fmt.Errorf("verify: %w", err)
+			return chain, keys, fmt.Errorf("verify: %w", err)
 		}
 	}
-	return toChainReport(rep), nil
+	head, err := s.Head(ctx)
+	if err != nil {
+		return chain, keys, fmt.Errorf("verify: %w", err)
+	}
+	keys = client.ChainReport{OK: true, From: 1, Last: head, Checked: head}
+	if err := eventstore.VerifyTableChecksums(ctx, filepath.Join(dir, "log")); err != nil {
+		keys = client.ChainReport{From: 1, Reason: err.Error()}
+	} else if err := s.VerifyValues(ctx); err != nil {
+		keys = client.ChainReport{From: 1, Reason: err.Error()}
+		if d := (*eventstore.DamageError)(nil); errors.As(err, &d) {
+			keys.BadPosition, keys.Checked = d.Position, d.Position-1
+		}
+	}
+	return toChainReport(rep), keys, nil
 }
 
 // checkMarker holds a chain that verified against the log's verified marker, as rosterd's

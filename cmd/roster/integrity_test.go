@@ -14,6 +14,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
 	"roster/internal/daemon"
@@ -123,6 +124,8 @@ func TestBackupRestoreVerifyCommands(t *testing.T) {
 
 // verify --data-dir holds the log against its verified marker, as rosterd's start does: a
 // log that lost its last record has a whole chain, but the position verified before is gone.
+// And it checks what rosterd's background pass checks: a command whose stored reply was
+// deleted is damage, named at the record that carries it.
 func TestVerifyDataDirFindsLostLastRecord(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -132,7 +135,8 @@ func TestVerifyDataDirFindsLostLastRecord(t *testing.T) {
 	}
 	mustRun(t, d.URL, "CreateOrganization", "--org-id", "acme", "--kind", "team", "--preset", "neptune", "--actor", "ana")
 	for i := range 3 {
-		mustRun(t, d.URL, "AddOrgMember", "--org-id", "acme", "--actor", "ana", "--user-id", fmt.Sprintf("u%d", i))
+		mustRun(t, d.URL, "AddOrgMember", "--org-id", "acme", "--actor", "ana", "--user-id", fmt.Sprintf("u%d", i),
+			"--command-id", fmt.Sprintf("add-u%d", i))
 	}
 	head, err := d.Store.Head(ctx)
 	if err != nil {
@@ -144,22 +148,32 @@ func TestVerifyDataDirFindsLostLastRecord(t *testing.T) {
 		code := run([]string{"verify", "--data-dir", dir}, &out, &errb)
 		return code, out.String() + errb.String()
 	}
-	if code, out := verify(); code != 0 {
+	if code, out := verify(); code != 0 || strings.Count(out, ": ok") != 2 {
 		t.Fatalf("verify of a whole data dir: exit %d %s", code, out)
 	}
-	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "log")).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
+	damage := func(key []byte) {
+		t.Helper()
+		db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "log")).WithLogger(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The log's command key: 'c', the stream, 0, the command id.
+	damage(append(append([]byte{'c'}, commands.StreamOf("acme")+"\x00"...), "add-u1"...))
+	if code, out := verify(); code != exitChainBroken || !strings.Contains(out, "keys") || !strings.Contains(out, "BROKEN at position 3") ||
+		!strings.Contains(out, "add-u1") {
+		t.Fatalf("verify after a stored reply was deleted: exit %d %s", code, out)
 	}
 	key := make([]byte, 9)
 	key[0] = 'e' // the log's record key: 'e' and the position, big-endian
 	binary.BigEndian.PutUint64(key[1:], head)
-	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	damage(key)
 	if code, out := verify(); code != exitChainBroken || !strings.Contains(out, "verified before") {
 		t.Fatalf("verify after the last record was lost: exit %d %s", code, out)
 	}

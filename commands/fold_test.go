@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"roster/client"
 	"roster/commands"
 	"roster/domain"
 	"roster/eventstore"
@@ -104,5 +105,38 @@ func TestRepeatAfterRestoreGetsAReply(t *testing.T) {
 	}
 	if head, _ := restored.Head(ctx); head != 2 {
 		t.Fatalf("head %d after the repeat, want 2", head)
+	}
+}
+
+// ReplySpan reads the first and last event positions of the replies the service stores, in
+// the form ReplyOf writes and the form json.Marshal gave before it, and refuses anything else.
+func TestReplySpan(t *testing.T) {
+	recs := []eventstore.Record{{ID: "e\"1", Type: "MemberAdded", Position: 7}, {ID: "e2", Type: "MemberAdded", Position: 9}}
+	built, err := commands.ReplyOf([]byte(`{"user_id":"bob"}`), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marshalled, err := json.Marshal(client.CommandReply{OK: true, Position: 9, Result: json.RawMessage(`{}`),
+		Events: []client.EventRef{{ID: "e1", Type: "MemberAdded", Position: 7}, {ID: "e2", Type: "MemberAdded", Position: 9}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reply := range [][]byte{built, marshalled} {
+		if first, last, ok := commands.ReplySpan(reply); !ok || first != 7 || last != 9 {
+			t.Errorf("ReplySpan(%s) = %d, %d, %v; want 7, 9, true", reply, first, last, ok)
+		}
+	}
+	for _, reply := range []string{
+		``,
+		`{"ok":true,"position":5,"events":[],"result":{}}`, // a command that appended nothing
+		`{"ok":true,"result":{}}`,
+		`{"ok":false,"error":{"code":"invalid","message":"x"}}`,
+		`{"position":9,"ok":true,"events":[{"id":"e","type":"T","position":7}]}`,
+		`{"ok":true,"position":6,"events":[{"id":"e","type":"T","position":7}]}`, // first after last
+		`{"ok":true,"position":9,"events":[{"id":"e","type":"T","position":-7}]}`,
+	} {
+		if _, _, ok := commands.ReplySpan([]byte(reply)); ok {
+			t.Errorf("ReplySpan(%s) read a span", reply)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -488,6 +489,55 @@ func AppendReplyOf(dst, result []byte, stored []eventstore.Record) ([]byte, erro
 		b = append(b, result...)
 	}
 	return append(b, '}'), nil
+}
+
+// ReplySpan reads, from the start of a stored command reply, the positions of its first and
+// last events (the log's BadgerOptions.ReplySpan: its checksum pass checks that the records
+// carrying a command lie between them, and that the reply names that command's records). It
+// reads only the reply's first tokens, as ReplyOf writes them: ok, position, then the first
+// event's id, type and position. ok is false for anything else (a reply without events, an
+// empty one from a restored log, another shape), which the pass does not check.
+func ReplySpan(reply []byte) (first, last uint64, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(reply))
+	dec.UseNumber()
+	next := func() json.Token {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		return t
+	}
+	number := func() (uint64, bool) {
+		n, isNum := next().(json.Number)
+		if !isNum {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(n), 10, 64)
+		return v, err == nil
+	}
+	key := func(name string) bool { k, isStr := next().(string); return isStr && k == name }
+	if next() != json.Delim('{') || !key("ok") || next() != true || !key("position") {
+		return 0, 0, false
+	}
+	if last, ok = number(); !ok {
+		return 0, 0, false
+	}
+	if !key("events") || next() != json.Delim('[') || next() != json.Delim('{') {
+		return 0, 0, false
+	}
+	if !key("id") {
+		return 0, 0, false
+	}
+	if _, isStr := next().(string); !isStr || !key("type") {
+		return 0, 0, false
+	}
+	if _, isStr := next().(string); !isStr || !key("position") {
+		return 0, 0, false
+	}
+	if first, ok = number(); !ok || first > last {
+		return 0, 0, false
+	}
+	return first, last, true
 }
 
 // appendJSONString appends s as json.Marshal writes it: plain printable ASCII (ids, event

@@ -99,6 +99,10 @@ type BadgerOptions struct {
 	// append allocates little on the committer, where the collector's assist for a few
 	// megabytes held every other append) and must not alter stored.
 	StagedReply func(dst, arg []byte, stored []Record) ([]byte, error)
+	// ReplySpan reads the positions of the first and last events a stored reply names (ok false:
+	// not a reply it can read). With it the checksum pass checks that each command's records
+	// and its stored reply agree (VerifyValues); nil: it checks only that the reply exists.
+	ReplySpan func(reply []byte) (first, last uint64, ok bool)
 	// Pacer, if set, makes a staged append bulk work (package pace): its staging chunks and
 	// the group commits that chain its slices keep only the pacer's share of the time while
 	// other requests are active. Nil: a staged append is chained in every group commit.
@@ -194,6 +198,7 @@ type BadgerStore struct {
 	head *notifier
 
 	stagedReply func(dst, arg []byte, stored []Record) ([]byte, error)
+	replySpan   func(reply []byte) (first, last uint64, ok bool)
 	pacer       *pace.Pacer
 	// stagedSlots holds a token for every big append being staged or not yet answered
 	// (MaxStaged).
@@ -331,6 +336,7 @@ func openBadger(dir string, opts BadgerOptions, hooks testHooks) (*BadgerStore, 
 		unsynced: make(map[string]struct{}),
 
 		stagedReply: opts.StagedReply,
+		replySpan:   opts.ReplySpan,
 		pacer:       opts.Pacer,
 		stagedSlots: make(chan struct{}, MaxStaged),
 		beforeDrain: hooks.beforeDrain,

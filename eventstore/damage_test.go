@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -181,5 +182,118 @@ func TestMissingRecordIsReportedWhereItIs(t *testing.T) {
 	err = s.Scan(ctx, 1, func(r Record) error { seen = append(seen, r.Position); return nil })
 	if !errors.Is(err, ErrCorruptLog) || len(seen) != 2 || seen[1] != 2 {
 		t.Fatalf("scan: %v after %v; want ErrCorruptLog after 1 and 2", err, seen)
+	}
+}
+
+// testSpan reads testReply's replies (" id@position" per record) as BadgerOptions.ReplySpan.
+func testSpan(reply []byte) (first, last uint64, ok bool) {
+	for _, f := range strings.Fields(string(reply)) {
+		_, p, found := strings.Cut(f, "@")
+		if !found {
+			continue
+		}
+		var pos uint64
+		if _, err := fmt.Sscan(p, &pos); err != nil {
+			return 0, 0, false
+		}
+		if !ok {
+			first, ok = pos, true
+		}
+		last = pos
+	}
+	return first, last, ok
+}
+
+// A command's stored reply and the records that carry its id must agree (the checksum pass,
+// with BadgerOptions.ReplySpan): a reply deleted and the command applied again (the first
+// records then lie outside the new reply), a reply copied to another command id (which would
+// answer that command as applied), or replies swapped between commands are damage.
+func TestValuePassChecksRepliesAgainstTheirRecords(t *testing.T) {
+	withID := func(t *testing.T, id string, n int) AppendRequest {
+		evs := events(t, n)
+		for i := range evs {
+			evs[i].CommandID = id
+		}
+		return AppendRequest{CommandID: id, Events: evs, ReplyArg: []byte(id),
+			Reply: func(stored []Record) ([]byte, error) { return testReply(nil, []byte(id), stored) }}
+	}
+	copyValue := func(txn *badger.Txn, from, to []byte) error {
+		item, err := txn.Get(from)
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		return txn.Set(to, v)
+	}
+	for name, tc := range map[string]struct {
+		damage func(t *testing.T, s *BadgerStore) error
+		want   string
+	}{
+		"applied twice": {
+			damage: func(t *testing.T, s *BadgerStore) error {
+				if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(commandKey("org-a", "a1")) }); err != nil {
+					return err
+				}
+				req := withID(t, "a1", 1)
+				req.Stream, req.ExpectedVersion = "org-a", 2
+				_, err := s.Append(testCtx(t), req)
+				return err
+			},
+			want: "applied twice",
+		},
+		"a reply copied to another command": {
+			damage: func(t *testing.T, s *BadgerStore) error {
+				return s.db.Update(func(txn *badger.Txn) error {
+					return copyValue(txn, commandKey("org-a", "a1"), commandKey("org-a", "never-sent"))
+				})
+			},
+			want: "never-sent",
+		},
+		"replies swapped": {
+			damage: func(t *testing.T, s *BadgerStore) error {
+				return s.db.Update(func(txn *badger.Txn) error {
+					a, _ := txn.Get(commandKey("org-a", "a1"))
+					av, err := a.ValueCopy(nil)
+					if err != nil {
+						return err
+					}
+					if err := copyValue(txn, commandKey("org-b", "b1"), commandKey("org-a", "a1")); err != nil {
+						return err
+					}
+					return txn.Set(commandKey("org-b", "b1"), av)
+				})
+			},
+			want: "not one of that command's",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			s, err := OpenBadger(t.TempDir(), BadgerOptions{StagedReply: testReply, ReplySpan: testSpan})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			a1 := withID(t, "a1", 2)
+			a1.Stream = "org-a"
+			mustAppend(t, s, a1)
+			b1 := withID(t, "b1", 2)
+			b1.Stream = "org-b"
+			mustAppend(t, s, b1)
+			big := withID(t, "big", BigAppend) // a staged append: its reply names all its records
+			big.Stream, big.ExpectedVersion = "org-b", 2
+			mustAppend(t, s, big)
+			if err := s.VerifyValues(ctx); err != nil {
+				t.Fatalf("pass over a whole log: %v", err)
+			}
+			if err := tc.damage(t, s); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.VerifyValues(ctx); !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("pass: %v; want ErrCorruptLog saying %q", err, tc.want)
+			}
+		})
 	}
 }

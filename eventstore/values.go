@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -125,6 +126,7 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 	// Records up to the head readers see are whole: their appends' tails, which store the
 	// command replies, are committed (a staged append's slices are not, until it is whole).
 	whole := s.head.value()
+	spans := map[string]replySpan{} // the stored replies' spans read in this chunk, by command key
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
@@ -149,11 +151,14 @@ func (s *BadgerStore) verifyValueChunk(from []byte) (next []byte, done bool, err
 							return &DamageError{Position: pos, Err: err}
 						}
 						if r.CommandID != "" {
-							if err := checkCommandKept(txn, r); err != nil {
+							if err := s.checkCommandKept(txn, r, spans); err != nil {
 								return &DamageError{Position: pos, Err: err}
 							}
 						}
 					}
+				}
+				if len(k) > 1 && k[0] == prefixCommand {
+					return s.checkReplyNamesItsRecords(txn, k, v, whole)
 				}
 				return nil
 			}); err != nil {
@@ -195,17 +200,75 @@ func checkIndexed(txn *badger.Txn, r Record) error {
 	})
 }
 
+// replySpan is a stored reply's first and last event positions (BadgerOptions.ReplySpan); ok
+// is false for a reply the pass does not check.
+type replySpan struct {
+	first, last uint64
+	ok          bool
+}
+
 // checkCommandKept checks that the command a record carries has its stored reply: without it
 // a repeat of the command id would be decided and appended again (a deleted key, a log
-// restored in part). The recovery from the stream stores it again (an empty reply).
-func checkCommandKept(txn *badger.Txn, r Record) error {
-	_, err := txn.Get(commandKey(r.Stream, r.CommandID))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return fmt.Errorf("%w: record %d carries command %s of stream %s, whose stored reply is missing: a repeat of it would be applied again",
-			ErrCorruptLog, r.Position, r.CommandID, r.Stream)
+// restored in part). The recovery from the stream stores it again (an empty reply). With
+// BadgerOptions.ReplySpan it also checks that the record lies between the reply's first and
+// last events: one outside them is of another append with the same command id (the command
+// applied twice, its first reply lost) or the reply is another command's. spans caches the
+// replies read (a big append's reply is read once per chunk, not once per record).
+func (s *BadgerStore) checkCommandKept(txn *badger.Txn, r Record, spans map[string]replySpan) error {
+	ck := commandKey(r.Stream, r.CommandID)
+	span, seen := spans[string(ck)]
+	if !seen {
+		item, err := txn.Get(ck)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("%w: record %d carries command %s of stream %s, whose stored reply is missing: a repeat of it would be applied again",
+				ErrCorruptLog, r.Position, r.CommandID, r.Stream)
+		}
+		if err != nil {
+			return fmt.Errorf("read the reply of command %s of stream %s: %w", r.CommandID, r.Stream, err)
+		}
+		if s.replySpan != nil {
+			if err := itemValue(item, func(v []byte) error {
+				span.first, span.last, span.ok = s.replySpan(v)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("read the reply of command %s of stream %s: %w", r.CommandID, r.Stream, err)
+			}
+		}
+		spans[string(ck)] = span
 	}
-	if err != nil {
-		return fmt.Errorf("read the reply of command %s of stream %s: %w", r.CommandID, r.Stream, err)
+	if span.ok && (r.Position < span.first || r.Position > span.last) {
+		return fmt.Errorf("%w: record %d carries command %s of stream %s, but that command's stored reply names positions %d to %d: the command was applied twice, or the reply is another's",
+			ErrCorruptLog, r.Position, r.CommandID, r.Stream, span.first, span.last)
+	}
+	return nil
+}
+
+// checkReplyNamesItsRecords checks, with BadgerOptions.ReplySpan, that a stored reply (key k,
+// value v) names records of its own command: its first and last events must be records of its
+// stream that carry its command id. A reply copied or moved to another command's key would
+// otherwise answer that command's first request as if it had been applied.
+func (s *BadgerStore) checkReplyNamesItsRecords(txn *badger.Txn, k, v []byte, whole uint64) error {
+	if s.replySpan == nil || len(v) == 0 {
+		return nil
+	}
+	first, last, ok := s.replySpan(v)
+	if !ok || last > whole {
+		return nil
+	}
+	end := bytes.IndexByte(k[1:], 0)
+	if end < 0 {
+		return fmt.Errorf("%w: command key %q has no stream", ErrCorruptLog, k)
+	}
+	stream, id := string(k[1:1+end]), string(k[2+end:])
+	for _, pos := range []uint64{first, last} {
+		r, err := recordAt(txn, pos)
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return &DamageError{Position: pos, Err: err}
+		}
+		if err != nil || r.Stream != stream || r.CommandID != id {
+			return &DamageError{Position: pos, Err: fmt.Errorf("%w: the stored reply of command %s of stream %s names record %d, which is not one of that command's",
+				ErrCorruptLog, id, stream, pos)}
+		}
 	}
 	return nil
 }

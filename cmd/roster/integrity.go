@@ -192,7 +192,7 @@ func verifyFile(path string) (client.ChainReport, error) {
 // readable, every record at its position and in the stream index, every command with its
 // stored reply).
 func verifyDataDir(ctx context.Context, dir string, from uint64) (chain, keys client.ChainReport, err error) {
-	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.AppendReplyOf})
+	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.AppendReplyOf, ReplySpan: commands.ReplySpan})
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
 			return chain, keys, fmt.Errorf("verify: open the log (is rosterd running on it? stop it first): %w", err)

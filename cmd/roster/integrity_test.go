@@ -133,11 +133,19 @@ func TestVerifyDataDirFindsLostLastRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, d.URL, "CreateOrganization", "--org-id", "acme", "--kind", "team", "--preset", "neptune", "--actor", "ana")
+	mustRun(t, d.URL, "CreateOrganization", "--org-id", "acme", "--kind", "team", "--preset", "ica", "--actor", "ana",
+		"--actor-email", "ana@acme.io", "--name", "Acme")
 	for i := range 3 {
 		mustRun(t, d.URL, "AddOrgMember", "--org-id", "acme", "--actor", "ana", "--user-id", fmt.Sprintf("u%d", i),
 			"--command-id", fmt.Sprintf("add-u%d", i))
 	}
+	// A big append (staged, its reply naming 1,100 records): the whole dir's keys pass with it.
+	mustRun(t, d.URL, "CreateProject", "--org-id", "acme", "--actor", "ana", "--project-id", "p1", "--name", "P1")
+	csv := filepath.Join(t.TempDir(), "members.csv")
+	if err := os.WriteFile(csv, []byte(memberCSV(0, 1100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, d.URL, "import", "--org-id", "acme", "--actor", "ana", "--project-id", "p1", "--csv", "@"+csv, "--command-id", "imp", "--quiet")
 	head, err := d.Store.Head(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func (t *torture) check() (*report, error) {
 	t.child = nil
 	t.out.f("rosterd stopped with SIGTERM")
 
-	store, err := eventstore.OpenBadger(filepath.Join(t.dir, "rosterd", "log"), eventstore.BadgerOptions{StagedReply: commands.AppendReplyOf})
+	store, err := eventstore.OpenBadger(filepath.Join(t.dir, "rosterd", "log"), eventstore.BadgerOptions{StagedReply: commands.AppendReplyOf, ReplySpan: commands.ReplySpan})
 	if err != nil {
 		return nil, fmt.Errorf("open the log: %w", err)
 	}

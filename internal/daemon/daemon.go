@@ -446,7 +446,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		sz := cfg.logSizing()
 		store, err := eventstore.OpenBadger(filepath.Join(cfg.DataDir, "log"), eventstore.BadgerOptions{Logger: log.With("component", "log"),
 			MemTableSize: sz.MemTableSize, NumMemtables: sz.NumMemtables, BlockCacheSize: sz.BlockCacheSize, NumCompactors: sz.NumCompactors,
-			ValueThreshold: sz.ValueThreshold, StagedReply: commands.AppendReplyOf, Pacer: d.pacer})
+			ValueThreshold: sz.ValueThreshold, StagedReply: commands.AppendReplyOf, ReplySpan: commands.ReplySpan, Pacer: d.pacer})
 		if err != nil {
 			return nil, d.logOpenError(err)
 		}

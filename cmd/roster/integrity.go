@@ -302,6 +302,10 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 	}
 	after := uint64(0)
 	for after < upTo {
+		// A fresh page each time: decoding into the last one would keep, in each reused record,
+		// the fields this one omits (command_id, correlation_id, principal), and the chain
+		// check would take the record for altered.
+		page = client.ExportPage{}
 		if err := adminCall(ctx, g, e, client.AdminExport, client.Export{AfterPosition: after, UpTo: upTo}, g.timeout, &page); err != nil {
 			return 0, "", err
 		}

@@ -253,6 +253,61 @@ func checkMarker(ctx context.Context, s *eventstore.BadgerStore, rep eventstore.
 	return rep, nil
 }
 
+// openCommands tracks, per stream, the command of the last record a backup took and the
+// position of that command's first record: a backup that ends inside a command (--up-to in
+// the middle of its events) would restore it in part, and a repeat of it would then be
+// answered as applied.
+type openCommands map[string]struct {
+	id    string
+	first uint64
+}
+
+func (o openCommands) add(ev client.Event) {
+	if cur, ok := o[ev.Stream]; ok && cur.id == ev.CommandID && ev.CommandID != "" {
+		return
+	}
+	o[ev.Stream] = struct {
+		id    string
+		first uint64
+	}{ev.CommandID, ev.Position}
+}
+
+// checkWhole refuses a backup up to upTo that ends inside a command: it reads the log after
+// upTo until the next record of each stream whose last record carried a command (a command's
+// records are that stream's next versions, perhaps with other streams' records between them).
+func (o openCommands) checkWhole(ctx context.Context, g *globals, e env, upTo, head uint64) error {
+	open := map[string]bool{}
+	for stream, c := range o {
+		if c.id != "" {
+			open[stream] = true
+		}
+	}
+	after := upTo
+	for len(open) > 0 && after < head {
+		var page client.ExportPage
+		if err := adminCall(ctx, g, e, client.AdminExport, client.Export{AfterPosition: after}, g.timeout, &page); err != nil {
+			return err
+		}
+		if len(page.Records) == 0 {
+			return nil
+		}
+		for _, ev := range page.Records {
+			if !open[ev.Stream] {
+				continue
+			}
+			c := o[ev.Stream]
+			if ev.CommandID == c.id {
+				return fmt.Errorf("backup: position %d is inside command %s of stream %s, whose events run from %d past it: a restore would hold the command in part. Back up to %d (--up-to), before it, or to a position after its last event",
+					upTo, escape(c.id), escape(ev.Stream), c.first, c.first-1)
+			}
+			delete(open, ev.Stream)
+		}
+		after = page.Records[len(page.Records)-1].Position
+		head = max(head, page.Head)
+	}
+	return nil
+}
+
 // backupCommand: roster backup --out FILE [--up-to N] copies the running rosterd's log.
 func backupCommand(g *globals, e env) *cobra.Command {
 	var out string
@@ -301,6 +356,7 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 		return 0, "", fmt.Errorf("backup: %w", err)
 	}
 	after := uint64(0)
+	cmds := openCommands{}
 	for after < upTo {
 		// A fresh page each time: decoding into the last one would keep, in each reused record,
 		// the fields this one omits (command_id, correlation_id, principal), and the chain
@@ -317,7 +373,11 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 				return 0, "", fmt.Errorf("backup: %w", err)
 			}
 			after = ev.Position
+			cmds.add(ev)
 		}
+	}
+	if err := cmds.checkWhole(ctx, g, e, upTo, page.Head); err != nil {
+		return 0, "", err
 	}
 	if err := bw.Close(); err != nil {
 		return 0, "", fmt.Errorf("backup: %w", err)

@@ -240,4 +240,21 @@ func TestBackupPagesOfMixedRecords(t *testing.T) {
 	if v := mustRun(t, d.URL, "verify", "--file", file); !strings.Contains(v, ": ok") {
 		t.Fatalf("verify --file: %s", v)
 	}
+
+	// --up-to inside the import's events is refused, naming the command and where to cut; at the
+	// position before the import, or at its last event, the backup is taken.
+	var out, errb bytes.Buffer
+	part := filepath.Join(t.TempDir(), "part.backup")
+	code := run([]string{"--server", d.URL, "backup", "--out", part, "--up-to", "500"}, &out, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "inside command imp") || !strings.Contains(errb.String(), "Back up to 3") {
+		t.Fatalf("backup --up-to 500: exit %d %s %s", code, out.String(), errb.String())
+	}
+	if _, err := os.Stat(part); !os.IsNotExist(err) {
+		t.Fatalf("a refused backup left %s: %v", part, err)
+	}
+	for _, upTo := range []string{"3", fmt.Sprint(3 + client.MaxExportPage + 100)} { // before the import, its last event
+		if o := mustRun(t, d.URL, "backup", "--out", part+upTo, "--up-to", upTo); !strings.Contains(o, "1.."+upTo) {
+			t.Fatalf("backup --up-to %s said %q", upTo, o)
+		}
+	}
 }

@@ -454,6 +454,9 @@ func (s *Service) record(ctx context.Context, entry *orgEntry, cmd domain.Comman
 // the log that completes a big append cut short by a crash stores the reply the command would
 // have had (AppendReplyOf).
 //
+// ReplySpan reads the start of this form (the log's checksum pass checks stored replies with it):
+// a change of the fields' order here must be made there too, or the pass stops checking replies.
+//
 // It writes what json.Marshal gives for client.CommandReply{OK, Position, Events, Result} without
 // its reflection, and without compacting result again: result is what json.Marshal gave. A
 // 10,000-row import's reply is built on the log's committer, where every other append waits.

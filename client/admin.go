@@ -34,6 +34,10 @@ type ChainReport struct {
 type VerifyResult struct {
 	Log    ChainReport `json:"log"`
 	Stream ChainReport `json:"stream"`
+	// Keys is the log's keys checked as the background checksum pass checks them (every table
+	// block and value readable, every record at its position and in the stream index, every
+	// command with its stored reply, in agreement); absent from a server without that check.
+	Keys *ChainReport `json:"keys,omitempty"`
 }
 
 // Export asks for the log's records after AfterPosition, up to UpTo (0: the head when asked),

@@ -1627,7 +1627,7 @@ func recordAt(txn *badger.Txn, pos uint64) (Record, error) {
 // otherwise be served in the place of the one lost there, its hash still its own.
 func decodeRecordAt(v []byte, pos uint64, r *Record) error {
 	if err := decodeRecord(v, r); err != nil {
-		return fmt.Errorf("decode record %d: %w", pos, err)
+		return fmt.Errorf("%w: decode record %d: %w", ErrCorruptLog, pos, err)
 	}
 	if r.Position != pos {
 		return fmt.Errorf("%w: the record stored at position %d is the one of position %d", ErrCorruptLog, pos, r.Position)

@@ -72,9 +72,10 @@ func verifyCommand(g *globals, e env) *cobra.Command {
 		Long: `verify: check the hash chain (docs/INTEGRITY.md).
 
 Without --file or --data-dir it asks the running rosterd (roster.admin.Verify, operators only) to
-check its log and its stream ROSTER_EVENTS from --from. --file checks a file of envelopes (one
-JSON object per line: roster audit --json, or a roster backup) offline. --data-dir checks the log
-of a stopped rosterd on disk. Exit status 4 when a chain fails.`,
+check its log and its stream ROSTER_EVENTS from --from, and its log's keys as its background
+checksum pass does (from 1; damage found there also refuses further commands). --file checks a
+file of envelopes (one JSON object per line: roster audit --json, or a roster backup) offline. --data-dir checks the log
+of a stopped rosterd on disk, its keys too. Exit status 4 when a check fails.`,
 		GroupID: "tool",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,6 +100,9 @@ of a stopped rosterd on disk. Exit status 4 when a chain fails.`,
 					return err
 				}
 				reports = append(reports, namedReport{"log", res.Log}, namedReport{"stream", res.Stream})
+				if res.Keys != nil {
+					reports = append(reports, namedReport{"log keys", *res.Keys})
+				}
 			}
 			return printReports(e.stdout, g.json, reports)
 		},

@@ -258,3 +258,47 @@ func TestBackupPagesOfMixedRecords(t *testing.T) {
 		}
 	}
 }
+
+// The online verify checks the log's keys too, as the background checksum pass does: a
+// running rosterd whose log lost a command's stored reply is reported broken at the record
+// that carries the command, where the chains alone said ok.
+func TestVerifyOnlineChecksKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	start := func() *daemon.Daemon {
+		d, err := daemon.Start(ctx, daemon.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := start()
+	mustRun(t, d.URL, "CreateOrganization", "--org-id", "acme", "--kind", "team", "--preset", "ica", "--actor", "ana",
+		"--actor-email", "ana@acme.io", "--name", "Acme")
+	for i := range 3 {
+		mustRun(t, d.URL, "AddOrgMember", "--org-id", "acme", "--actor", "ana", "--user-id", fmt.Sprintf("u%d", i),
+			"--command-id", fmt.Sprintf("add-u%d", i))
+	}
+	if v := mustRun(t, d.URL, "verify"); !strings.Contains(v, "log keys: ok") {
+		t.Fatalf("verify of a whole log: %s", v)
+	}
+	d.Close()
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "log")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := append(append([]byte{'c'}, commands.StreamOf("acme")+"\x00"...), "add-u1"...) // 'c', stream, 0, command id
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = start()
+	defer d.Close()
+	var out, errb bytes.Buffer
+	code := run([]string{"--server", d.URL, "verify"}, &out, &errb)
+	if code != exitChainBroken || !strings.Contains(out.String(), "log keys: BROKEN at position 3") || !strings.Contains(out.String(), "add-u1") {
+		t.Fatalf("verify after a stored reply was lost: exit %d %s %s", code, out.String(), errb.String())
+	}
+}

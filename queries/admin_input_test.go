@@ -12,12 +12,14 @@ import (
 	"github.com/google/uuid"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"roster/client"
 	"roster/domain"
 	"roster/eventstore"
 	"roster/internal/edge"
+	"roster/internal/natstest"
 	"roster/projections"
 )
 
@@ -158,5 +160,55 @@ func TestRebuildEndpointDecodesStrictly(t *testing.T) {
 		if rep.OK || rep.Error == nil || rep.Error.Code != client.CodeInvalid || !strings.Contains(rep.Error.Message, want) {
 			t.Fatalf("%s: reply %s, want invalid naming %q", body, msg.Data, want)
 		}
+	}
+}
+
+// One verify runs at a time: a second while the first holds its slot is refused conflict,
+// naming the running one, and once the first is done the next is taken. Export pages read at
+// once are bounded the same way (MaxConcurrentExports), refused unavailable.
+func TestAdminVerifyAndExportAreBounded(t *testing.T) {
+	ctx := context.Background()
+	_, nc := natstest.StartForTest(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Integrity{Store: adminStore(t, 5), JS: js, Stream: client.EventStream, Logger: slog.New(slog.DiscardHandler)}
+	entered, release := make(chan struct{}), make(chan struct{})
+	in.verifyHeld = func() {
+		close(entered)
+		<-release
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := in.verify(ctx, []byte(`{"from":2}`))
+		first <- err
+	}()
+	<-entered
+	_, err = in.verify(ctx, nil)
+	if code, msg := edge.CodeOf(err); code != client.CodeConflict || !strings.Contains(msg, "from position 2") || !strings.Contains(msg, "one verify at a time") {
+		t.Fatalf("second verify: %s %q; want conflict naming the running one", code, msg)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first verify: %v", err)
+	}
+	in.verifyHeld = nil
+	res, err := in.verify(ctx, nil)
+	if err != nil || !res.(client.VerifyResult).Log.OK {
+		t.Fatalf("verify after the first: %+v %v", res, err)
+	}
+
+	in.exports.Store(MaxConcurrentExports) // as many pages being read as allowed
+	_, err = in.export(ctx, nil)
+	if code, msg := edge.CodeOf(err); code != client.CodeUnavailable || !strings.Contains(msg, "MaxConcurrentExports") {
+		t.Fatalf("export over the bound: %s %q", code, msg)
+	}
+	in.exports.Store(MaxConcurrentExports - 1)
+	if _, err := in.export(ctx, nil); err != nil {
+		t.Fatalf("export within the bound: %v", err)
+	}
+	if n := in.exports.Load(); n != MaxConcurrentExports-1 {
+		t.Fatalf("%d exports counted after one ended, want %d", n, MaxConcurrentExports-1)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,7 +29,26 @@ type Integrity struct {
 	Stream string // default ROSTER_EVENTS
 	Policy *caller.Policy
 	Logger *slog.Logger
+
+	// A verify reads the whole log, the stream and the log's keys: one runs at a time
+	// (verifying holds when the running one started, and from where).
+	mu        sync.Mutex
+	verifying *verifyRun
+	// exports counts the export pages being read (at most MaxConcurrentExports).
+	exports atomic.Int32
+	// verifyHeld, when set (tests), runs once a verify holds its slot.
+	verifyHeld func()
 }
+
+// verifyRun is the verify running.
+type verifyRun struct {
+	from  uint64
+	since time.Time
+}
+
+// MaxConcurrentExports bounds the export pages read at once (roster backup reads one at a
+// time); one more is refused unavailable.
+const MaxConcurrentExports = 4
 
 // verifyFetchWait bounds the wait for one batch of stream messages while verifying.
 const verifyFetchWait = 10 * time.Second
@@ -119,6 +140,22 @@ func (in *Integrity) verify(ctx context.Context, body []byte) (any, error) {
 		}
 	}
 	from := max(req.From, 1)
+	in.mu.Lock()
+	if run := in.verifying; run != nil {
+		in.mu.Unlock()
+		return nil, fail(client.CodeConflict, "a verify from position %d has been running since %s (one verify at a time); retry when it is done",
+			run.from, run.since.UTC().Format(time.RFC3339))
+	}
+	in.verifying = &verifyRun{from: from, since: time.Now()}
+	in.mu.Unlock()
+	defer func() {
+		in.mu.Lock()
+		in.verifying = nil
+		in.mu.Unlock()
+	}()
+	if in.verifyHeld != nil {
+		in.verifyHeld()
+	}
 	logRep, err := eventstore.VerifyStore(ctx, in.Store, from)
 	if err != nil && logRep.OK() {
 		return nil, fail(client.CodeUnavailable, "verify the log: %v", err)
@@ -261,6 +298,11 @@ func (in *Integrity) export(ctx context.Context, body []byte) (any, error) {
 	if err := decodeAdmin(body, &req); err != nil {
 		return nil, err
 	}
+	if n := in.exports.Add(1); n > MaxConcurrentExports {
+		in.exports.Add(-1)
+		return nil, fail(client.CodeUnavailable, "%d export pages are being read (at most %d at once, MaxConcurrentExports); retry shortly", n-1, MaxConcurrentExports)
+	}
+	defer in.exports.Add(-1)
 	if req.Limit < 0 || req.Limit > client.MaxExportPage {
 		return nil, fail(client.CodeInvalid, "limit %d: at most %d records per page (MaxExportPage)", req.Limit, client.MaxExportPage)
 	}

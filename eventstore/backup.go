@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // Backup format (docs/INTEGRITY.md): JSON lines. The first line is a header
@@ -89,11 +90,18 @@ func Backup(ctx context.Context, s Store, w io.Writer, upTo uint64) (uint64, err
 
 // Restore fills the empty (or absent) log dir from a Backup stream, checking
 // positions, stream versions and the hash chain; it refuses a dir that holds
-// any file (ErrNotEmpty). It returns the restored head.
-func Restore(ctx context.Context, r io.Reader, dir string, opts BadgerOptions) (uint64, error) {
+// any file (ErrNotEmpty). It returns the restored head. A restore that fails
+// empties the dir again: a log restored in part would start, and answer the
+// repeat of a command it holds in part as applied.
+func Restore(ctx context.Context, r io.Reader, dir string, opts BadgerOptions) (head uint64, err error) {
 	if err := checkEmptyDir(dir); err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, emptyDir(dir))
+		}
+	}()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxBackupLine)
 	if !sc.Scan() {
@@ -110,7 +118,7 @@ func Restore(ctx context.Context, r io.Reader, dir string, opts BadgerOptions) (
 	if err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
-	defer s.Close()
+	defer s.Close() // before the deferred emptying (deferred calls run last first)
 	imp := newImporter(s)
 	for sc.Scan() {
 		var rec Record
@@ -133,6 +141,23 @@ func Restore(ctx context.Context, r io.Reader, dir string, opts BadgerOptions) (
 			ErrBackupInvalid, h.UpTo, short(h.HeadHash), rep.Last, short(rep.LastHash))
 	}
 	return rep.Last, s.Close()
+}
+
+// emptyDir removes what a failed restore wrote into dir (which was empty or absent before it).
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("empty %s after the failed restore: %w", dir, err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("empty %s after the failed restore: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 func checkEmptyDir(dir string) error {
@@ -164,9 +189,16 @@ type importer struct {
 	hashed   bool
 	prevHash string
 	Legacy   uint64 // records accepted without hashes
+	// lastCmd is, per stream, the command id of the last records appended: a big append was
+	// chained in slices with other streams' records between them, so one command's records
+	// may come in several runs; the runs after the first continue it (appended without the
+	// command id, whose reply the first run stored).
+	lastCmd map[string]string
 }
 
-func newImporter(s Store) *importer { return &importer{s: s, v: NewChainVerifier(1, "")} }
+func newImporter(s Store) *importer {
+	return &importer{s: s, v: NewChainVerifier(1, ""), lastCmd: map[string]string{}}
+}
 
 func (im *importer) add(ctx context.Context, r Record) error {
 	if r.Hash == "" && r.PrevHash == "" && im.legacy && !im.hashed {
@@ -212,7 +244,11 @@ func (im *importer) flush(ctx context.Context) error {
 	}
 	evs := make([]Record, len(im.pending))
 	copy(evs, im.pending)
-	res, err := im.s.Append(ctx, AppendRequest{Stream: first.Stream, ExpectedVersion: cur, CommandID: first.CommandID, Events: evs})
+	commandID := first.CommandID
+	if commandID != "" && im.lastCmd[first.Stream] == commandID {
+		commandID = "" // a later run of the same command: its reply is stored already
+	}
+	res, err := im.s.Append(ctx, AppendRequest{Stream: first.Stream, ExpectedVersion: cur, CommandID: commandID, Events: evs})
 	if err != nil {
 		return fmt.Errorf("position %d: %w", first.Position, err)
 	}
@@ -223,6 +259,7 @@ func (im *importer) flush(ctx context.Context) error {
 				want.Position, got.Position, got.Version, short(got.Hash), want.Version, short(want.Hash))
 		}
 	}
+	im.lastCmd[first.Stream] = first.CommandID
 	im.pending = im.pending[:0]
 	return nil
 }

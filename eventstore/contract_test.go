@@ -234,7 +234,6 @@ func contractInvalidRequests(t *testing.T, s Store) {
 		{Stream: "org-a", Events: []Record{{Type: "NoID"}}},
 		{Stream: "org-a", Events: []Record{{ID: "x"}}},
 		{Stream: "org-a", Events: []Record{{ID: "x", Type: "T", Stream: "org-b"}}},
-		{Stream: "org-a", Events: []Record{{ID: "x", Type: "T", CommandID: "c2"}}},                  // a command the append does not store
 		{Stream: "org-a", CommandID: "c1", Events: []Record{{ID: "x", Type: "T", CommandID: "c2"}}}, // another command's
 		{Stream: "org-a", Events: []Record{{ID: "x", Type: "T", Data: json.RawMessage("{nope")}}},
 	}

@@ -1,8 +1,10 @@
 package eventstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -295,5 +297,84 @@ func TestValuePassChecksRepliesAgainstTheirRecords(t *testing.T) {
 				t.Fatalf("pass: %v; want ErrCorruptLog saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A log whose big append was chained with another stream's record between its slices backs up
+// and restores whole: the restore takes the append's later run as the same command's (its
+// reply stored once), where it refused it as a duplicate command id and left the log in part.
+func TestRestoreOfAnInterleavedBigAppend(t *testing.T) {
+	ctx := testCtx(t)
+	var s *BadgerStore
+	slicesDone := 0
+	hooks := testHooks{afterSlice: func() error {
+		if slicesDone++; slicesDone == 1 { // between the first and second slices
+			small := queued(t)(s.AppendAsync(ctx, AppendRequest{Stream: "org-small", ExpectedVersion: 1, CommandID: "small-2",
+				Events: withCommand(events(t, 1), "small-2")}))
+			go func() { _, _ = small() }()
+		}
+		return nil
+	}}
+	s = openTestBadger(t, t.TempDir(), BadgerOptions{StagedReply: testReply, ReplySpan: testSpan}, hooks)
+	mustAppend(t, s, AppendRequest{Stream: "org-small", CommandID: "small-1", Events: withCommand(events(t, 1), "small-1")})
+	req := stagedRequest(t, "org-big", "import-1", 4*StageSlice)
+	req.Events = withCommand(req.Events, "import-1")
+	mustAppend(t, s, req)
+	if v, _ := s.StreamVersion(ctx, "org-small"); v != 2 {
+		t.Fatalf("org-small at version %d; want 2", v)
+	}
+	var backup bytes.Buffer
+	if _, err := Backup(ctx, s, &backup, 0); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := Restore(ctx, &backup, dir, BadgerOptions{StagedReply: testReply}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	restored, err := OpenBadger(dir, BadgerOptions{StagedReply: testReply, ReplySpan: testSpan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	all := assertLogConsistent(t, restored) // the checksum pass included
+	if len(all) != 2+4*StageSlice {
+		t.Fatalf("restored %d records", len(all))
+	}
+	if _, ok, _ := restored.CommandReply(ctx, "org-big", "import-1"); !ok {
+		t.Fatal("the import's command id is not known after the restore: a repeat would apply it again")
+	}
+}
+
+func withCommand(evs []Record, id string) []Record {
+	for i := range evs {
+		evs[i].CommandID = id
+	}
+	return evs
+}
+
+// A restore that fails part way leaves the dir empty: a log restored in part would start, and
+// answer the repeat of a command it holds in part as applied.
+func TestFailedRestoreLeavesNothing(t *testing.T) {
+	ctx := testCtx(t)
+	s, err := OpenBadger(t.TempDir(), BadgerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 5 {
+		mustAppend(t, s, AppendRequest{Stream: "org-a", ExpectedVersion: uint64(i), Events: events(t, 1)})
+	}
+	var backup bytes.Buffer
+	if _, err := Backup(ctx, s, &backup, 0); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(backup.String(), "\n")
+	lines[4] = strings.Replace(lines[4], `"actor":`, `"actor":"eve","was":`, 1) // position 4 altered
+	dir := t.TempDir()
+	if _, err := Restore(ctx, strings.NewReader(strings.Join(lines, "\n")), dir, BadgerOptions{}); !errors.Is(err, ErrBackupInvalid) {
+		t.Fatalf("restore of an altered backup: %v; want ErrBackupInvalid", err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Fatalf("the failed restore left %d entries in its dir (%v)", len(ents), err)
 	}
 }

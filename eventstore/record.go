@@ -194,9 +194,10 @@ func validateRequest(req AppendRequest) error {
 		if ev.Stream != "" && ev.Stream != req.Stream {
 			errs = append(errs, fmt.Errorf("event %d: stream %q differs from the request's %q", i, ev.Stream, req.Stream))
 		}
-		// The log keeps a command's reply per append: an event naming a command this append
-		// does not store would be a command applied whose repeat is not recognised.
-		if ev.CommandID != "" && ev.CommandID != req.CommandID {
+		// An event of a command's append names that command. An append without a command id
+		// may carry one (a restore continuing a big append whose reply an earlier append of the
+		// same command stored); the checksum pass then finds a command without its reply.
+		if req.CommandID != "" && ev.CommandID != "" && ev.CommandID != req.CommandID {
 			errs = append(errs, fmt.Errorf("event %d: command id %q differs from the request's %q", i, ev.CommandID, req.CommandID))
 		}
 		if len(ev.Data) > 0 && !json.Valid(ev.Data) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"roster/client"
@@ -87,7 +88,8 @@ func TestRepeatAfterRestoreGetsAReply(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc, err := commands.New(commands.Config{Presets: presets, Store: restored})
+	counted := &countingStore{Store: restored}
+	svc, err := commands.New(commands.Config{Presets: presets, Store: counted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +108,23 @@ func TestRepeatAfterRestoreGetsAReply(t *testing.T) {
 	if head, _ := restored.Head(ctx); head != 2 {
 		t.Fatalf("head %d after the repeat, want 2", head)
 	}
+	// A second repeat is answered from the rebuilt reply kept: the stream is not read again.
+	reads := counted.streamReads.Load()
+	again, code := svc.Execute(ctx, "AddOrgMember", []byte(`{"org_id":"acme","actor":"ana","user_id":"bob","command_id":"add-bob"}`))
+	if code != "" || string(again) != string(reply) || counted.streamReads.Load() != reads {
+		t.Fatalf("second repeat: code %q, same reply %v, stream reads %d → %d", code, string(again) == string(reply), reads, counted.streamReads.Load())
+	}
+}
+
+// countingStore counts the stream reads of the store it wraps.
+type countingStore struct {
+	eventstore.Store
+	streamReads atomic.Int64
+}
+
+func (c *countingStore) ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]eventstore.Record, error) {
+	c.streamReads.Add(1)
+	return c.Store.ReadStream(ctx, stream, fromVersion)
 }
 
 // ReplySpan reads the first and last event positions of the replies the service stores, in

@@ -121,6 +121,9 @@ type Service struct {
 	orgs  map[string]*orgEntry
 	stats stats
 	halt  atomic.Pointer[string] // set by Halt (halt.go)
+	// rebuilt keeps the replies replyFromLog rebuilt (each read its organization's whole
+	// stream), so that repeats of one restored command do not read it again.
+	rebuilt rebuiltReplies
 
 	// beforeDecode, if set, runs at the start of every decode (tests).
 	beforeDecode func(name string)
@@ -563,6 +566,50 @@ func appendJSONString(b []byte, s string) []byte {
 // stream; its result, which only the first reply held, is empty. A command that appended no
 // event is answered ok, without a position.
 func (s *Service) replyFromLog(ctx context.Context, stream, commandID string) ([]byte, error) {
+	key := stream + "\x00" + commandID
+	if reply, ok := s.rebuilt.get(key); ok {
+		return reply, nil
+	}
+	reply, err := s.rebuildReply(ctx, stream, commandID)
+	if err == nil {
+		s.rebuilt.put(key, reply)
+	}
+	return reply, err
+}
+
+// MaxRebuiltReplyBytes bounds the rebuilt replies kept (rebuiltReplies): past it they are all
+// dropped, and the next repeats rebuild theirs again.
+const MaxRebuiltReplyBytes = 16 << 20
+
+// rebuiltReplies is a bounded map of rebuilt replies by stream and command id.
+type rebuiltReplies struct {
+	mu    sync.Mutex
+	m     map[string][]byte
+	bytes int
+}
+
+func (r *rebuiltReplies) get(key string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reply, ok := r.m[key]
+	return reply, ok
+}
+
+func (r *rebuiltReplies) put(key string, reply []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil || r.bytes+len(key)+len(reply) > MaxRebuiltReplyBytes {
+		r.m, r.bytes = map[string][]byte{}, 0
+	}
+	if len(key)+len(reply) > MaxRebuiltReplyBytes {
+		return
+	}
+	r.m[key] = reply
+	r.bytes += len(key) + len(reply)
+}
+
+// rebuildReply reads the organization's stream for the records of commandID.
+func (s *Service) rebuildReply(ctx context.Context, stream, commandID string) ([]byte, error) {
 	recs, err := s.cfg.Store.ReadStream(ctx, stream, 1)
 	if err != nil {
 		return nil, fmt.Errorf("read the events of command %s: %w", commandID, err)

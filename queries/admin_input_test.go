@@ -97,21 +97,21 @@ func TestAdminPositionsBeyondTheHeadAreRefused(t *testing.T) {
 	_, err = in.verify(ctx, []byte(`{"from":52}`))
 	wantInvalid(t, err, "from", "head 51")
 
-	_, err = in.export(ctx, []byte(`{"after_position":50,"up_to":10}`))
+	_, err = exportOnce(ctx, in, []byte(`{"after_position":50,"up_to":10}`))
 	wantInvalid(t, err, "after_position 50", "up_to 10")
-	_, err = in.export(ctx, []byte(`{"after_position":52}`))
+	_, err = exportOnce(ctx, in, []byte(`{"after_position":52}`))
 	wantInvalid(t, err, "after_position 52", "51")
-	_, err = in.export(ctx, []byte(`{"up_to":52}`))
+	_, err = exportOnce(ctx, in, []byte(`{"up_to":52}`))
 	wantInvalid(t, err, "up_to 52", "51")
 
-	res, err := in.export(ctx, []byte(`{"after_position":10,"up_to":10}`))
+	res, err := exportOnce(ctx, in, []byte(`{"after_position":10,"up_to":10}`))
 	if err != nil {
 		t.Fatalf("after_position = up_to: %v", err)
 	}
 	if page := res.(client.ExportPage); len(page.Records) != 0 || page.UpTo != 10 {
 		t.Fatalf("after_position = up_to: %+v", page)
 	}
-	res, err = in.export(ctx, []byte(`{"after_position":40,"limit":5}`))
+	res, err = exportOnce(ctx, in, []byte(`{"after_position":40,"limit":5}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,16 +199,38 @@ func TestAdminVerifyAndExportAreBounded(t *testing.T) {
 		t.Fatalf("verify after the first: %+v %v", res, err)
 	}
 
-	in.exports.Store(MaxConcurrentExports) // as many pages being read as allowed
-	_, err = in.export(ctx, nil)
+	// Export pages hold their slot until sent (done): as many as allowed, then one more.
+	var sending []func()
+	for range MaxConcurrentExports {
+		_, done, err := in.export(ctx, nil)
+		if err != nil {
+			t.Fatalf("export within the bound: %v", err)
+		}
+		sending = append(sending, done)
+	}
+	_, _, err = in.export(ctx, nil)
 	if code, msg := edge.CodeOf(err); code != client.CodeUnavailable || !strings.Contains(msg, "MaxConcurrentExports") {
 		t.Fatalf("export over the bound: %s %q", code, msg)
 	}
-	in.exports.Store(MaxConcurrentExports - 1)
-	if _, err := in.export(ctx, nil); err != nil {
-		t.Fatalf("export within the bound: %v", err)
+	sending[0]() // one page sent
+	_, done, err := in.export(ctx, nil)
+	if err != nil {
+		t.Fatalf("export once a page was sent: %v", err)
 	}
-	if n := in.exports.Load(); n != MaxConcurrentExports-1 {
-		t.Fatalf("%d exports counted after one ended, want %d", n, MaxConcurrentExports-1)
+	done()
+	for _, done := range sending[1:] {
+		done()
 	}
+	if n := in.exports.Load(); n != 0 {
+		t.Fatalf("%d exports counted after all were sent, want 0", n)
+	}
+}
+
+// exportOnce answers one export page and gives its slot back.
+func exportOnce(ctx context.Context, in *Integrity, body []byte) (any, error) {
+	res, done, err := in.export(ctx, body)
+	if done != nil {
+		done()
+	}
+	return res, err
 }

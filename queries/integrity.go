@@ -61,7 +61,9 @@ func (in *Integrity) AddEndpoints(ctx context.Context, svc micro.Service) error 
 	if in.Logger == nil {
 		in.Logger = slog.Default()
 	}
-	serve := func(name, subject, desc string, fn func(ctx context.Context, body []byte) (any, error)) error {
+	// fn's done, when not nil, is called once the reply is sent: what fn holds (an export's
+	// slot) is held while its result is encoded and sent too.
+	serve := func(name, subject, desc string, fn func(ctx context.Context, body []byte) (res any, done func(), err error)) error {
 		h := micro.HandlerFunc(func(req micro.Request) {
 			go func() {
 				if err := in.authorize(req); err != nil {
@@ -69,7 +71,10 @@ func (in *Integrity) AddEndpoints(ctx context.Context, svc micro.Service) error 
 					edge.Respond(req, body, code)
 					return
 				}
-				res, err := fn(ctx, req.Data())
+				res, done, err := fn(ctx, req.Data())
+				if done != nil {
+					defer done()
+				}
 				if err != nil {
 					body, code := edge.ErrorBody(err)
 					edge.Respond(req, body, code)
@@ -86,7 +91,11 @@ func (in *Integrity) AddEndpoints(ctx context.Context, svc micro.Service) error 
 		}
 		return nil
 	}
-	if err := serve("verify", client.AdminVerify, "check the hash chain of the log and of the stream", in.verify); err != nil {
+	verify := func(ctx context.Context, body []byte) (any, func(), error) {
+		res, err := in.verify(ctx, body)
+		return res, nil, err
+	}
+	if err := serve("verify", client.AdminVerify, "check the hash chain of the log and of the stream", verify); err != nil {
 		return err
 	}
 	return serve("export", client.AdminExport, "page through the log's records with their hashes (backup)", in.export)
@@ -293,16 +302,24 @@ func (in *Integrity) verifyStream(ctx context.Context, from uint64) (eventstore.
 	return v.Report(), nil
 }
 
-func (in *Integrity) export(ctx context.Context, body []byte) (any, error) {
+// export answers one page; done gives its slot back (MaxConcurrentExports), once the page is
+// sent: a page is read, encoded and sent under the bound.
+func (in *Integrity) export(ctx context.Context, body []byte) (res any, done func(), err error) {
 	var req client.Export
 	if err := decodeAdmin(body, &req); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n := in.exports.Add(1); n > MaxConcurrentExports {
 		in.exports.Add(-1)
-		return nil, fail(client.CodeUnavailable, "%d export pages are being read (at most %d at once, MaxConcurrentExports); retry shortly", n-1, MaxConcurrentExports)
+		return nil, nil, fail(client.CodeUnavailable, "%d export pages are being read or sent (at most %d at once, MaxConcurrentExports); retry shortly", n-1, MaxConcurrentExports)
 	}
-	defer in.exports.Add(-1)
+	done = func() { in.exports.Add(-1) }
+	res, err = in.exportPage(ctx, req)
+	return res, done, err
+}
+
+// exportPage reads the page req asks for.
+func (in *Integrity) exportPage(ctx context.Context, req client.Export) (any, error) {
 	if req.Limit < 0 || req.Limit > client.MaxExportPage {
 		return nil, fail(client.CodeInvalid, "limit %d: at most %d records per page (MaxExportPage)", req.Limit, client.MaxExportPage)
 	}

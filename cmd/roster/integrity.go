@@ -257,6 +257,52 @@ func checkMarker(ctx context.Context, s *eventstore.BadgerStore, rep eventstore.
 	return rep, nil
 }
 
+// exporter reads export pages for roster backup on one connection. A page refused unavailable
+// (the server's export pages in flight at their limit, MaxConcurrentExports) is asked again after
+// a growing wait, as roster import does (retry.go); each page is decoded fresh: decoding into
+// the last one kept, in each reused record, the fields this one omits (command_id,
+// correlation_id, principal), and the chain check took the record for altered.
+type exporter struct {
+	c *client.Client
+	g *globals
+	e env
+}
+
+func (x exporter) page(ctx context.Context, req client.Export) (client.ExportPage, error) {
+	var page client.ExportPage
+	body, err := json.Marshal(req)
+	if err != nil {
+		return page, err
+	}
+	retry := retryPolicy{retries: defaultRetries, notify: func(n int, refusal *client.ErrorBody, wait time.Duration) {
+		fmt.Fprintf(x.e.stderr, "roster: backup: %s: %s; retry %d of %d in %s\n", escape(refusal.Code), escape(refusal.Message),
+			n, defaultRetries, wait.Round(time.Millisecond))
+	}}
+	raw, _, err := requestRetrying(ctx, x.c, client.AdminExport, body, x.g.timeout, retry)
+	if err != nil {
+		return page, fmt.Errorf("%s: %w", client.AdminExport, err)
+	}
+	var rep struct {
+		OK     bool              `json:"ok"`
+		Error  *client.ErrorBody `json:"error"`
+		Result json.RawMessage   `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return page, fmt.Errorf("%s: decode reply: %w", client.AdminExport, err)
+	}
+	if !rep.OK {
+		if rep.Error == nil {
+			rep.Error = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
+		}
+		fmt.Fprintf(x.e.stderr, "error %s: %s\n", escape(rep.Error.Code), escape(rep.Error.Message))
+		return page, exitWith(exitRefused)
+	}
+	if err := json.Unmarshal(rep.Result, &page); err != nil {
+		return page, fmt.Errorf("%s: decode result: %w", client.AdminExport, err)
+	}
+	return page, nil
+}
+
 // openCommands tracks, per stream, the command of the last record a backup took and the
 // position of that command's first record: a backup that ends inside a command (--up-to in
 // the middle of its events) would restore it in part, and a repeat of it would then be
@@ -279,7 +325,7 @@ func (o openCommands) add(ev client.Event) {
 // checkWhole refuses a backup up to upTo that ends inside a command: it reads the log after
 // upTo until the next record of each stream whose last record carried a command (a command's
 // records are that stream's next versions, perhaps with other streams' records between them).
-func (o openCommands) checkWhole(ctx context.Context, g *globals, e env, upTo, head uint64) error {
+func (o openCommands) checkWhole(ctx context.Context, exp exporter, upTo, head uint64) error {
 	open := map[string]bool{}
 	for stream, c := range o {
 		if c.id != "" {
@@ -288,8 +334,8 @@ func (o openCommands) checkWhole(ctx context.Context, g *globals, e env, upTo, h
 	}
 	after := upTo
 	for len(open) > 0 && after < head {
-		var page client.ExportPage
-		if err := adminCall(ctx, g, e, client.AdminExport, client.Export{AfterPosition: after}, g.timeout, &page); err != nil {
+		page, err := exp.page(ctx, client.Export{AfterPosition: after})
+		if err != nil {
 			return err
 		}
 		if len(page.Records) == 0 {
@@ -350,8 +396,14 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 	}
 	defer os.Remove(tmp)
 	defer f.Close()
-	var page client.ExportPage
-	if err := adminCall(ctx, g, e, client.AdminExport, client.Export{UpTo: upTo, Limit: 1}, g.timeout, &page); err != nil {
+	nc, err := g.connect(ctx, e)
+	if err != nil {
+		return 0, "", err
+	}
+	defer nc.Close()
+	exp := exporter{c: client.New(nc).WithTimeout(g.timeout), g: g, e: e}
+	page, err := exp.page(ctx, client.Export{UpTo: upTo, Limit: 1})
+	if err != nil {
 		return 0, "", err
 	}
 	upTo = page.UpTo
@@ -362,11 +414,7 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 	after := uint64(0)
 	cmds := openCommands{}
 	for after < upTo {
-		// A fresh page each time: decoding into the last one would keep, in each reused record,
-		// the fields this one omits (command_id, correlation_id, principal), and the chain
-		// check would take the record for altered.
-		page = client.ExportPage{}
-		if err := adminCall(ctx, g, e, client.AdminExport, client.Export{AfterPosition: after, UpTo: upTo}, g.timeout, &page); err != nil {
+		if page, err = exp.page(ctx, client.Export{AfterPosition: after, UpTo: upTo}); err != nil {
 			return 0, "", err
 		}
 		if len(page.Records) == 0 {
@@ -380,7 +428,7 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 			cmds.add(ev)
 		}
 	}
-	if err := cmds.checkWhole(ctx, g, e, upTo, page.Head); err != nil {
+	if err := cmds.checkWhole(ctx, exp, upTo, page.Head); err != nil {
 		return 0, "", err
 	}
 	if err := bw.Close(); err != nil {

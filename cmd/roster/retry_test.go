@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,13 @@ func busyWhen(refuse func(id string, attempt int) bool) frontRule {
 
 func newBusyFront(t *testing.T, ie *importEnv, rule frontRule) *busyFront {
 	t.Helper()
+	return newBusyFrontOn(t, ie, client.CommandPrefix+client.CmdImportMembers, rule)
+}
+
+// newBusyFrontOn is newBusyFront on subject (its rule is given the request's command_id, empty
+// for a request without one).
+func newBusyFrontOn(t *testing.T, ie *importEnv, subject string, rule frontRule) *busyFront {
+	t.Helper()
 	ns, nc := natstest.StartForTest(t)
 	upstream, err := nats.Connect(ie.d.URL)
 	if err != nil {
@@ -50,7 +58,6 @@ func newBusyFront(t *testing.T, ie *importEnv, rule frontRule) *busyFront {
 	}
 	t.Cleanup(upstream.Close)
 	f := &busyFront{url: ns.ClientURL(), bodies: map[string][]byte{}}
-	subject := client.CommandPrefix + client.CmdImportMembers
 	var sub *nats.Subscription
 	sub, err = nc.Subscribe(subject, func(m *nats.Msg) {
 		var meta client.Meta
@@ -66,7 +73,7 @@ func newBusyFront(t *testing.T, ie *importEnv, rule frontRule) *busyFront {
 			}
 		}
 		f.sent = append(f.sent, meta.CommandID)
-		if prev, ok := f.bodies[meta.CommandID]; ok && string(prev) != string(m.Data) {
+		if prev, ok := f.bodies[meta.CommandID]; ok && meta.CommandID != "" && string(prev) != string(m.Data) {
 			t.Errorf("command %s sent again with another body", meta.CommandID)
 		}
 		f.bodies[meta.CommandID] = m.Data
@@ -229,5 +236,24 @@ func TestImportOneCommandBusyPrintsRetryLine(t *testing.T) {
 		"--command-id", "solo", "--retries", "0")
 	if r.code != exitRefused || !strings.Contains(r.stderr, "Retry with the same command id") || !strings.Contains(r.stderr, "--command-id solo") {
 		t.Fatalf("exit %d\nstderr %s", r.code, r.stderr)
+	}
+}
+
+// roster backup asks again for an export page refused unavailable (the server's pages in flight
+// at their limit), after a growing wait, and the backup is taken whole.
+func TestBackupRetriesBusyExportPages(t *testing.T) {
+	ie := newImportEnv(t)
+	refused := 0
+	f := newBusyFrontOn(t, ie, client.AdminExport, func(string, int) (string, bool) {
+		if refused < 2 {
+			refused++
+			return `{"ok":false,"error":{"code":"unavailable","message":"4 export pages are being read or sent (at most 4 at once, MaxConcurrentExports); retry shortly"}}`, false
+		}
+		return "", false
+	})
+	file := filepath.Join(t.TempDir(), "roster.backup")
+	r := f.roster(ie, "backup", "--out", file)
+	if r.code != 0 || !strings.Contains(r.stdout, "backed up positions 1..") || !strings.Contains(r.stderr, "retry 2 of 5") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }

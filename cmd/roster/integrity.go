@@ -38,6 +38,12 @@ func adminCall(ctx context.Context, g *globals, e env, subject string, req any, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
 	}
+	return decodeAdminReply(subject, raw, e, out)
+}
+
+// decodeAdminReply decodes an admin reply's result into out; a refusal is printed and exits
+// with exitRefused.
+func decodeAdminReply(subject string, raw []byte, e env, out any) error {
 	var rep struct {
 		OK     bool              `json:"ok"`
 		Error  *client.ErrorBody `json:"error"`
@@ -282,25 +288,8 @@ func (x exporter) page(ctx context.Context, req client.Export) (client.ExportPag
 	if err != nil {
 		return page, fmt.Errorf("%s: %w", client.AdminExport, err)
 	}
-	var rep struct {
-		OK     bool              `json:"ok"`
-		Error  *client.ErrorBody `json:"error"`
-		Result json.RawMessage   `json:"result"`
-	}
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return page, fmt.Errorf("%s: decode reply: %w", client.AdminExport, err)
-	}
-	if !rep.OK {
-		if rep.Error == nil {
-			rep.Error = &client.ErrorBody{Code: client.CodeUnavailable, Message: "refused without an error body"}
-		}
-		fmt.Fprintf(x.e.stderr, "error %s: %s\n", escape(rep.Error.Code), escape(rep.Error.Message))
-		return page, exitWith(exitRefused)
-	}
-	if err := json.Unmarshal(rep.Result, &page); err != nil {
-		return page, fmt.Errorf("%s: decode result: %w", client.AdminExport, err)
-	}
-	return page, nil
+	err = decodeAdminReply(client.AdminExport, raw, x.e, &page)
+	return page, err
 }
 
 // openCommands tracks, per stream, the command of the last record a backup took and the

@@ -296,7 +296,10 @@ func (x exporter) page(ctx context.Context, req client.Export) (client.ExportPag
 // position of that command's first record: a backup that ends inside a command (--up-to in
 // the middle of its events) would restore it in part, and a repeat of it would then be
 // answered as applied.
-type openCommands map[string]struct {
+type openCommands map[string]openCommand
+
+// openCommand is a stream's last command in a backup: its id and its first record's position.
+type openCommand struct {
 	id    string
 	first uint64
 }
@@ -305,10 +308,7 @@ func (o openCommands) add(ev client.Event) {
 	if cur, ok := o[ev.Stream]; ok && cur.id == ev.CommandID && ev.CommandID != "" {
 		return
 	}
-	o[ev.Stream] = struct {
-		id    string
-		first uint64
-	}{ev.CommandID, ev.Position}
+	o[ev.Stream] = openCommand{ev.CommandID, ev.Position}
 }
 
 // checkWhole refuses a backup up to upTo that ends inside a command: it reads the log after

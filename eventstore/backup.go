@@ -114,7 +114,13 @@ func Restore(ctx context.Context, r io.Reader, dir string, opts BadgerOptions) (
 	if h.Version != backupVersion {
 		return 0, fmt.Errorf("restore: %w: backup version %d, this Roster reads %d", ErrBackupInvalid, h.Version, backupVersion)
 	}
-	s, err := OpenBadger(dir, opts)
+	// The marker says a restore is under way until it is whole: a restore stopped part way
+	// (killed, a power cut) leaves a dir that every open refuses (OpenBadger), never a log that
+	// starts and holds part of the backup.
+	if err := writeRestoring(dir); err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
+	s, err := openBadger(dir, opts, testHooks{})
 	if err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
@@ -140,7 +146,40 @@ func Restore(ctx context.Context, r io.Reader, dir string, opts BadgerOptions) (
 		return 0, fmt.Errorf("restore: %w: header says up to %d (hash %s), file holds up to %d (hash %s)",
 			ErrBackupInvalid, h.UpTo, short(h.HeadHash), rep.Last, short(rep.LastHash))
 	}
-	return rep.Last, s.Close()
+	if err := s.Close(); err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
+	if err := os.Remove(filepath.Join(dir, restoringFile)); err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
+	return rep.Last, syncDir(dir)
+}
+
+// restoringFile marks a log dir that a restore is filling (Restore, OpenBadger).
+const restoringFile = "RESTORE-INCOMPLETE"
+
+// writeRestoring creates dir if need be and the restore's marker in it, durably.
+func writeRestoring(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, restoringFile))
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes dir's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // emptyDir removes what a failed restore wrote into dir (which was empty or absent before it).

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,6 +268,10 @@ type appendOutcome struct {
 // OpenBadger opens (or creates) the log in dir and recovers its head and
 // stream versions.
 func OpenBadger(dir string, opts BadgerOptions) (*BadgerStore, error) {
+	if _, err := os.Stat(filepath.Join(dir, restoringFile)); err == nil {
+		return nil, fmt.Errorf("eventstore: open %s: %w: a restore into it did not finish (%s is there): it holds part of the backup; empty the dir and restore again",
+			dir, ErrCorruptLog, restoringFile)
+	}
 	return openBadger(dir, opts, testHooks{})
 }
 

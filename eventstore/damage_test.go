@@ -378,3 +378,23 @@ func TestFailedRestoreLeavesNothing(t *testing.T) {
 		t.Fatalf("the failed restore left %d entries in its dir (%v)", len(ents), err)
 	}
 }
+
+// A restore stopped part way (killed, a power cut) leaves its marker: every open refuses the
+// dir, naming the unfinished restore, where it used to open the part restored as a whole log.
+func TestUnfinishedRestoreIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeRestoring(dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openBadger(dir, BadgerOptions{}, testHooks{}) // what Restore opens
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, AppendRequest{Stream: "org-a", Events: events(t, 3)}) // part of a backup
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenBadger(dir, BadgerOptions{}); !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), restoringFile) {
+		t.Fatalf("open of a dir a restore did not finish: %v; want ErrCorruptLog naming %s", err, restoringFile)
+	}
+}

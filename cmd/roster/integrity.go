@@ -269,9 +269,10 @@ func checkMarker(ctx context.Context, s *eventstore.BadgerStore, rep eventstore.
 // the last one kept, in each reused record, the fields this one omits (command_id,
 // correlation_id, principal), and the chain check took the record for altered.
 type exporter struct {
-	c *client.Client
-	g *globals
-	e env
+	c       *client.Client
+	g       *globals
+	e       env
+	retries int
 }
 
 func (x exporter) page(ctx context.Context, req client.Export) (client.ExportPage, error) {
@@ -280,9 +281,9 @@ func (x exporter) page(ctx context.Context, req client.Export) (client.ExportPag
 	if err != nil {
 		return page, err
 	}
-	retry := retryPolicy{retries: defaultRetries, notify: func(n int, refusal *client.ErrorBody, wait time.Duration) {
+	retry := retryPolicy{retries: x.retries, notify: func(n int, refusal *client.ErrorBody, wait time.Duration) {
 		fmt.Fprintf(x.e.stderr, "roster: backup: %s: %s; retry %d of %d in %s\n", escape(refusal.Code), escape(refusal.Message),
-			n, defaultRetries, wait.Round(time.Millisecond))
+			n, x.retries, wait.Round(time.Millisecond))
 	}}
 	raw, _, err := requestRetrying(ctx, x.c, client.AdminExport, body, x.g.timeout, retry)
 	if err != nil {
@@ -351,6 +352,7 @@ func (o openCommands) checkWhole(ctx context.Context, exp exporter, upTo, head u
 func backupCommand(g *globals, e env) *cobra.Command {
 	var out string
 	var upTo uint64
+	var retries int
 	cmd := &cobra.Command{
 		Use:   "backup --out FILE [--up-to N]",
 		Short: "copy the running rosterd's log up to a position into a backup file (roster restore reads it)",
@@ -364,7 +366,10 @@ FILE is written beside as FILE.partial and renamed when complete.`,
 			if out == "" {
 				return errors.New("backup: required flag(s) --out not set")
 			}
-			n, hash, err := runBackup(cmd.Context(), g, e, out, upTo)
+			if retries < 0 || retries > maxRetries {
+				return fmt.Errorf("backup: --retries %d is out of bounds: 0 to %d", retries, maxRetries)
+			}
+			n, hash, err := runBackup(cmd.Context(), g, e, out, upTo, retries)
 			if err != nil {
 				return err
 			}
@@ -374,10 +379,17 @@ FILE is written beside as FILE.partial and renamed when complete.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "backup file to write (required)")
 	cmd.Flags().Uint64Var(&upTo, "up-to", 0, "last position to copy (the head when unset)")
+	cmd.Flags().IntVar(&retries, "retries", defaultBackupRetries, fmt.Sprintf(
+		"times a page refused unavailable (the server's export pages at their limit) is asked again, after waits growing from %s to at most %s (0 to %d)",
+		retryFirst, retryMaxWait, maxRetries))
 	return cmd
 }
 
-func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) (uint64, string, error) {
+// defaultBackupRetries is roster backup's --retries: a backup reads many pages, and one refused
+// too often loses the whole run.
+const defaultBackupRetries = 10
+
+func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64, retries int) (uint64, string, error) {
 	tmp := out + ".partial"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -390,7 +402,7 @@ func runBackup(ctx context.Context, g *globals, e env, out string, upTo uint64) 
 		return 0, "", err
 	}
 	defer nc.Close()
-	exp := exporter{c: client.New(nc).WithTimeout(g.timeout), g: g, e: e}
+	exp := exporter{c: client.New(nc).WithTimeout(g.timeout), g: g, e: e, retries: retries}
 	page, err := exp.page(ctx, client.Export{UpTo: upTo, Limit: 1})
 	if err != nil {
 		return 0, "", err

@@ -253,7 +253,7 @@ func TestBackupRetriesBusyExportPages(t *testing.T) {
 	})
 	file := filepath.Join(t.TempDir(), "roster.backup")
 	r := f.roster(ie, "backup", "--out", file)
-	if r.code != 0 || !strings.Contains(r.stdout, "backed up positions 1..") || !strings.Contains(r.stderr, "retry 2 of 5") {
+	if r.code != 0 || !strings.Contains(r.stdout, "backed up positions 1..") || !strings.Contains(r.stderr, "retry 2 of 10") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -100,6 +100,42 @@ func (s *BadgerStore) setMarker(m Marker) error {
 	return nil
 }
 
+// CheckMarker holds the log against its verified marker without moving it (an offline check):
+// the head must not be behind the marker, and the record at the marker must still have the
+// marker's hash. The Report names the first bad position and why; it is OK (zero) when the log
+// agrees or has no marker. The error is for a log that could not be read.
+func (s *BadgerStore) CheckMarker(ctx context.Context) (Report, error) {
+	m, err := s.VerifiedMarker()
+	if err != nil {
+		return Report{}, err
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	return s.checkMarker(ctx, m, head)
+}
+
+// checkMarker is CheckMarker for the marker m and the head.
+func (s *BadgerStore) checkMarker(ctx context.Context, m Marker, head uint64) (Report, error) {
+	if m.Position == 0 {
+		return Report{}, nil
+	}
+	if m.Position > head {
+		return Report{From: m.Position, BadPosition: head + 1,
+			Reason: fmt.Sprintf("log head is %d but position %d was verified before (records lost)", head, m.Position)}, nil
+	}
+	recs, err := s.Read(ctx, m.Position, 1)
+	if err != nil || len(recs) != 1 {
+		return Report{From: m.Position, BadPosition: m.Position, Reason: fmt.Sprintf("unreadable: %v", err)}, err
+	}
+	if m.Hash != "" && recs[0].Hash != m.Hash {
+		return Report{From: m.Position, BadPosition: m.Position,
+			Reason: fmt.Sprintf("hash %s differs from the %s verified before: the record was altered", short(recs[0].Hash), short(m.Hash))}, nil
+	}
+	return Report{}, nil
+}
+
 // VerifySinceMarker checks the hash chain from the verified marker to the
 // head: the record at the marker must still have the marker's hash, the
 // records after it must link to it and match their hashes, and the head must
@@ -116,20 +152,11 @@ func (s *BadgerStore) VerifySinceMarker(ctx context.Context) (Report, Marker, er
 	if err != nil {
 		return Report{}, m, err
 	}
+	if rep, err := s.checkMarker(ctx, m, head); err != nil || !rep.OK() {
+		return rep, m, err
+	}
 	from := uint64(1)
 	if m.Position > 0 {
-		if m.Position > head {
-			return Report{From: m.Position, BadPosition: head + 1,
-				Reason: fmt.Sprintf("log head is %d but position %d was verified before (records lost)", head, m.Position)}, m, nil
-		}
-		recs, err := s.Read(ctx, m.Position, 1)
-		if err != nil || len(recs) != 1 {
-			return Report{From: m.Position, BadPosition: m.Position, Reason: fmt.Sprintf("unreadable: %v", err)}, m, err
-		}
-		if m.Hash != "" && recs[0].Hash != m.Hash {
-			return Report{From: m.Position, BadPosition: m.Position,
-				Reason: fmt.Sprintf("hash %s differs from the %s verified before: the record was altered", short(recs[0].Hash), short(m.Hash))}, m, nil
-		}
 		from = m.Position + 1
 		if m.Hash == "" { // no anchor: verify the marker's record with the rest
 			from = m.Position

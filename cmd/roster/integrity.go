@@ -236,29 +236,16 @@ func verifyDataDir(ctx context.Context, dir string, from uint64) (chain, keys cl
 }
 
 // checkMarker holds a chain that verified against the log's verified marker, as rosterd's
-// start does: a log whose head is behind the position verified before lost its last records,
-// and one whose record there has another hash was altered, however whole its chain is now.
+// start does (eventstore.CheckMarker): a log whose head is behind the position verified before
+// lost its last records, and one whose record there has another hash was altered, however
+// whole its chain is now.
 func checkMarker(ctx context.Context, s *eventstore.BadgerStore, rep eventstore.Report) (eventstore.Report, error) {
-	m, err := s.VerifiedMarker()
-	if err != nil || m.Position == 0 {
-		return rep, err
-	}
-	head, err := s.Head(ctx)
+	m, err := s.CheckMarker(ctx)
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("hold the log against its verified marker: %w", err)
 	}
-	if m.Position > head {
-		rep.BadPosition = head + 1
-		rep.Reason = fmt.Sprintf("log head is %d but position %d was verified before (records lost)", head, m.Position)
-		return rep, nil
-	}
-	recs, err := s.Read(ctx, m.Position, 1)
-	if err != nil || len(recs) != 1 {
-		return rep, fmt.Errorf("read the verified position %d: %w", m.Position, err)
-	}
-	if m.Hash != "" && recs[0].Hash != m.Hash {
-		rep.BadPosition = m.Position
-		rep.Reason = fmt.Sprintf("the record at %d has another hash than the one verified there before: altered", m.Position)
+	if !m.OK() {
+		rep.BadPosition, rep.Reason = m.BadPosition, m.Reason
 	}
 	return rep, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
+
+	"roster/client"
 )
 
 // CheckTables opens the index of every .sst table in a Badger directory on the
@@ -139,6 +141,28 @@ func verifyTable(fname string) (err error) {
 	}
 	defer func() { _ = t.Close(-1) }()
 	return t.VerifyChecksum()
+}
+
+// VerifyKeys runs the checksum pass over the whole log now (VerifyChecksumsContext) and
+// reports it over 1..head: OK, or the damage found, at its record when it has one. The error
+// is a pass that could not run (a read that failed, ctx ended), not damage.
+func (s *BadgerStore) VerifyKeys(ctx context.Context) (client.ChainReport, error) {
+	head, err := s.Head(ctx)
+	if err != nil {
+		return client.ChainReport{}, err
+	}
+	err = s.VerifyChecksumsContext(ctx)
+	if err == nil {
+		return client.ChainReport{OK: true, From: 1, Last: head, Checked: head}, nil
+	}
+	if ctx.Err() != nil || !errors.Is(err, ErrCorruptLog) {
+		return client.ChainReport{}, err
+	}
+	rep := client.ChainReport{From: 1, Reason: err.Error()}
+	if d := (*DamageError)(nil); errors.As(err, &d) {
+		rep.BadPosition, rep.Checked = d.Position, d.Position-1
+	}
+	return rep, nil
 }
 
 // VerifyChecksumsContext is the background checksum pass over the log: VerifyTableChecksums

@@ -175,7 +175,7 @@ func (in *Integrity) verify(ctx context.Context, body []byte) (any, error) {
 	}
 	res := client.VerifyResult{Log: chainReport(logRep), Stream: chainReport(streamRep)}
 	if ks, ok := in.Store.(keyChecker); ok {
-		keys, err := verifyKeys(ctx, ks, in.Store)
+		keys, err := ks.VerifyKeys(ctx)
 		if err != nil {
 			return nil, fail(client.CodeUnavailable, "verify the log's keys: %v", err)
 		}
@@ -186,32 +186,10 @@ func (in *Integrity) verify(ctx context.Context, body []byte) (any, error) {
 	return res, nil
 }
 
-// keyChecker is a log that checks its keys as the background checksum pass does
-// (eventstore.BadgerStore).
+// keyChecker is a log that checks its keys as the background checksum pass does, damage found
+// raising the store's alarm too (eventstore.BadgerStore.VerifyKeys).
 type keyChecker interface {
-	VerifyChecksumsContext(ctx context.Context) error
-}
-
-// verifyKeys runs the checksum pass's checks over the whole log now and reports the first
-// damage, at its record when it has one. Damage found raises the store's alarm too, as the
-// background pass would (writes are refused until the log is repaired).
-func verifyKeys(ctx context.Context, ks keyChecker, store eventstore.Store) (client.ChainReport, error) {
-	head, err := store.Head(ctx)
-	if err != nil {
-		return client.ChainReport{}, err
-	}
-	err = ks.VerifyChecksumsContext(ctx)
-	if err == nil {
-		return client.ChainReport{OK: true, From: 1, Last: head, Checked: head}, nil
-	}
-	if ctx.Err() != nil || !errors.Is(err, eventstore.ErrCorruptLog) {
-		return client.ChainReport{}, err
-	}
-	rep := client.ChainReport{From: 1, Reason: err.Error()}
-	if d := (*eventstore.DamageError)(nil); errors.As(err, &d) {
-		rep.BadPosition, rep.Checked = d.Position, d.Position-1
-	}
-	return rep, nil
+	VerifyKeys(ctx context.Context) (client.ChainReport, error)
 }
 
 // verifyStream walks the stream from from to its last sequence (at the start): every message

@@ -151,3 +151,46 @@ func TestAppendRefusedAtOnceLeavesTheState(t *testing.T) {
 		t.Fatalf("the command after the refused import: %v", err)
 	}
 }
+
+// TestImportHoldsTheCollectorAllowanceUntilDurable: an ImportMembers is in flight for the
+// pacer (pace.Pacer.Hold, which rosterd turns into the collector's allowance) from its decision
+// until its events are durable, and a small command is not.
+func TestImportHoldsTheCollectorAllowanceUntilDurable(t *testing.T) {
+	store := eventstore.NewMemory()
+	var told []string
+	p := pace.New(pace.Config{OnBulk: func(active bool) {
+		head, err := store.Head(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		told = append(told, fmt.Sprintf("%v@%d", active, head))
+	}})
+	s, err := New(Config{Presets: domain.MustLoadPresets(), Store: store, Pacer: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecute(t, s, client.CmdCreateOrganization, `{"org_id":"a","kind":"team","preset":"ica","actor":"tina","name":"A"}`)
+	mustExecute(t, s, client.CmdCreateProject, `{"org_id":"a","actor":"tina","project_id":"p","name":"P"}`)
+	if len(told) != 0 {
+		t.Fatalf("small commands held the allowance: %v", told)
+	}
+	before, _ := store.Head(context.Background())
+	mustExecute(t, s, client.CmdImportMembers, string(importBody("a", 3)))
+	after, _ := store.Head(context.Background())
+	if after <= before {
+		t.Fatalf("the import appended nothing (head %d, then %d)", before, after)
+	}
+	// Taken before anything of the import was written, given back once all of it was.
+	if want := []string{fmt.Sprintf("true@%d", before), fmt.Sprintf("false@%d", after)}; strings.Join(told, " ") != strings.Join(want, " ") {
+		t.Fatalf("told %v; want %v", told, want)
+	}
+	// An import refused by its decision gives it back too.
+	told = nil
+	bad := strings.Replace(string(importBody("a", 2)), `"project_id":"p"`, `"project_id":"nosuch"`, 1)
+	if reply, code := s.Execute(context.Background(), client.CmdImportMembers, []byte(bad)); code != client.CodeNotFound {
+		t.Fatalf("an import into an unknown project: %q %s; want not_found", code, reply)
+	}
+	if want := fmt.Sprintf("true@%d false@%d", after, after); strings.Join(told, " ") != want {
+		t.Fatalf("a refused import: told %v; want %s", told, want)
+	}
+}

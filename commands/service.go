@@ -336,12 +336,28 @@ func (s *Service) start(ctx context.Context, entry *orgEntry, cmd domain.Command
 	if bulkCommand(cmd.CommandName()) {
 		bulk = s.cfg.Pacer.Bulk()
 		env.Yield = func() { pauseBulk(ctx, bulk) }
+		// In flight from its decision until its events are durable (pace.Pacer.Hold).
+		release := s.cfg.Pacer.Hold()
+		wait, err := s.decideAndRecord(ctx, entry, cmd, env, as, bulk)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		return func() ([]byte, error) {
+			defer release()
+			return wait()
+		}, nil
 	}
+	return s.decideAndRecord(ctx, entry, cmd, env, as, nil)
+}
+
+// decideAndRecord decides cmd on the organization's state and queues its events (start).
+func (s *Service) decideAndRecord(ctx context.Context, entry *orgEntry, cmd domain.Command, env domain.Env, as principal, bulk *pace.Bulk) (waitFunc, error) {
 	out, err := domain.Decide(entry.state, cmd, env)
 	if err != nil {
 		return nil, err
 	}
-	if meta.DryRun {
+	if cmd.CommandMeta().DryRun {
 		return ready(s.dryRunReply(ctx, entry.state, out))
 	}
 	return s.record(ctx, entry, cmd, out, as.principal, bulk)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -221,5 +222,118 @@ func TestTrimmerRefreshesAStaleLiveHeap(t *testing.T) {
 	before, after := tr.step()
 	if before == 0 || before < after+64<<20 {
 		t.Fatalf("the first quiet look after the work returned %d MiB of its 128 (held %d MiB, now %d)", (before-after)>>20, before>>20, after>>20)
+	}
+}
+
+// gogc reads GOGC (debug.SetGCPercent has no getter).
+func gogc() int {
+	v := debug.SetGCPercent(100)
+	debug.SetGCPercent(v)
+	return v
+}
+
+// While bulk work is in flight the governor turns GOGC's trigger off and lets the process
+// grow by the allowance before the soft limit makes the collector run; when the last piece
+// ends it collects once with the allowance still there, and then GOGC and the followed limit
+// are back. A hold longer than maxHold ends early, and --bulk-gc-allowance-mib is bounded.
+func TestBulkWorkGetsTheCollectorsAllowance(t *testing.T) {
+	const mib = 1 << 20
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	now := time.Unix(0, 0)
+	g := newMemoryGovernor(64*mib, 512*mib, slog.New(slog.DiscardHandler))
+	g.now = func() time.Time { return now }
+	collecting, collected := make(chan struct{}), make(chan struct{})
+	g.collect = func() { collecting <- struct{}{}; <-collected }
+	g.step()
+	normal := debug.SetMemoryLimit(-1)
+	if normal < 64*mib || normal >= 512*mib {
+		t.Fatalf("the followed limit is %d MiB", normal/mib)
+	}
+	// usual says whether GOGC and the limit are back to what they are outside bulk work.
+	usual := func() bool { return gogc() == 100 && debug.SetMemoryLimit(-1) == normal }
+
+	g.bulk(true)
+	var held runtime.MemStats
+	runtime.ReadMemStats(&held)
+	if v := gogc(); v != -1 {
+		t.Fatalf("GOGC %d during bulk work; want off", v)
+	}
+	if got := debug.SetMemoryLimit(-1); got < int64(held.Sys-held.HeapReleased)+400*mib || got > int64(held.Sys)+512*mib {
+		t.Fatalf("limit %d MiB during bulk work; want what the process holds (%d MiB) and the allowance", got/mib, (held.Sys-held.HeapReleased)/mib)
+	}
+	g.step() // following the live heap keeps the allowance
+	if usual() {
+		t.Fatal("a step during bulk work took the allowance back")
+	}
+	g.bulk(false)
+	<-collecting // the collection after bulk work runs with the allowance still there
+	if usual() {
+		t.Fatal("GOGC and the limit came back before the collection after bulk work")
+	}
+	collected <- struct{}{}
+	waitFor(t, usual)
+
+	// Bulk work that starts again while that collection runs keeps the allowance after it.
+	g.bulk(true)
+	g.bulk(false)
+	<-collecting
+	g.bulk(true)
+	collected <- struct{}{}
+	time.Sleep(10 * time.Millisecond) // the stale collection's end must change nothing
+	if gogc() != -1 {
+		t.Fatal("the end of the collection before this bulk work gave GOGC back during it")
+	}
+	g.bulk(false)
+	<-collecting
+	collected <- struct{}{}
+	waitFor(t, usual)
+
+	// Held past maxHold: collected as usual until the work ends, then given again.
+	g.bulk(true)
+	now = now.Add(maxHold)
+	g.step()
+	if !usual() {
+		t.Fatalf("bulk work held %s: GOGC %d, limit %d MiB; want 100, %d MiB", maxHold, gogc(), debug.SetMemoryLimit(-1)/mib, normal/mib)
+	}
+	g.bulk(false) // no collection of its own: the collector ran as usual
+	if !usual() {
+		t.Fatal("the end of a hold that ran out changed GOGC or the limit")
+	}
+	g.bulk(true)
+	if gogc() != -1 {
+		t.Fatal("no allowance for the bulk work after a hold that ran out")
+	}
+	g.bulk(false)
+	<-collecting
+	collected <- struct{}{}
+	waitFor(t, usual)
+
+	// No allowance: nothing changes.
+	none := newMemoryGovernor(64*mib, 0, slog.New(slog.DiscardHandler))
+	none.bulk(true)
+	if gogc() != 100 {
+		t.Fatal("an allowance of 0 turned GOGC off")
+	}
+	none.bulk(false)
+
+	var out, errOut bytes.Buffer
+	for _, v := range []string{"-1", "4097"} {
+		if _, _, err := parse([]string{"--bulk-gc-allowance-mib", v}, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--bulk-gc-allowance-mib") {
+			t.Fatalf("--bulk-gc-allowance-mib %s: %v", v, err)
+		}
+	}
+	if cfg, _, err := parse(nil, noEnv, &out, &errOut); err != nil || cfg.BulkGCAllowance != daemon.DefaultBulkGCAllowMiB*mib {
+		t.Fatalf("default allowance %d, %v", cfg.BulkGCAllowance, err)
+	}
+}
+
+// waitFor waits up to 10 s for cond.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
 	}
 }

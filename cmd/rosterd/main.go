@@ -80,6 +80,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.FlushEvery, "view-flush", 0, "how often views write their snapshots and checkpoints (default 10s; a restart re-applies at most this much of the log)")
 	fs.BoolVar(&cfg.RecoverFromStream, "recover-from-stream", false, "before starting, rebuild the event log from the JetStream stream ROSTER_EVENTS (the old log is moved aside; see docs/INTEGRITY.md)")
 	memLimit := fs.Int64("memory-limit-mib", daemon.DefaultMemoryLimitMiB, "Go soft memory limit of the process, MiB, raised to half again the live heap when that outgrows it (the GC works harder near it; 0: none); GOMEMLIMIT, when set, wins over the default but not over this flag")
+	bulkAllow := fs.Int64("bulk-gc-allowance-mib", daemon.DefaultBulkGCAllowMiB, "while bulk work (an import) is in flight, the Go collector runs only once the process holds this much more than when the work began, at most 5 s at a time (0: none; needs --memory-limit-mib)")
 	fs.StringVar(&cfg.Pprof, "pprof", "", "debug: serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060; port 0 picks one, logged)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and exit")
@@ -129,6 +130,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return cfg, false, errors.New("--memory-limit-mib must not be negative")
 	}
 	cfg.MemoryLimit = *memLimit << 20
+	if *bulkAllow < 0 || *bulkAllow > daemon.MaxBulkGCAllowMiB {
+		return cfg, false, fmt.Errorf("--bulk-gc-allowance-mib %d is out of bounds: 0 (none) to %d", *bulkAllow, daemon.MaxBulkGCAllowMiB)
+	}
+	cfg.BulkGCAllowance = *bulkAllow << 20
 	if !flagSet(fs, "memory-limit-mib") && getenv("GOMEMLIMIT") != "" {
 		cfg.MemoryLimit = 0 // the runtime has read GOMEMLIMIT; the environment's choice stands
 	}
@@ -176,7 +181,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	defer stop()
 	if cfg.MemoryLimit > 0 {
 		cfg.Logger.Info("Go soft memory limit", "mib", cfg.MemoryLimit>>20, "above", "half again the live heap")
-		go followMemoryLimit(ctx, cfg.MemoryLimit, 500*time.Millisecond, cfg.Logger)
+		g := newMemoryGovernor(cfg.MemoryLimit, cfg.BulkGCAllowance, cfg.Logger)
+		if cfg.BulkGCAllowance > 0 {
+			cfg.OnBulk = g.bulk
+		}
+		go g.follow(ctx, 500*time.Millisecond)
 	} else if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 		cfg.Logger.Info("Go soft memory limit (GOMEMLIMIT)", "mib", limit>>20)
 	}

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -25,12 +26,147 @@ func memoryLimitFor(floor, live int64) int64 {
 	return max(floor, live+live/memoryHeadroom)
 }
 
-// followMemoryLimit sets the soft memory limit from the live heap after every GC it sees,
-// polling every interval until ctx ends.
-func followMemoryLimit(ctx context.Context, floor int64, every time.Duration, log *slog.Logger) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	set := floor
-	debug.SetMemoryLimit(set)
+// The collector's allowance for bulk work. An import allocates about 100 MB in a second or two
+// (its decision, its events' encoding, their write), and near the soft limit that set off a
+// collection every 400 ms during it: each marks the whole live heap, and its assists fall on
+// whatever goroutine allocates next, the ones answering other organizations included. While
+// bulk work is in flight (pace.Pacer.Hold) the governor turns GOGC's trigger off and lets the
+// process grow by the allowance over what it held when the work began. When the last piece
+// ends it collects once, from a goroutine of its own, with the allowance still there: with
+// room left under the limit that collection runs on the collector's own workers, without the
+// assists a heap found far over GOGC's goal would ask of everyone. GOGC and the followed limit
+// come back once it is done. The soft limit holds throughout (a collection runs when the
+// allowance is used up), and a hold is bounded in time: after maxHold the collector runs as
+// usual again until no bulk work is left, so that imports kept up on purpose cannot keep it
+// off.
+const maxHold = 5 * time.Second
+
+// The governor's states: the collector as usual, held for bulk work, or draining (the one
+// collection after bulk work, GOGC still off).
+const (
+	gcUsual = iota
+	gcHeld
+	gcDraining
+)
+
+// memoryGovernor sets the Go soft memory limit from the live heap (memoryLimitFor, polled) and
+// gives bulk work the collector's allowance (bulk).
+type memoryGovernor struct {
+	floor, allowance int64
+	maxHold          time.Duration
+	now              func() time.Time
+	log              *slog.Logger
+	// collect runs the collection after bulk work (runtime.GC; tests wait for it).
+	collect func()
+
+	mu        sync.Mutex
+	samples   []metrics.Sample
+	set       int64 // the limit last set
+	normal    int64 // the limit memoryLimitFor gives for the live heap last seen
+	state     int
+	drains    int // collections after bulk work started, so that a stale one changes nothing
+	expired   bool
+	heldSince time.Time
+	heldLimit int64 // the limit during a hold: what the process held then, and the allowance
+	gcPercent int   // GOGC outside holds
+}
+
+func newMemoryGovernor(floor, allowance int64, log *slog.Logger) *memoryGovernor {
+	g := &memoryGovernor{floor: floor, allowance: allowance, maxHold: maxHold, now: time.Now, log: log,
+		collect: runtime.GC,
+		samples: []metrics.Sample{
+			{Name: "/gc/heap/live:bytes"},
+			{Name: "/memory/classes/total:bytes"},
+			{Name: "/memory/classes/heap/released:bytes"},
+		}}
+	g.normal = floor
+	g.setLimit(floor)
+	return g
+}
+
+func (g *memoryGovernor) setLimit(limit int64) {
+	if limit != g.set {
+		debug.SetMemoryLimit(limit)
+		g.set = limit
+	}
+}
+
+// limit is the limit due now; g.mu is held.
+func (g *memoryGovernor) limit() int64 {
+	if g.state != gcUsual {
+		return max(g.normal, g.heldLimit)
+	}
+	return g.normal
+}
+
+// bulk is pace.Config.OnBulk: bulk work started while none was in flight (true), or the last
+// of it ended (false).
+func (g *memoryGovernor) bulk(active bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.allowance <= 0 {
+		return
+	}
+	switch {
+	case active && g.state != gcHeld:
+		metrics.Read(g.samples)
+		inUse := int64(g.samples[1].Value.Uint64() - g.samples[2].Value.Uint64()) // what the limit counts
+		g.heldSince, g.expired, g.heldLimit = g.now(), false, inUse+g.allowance
+		wasUsual := g.state == gcUsual
+		g.state = gcHeld
+		g.setLimit(g.limit()) // the room first: with GOGC off the limit is the only trigger
+		if wasUsual {
+			g.gcPercent = debug.SetGCPercent(-1) // draining: off already
+		}
+	case !active && g.state == gcHeld:
+		if g.expired { // the collector has run as usual since maxHold
+			g.state = gcUsual
+			g.setLimit(g.limit())
+			return
+		}
+		g.state = gcDraining
+		g.drains++
+		go g.drain(g.drains)
+	}
+}
+
+// drain collects once after bulk work and then gives GOGC and the followed limit back, unless
+// bulk work started again meanwhile.
+func (g *memoryGovernor) drain(n int) {
+	g.collect()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != gcDraining || g.drains != n {
+		return
+	}
+	g.state = gcUsual
+	debug.SetGCPercent(g.gcPercent)
+	g.setLimit(g.limit())
+}
+
+// step follows the live heap and ends a hold older than maxHold.
+func (g *memoryGovernor) step() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	metrics.Read(g.samples)
+	if s := g.samples[0].Value; s.Kind() == metrics.KindUint64 {
+		g.normal = memoryLimitFor(g.floor, int64(s.Uint64()))
+	}
+	if g.state == gcHeld && !g.expired && g.now().Sub(g.heldSince) >= g.maxHold {
+		g.expired = true
+		g.heldLimit = 0
+		debug.SetGCPercent(g.gcPercent)
+		g.log.Warn("bulk work held the collector's allowance too long; collecting as usual until it ends", "held", g.maxHold)
+	}
+	before := g.set
+	g.setLimit(g.limit())
+	if g.set != before {
+		g.log.Debug("Go soft memory limit", "mib", g.set>>20)
+	}
+}
+
+// follow runs step every interval until ctx ends.
+func (g *memoryGovernor) follow(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -39,16 +175,7 @@ func followMemoryLimit(ctx context.Context, floor int64, every time.Duration, lo
 			return
 		case <-t.C:
 		}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			continue
-		}
-		want := memoryLimitFor(floor, int64(sample[0].Value.Uint64()))
-		if want != set {
-			debug.SetMemoryLimit(want)
-			log.Debug("Go soft memory limit", "mib", want>>20)
-			set = want
-		}
+		g.step()
 	}
 }
 

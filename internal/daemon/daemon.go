@@ -75,6 +75,10 @@ type Config struct {
 	// pace): an import's decision, encoding, staging and chaining. 0 gives pace.DefaultShare;
 	// 1 leaves bulk work unpaced.
 	BulkShare float64
+	// OnBulk, if set, is told when bulk work (an import, from its decision until its events
+	// are durable) starts while none was in flight, and when the last such piece ends
+	// (pace.Config.OnBulk): rosterd gives the Go collector an allowance meanwhile.
+	OnBulk func(active bool)
 	// LogMemTable, LogCache, ViewsMemTable and ViewsCache size the Badger memtables and block
 	// caches of the log and the views in bytes (0 keeps Badger's defaults: 64 MiB memtables,
 	// 256 MiB block cache).
@@ -103,6 +107,10 @@ type Config struct {
 	// process with debug.SetMemoryLimit; Start itself ignores it (the limit is the process's,
 	// not one daemon's). 0 sets none.
 	MemoryLimit int64
+	// BulkGCAllowance is how far beyond what the process held when bulk work began the caller
+	// (rosterd) lets the heap grow before the collector runs, while bulk work is in flight
+	// (OnBulk); Start itself ignores it. 0 gives none.
+	BulkGCAllowance int64
 	// Pprof, when set, serves net/http/pprof's handlers on this loopback address (a debug aid:
 	// heap and CPU profiles of a running rosterd). Port 0 picks one; the address is logged.
 	Pprof  string
@@ -125,6 +133,8 @@ const (
 	DefaultCompactors        = 2
 	DefaultJSMaxMemoryMiB    = 64
 	DefaultMemoryLimitMiB    = 384
+	DefaultBulkGCAllowMiB    = 512
+	MaxBulkGCAllowMiB        = 4096
 )
 
 // Bounds of the sizing options (README "rosterd flags"): beyond them Badger fails or takes the
@@ -397,8 +407,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d := &Daemon{cfg: cfg, cancel: cancel}
-	if cfg.BulkShare < 1 {
-		d.pacer = pace.New(pace.Config{Share: cfg.BulkShare})
+	if cfg.BulkShare < 1 || cfg.OnBulk != nil {
+		d.pacer = pace.New(pace.Config{Share: cfg.BulkShare, OnBulk: cfg.OnBulk}) // share 1: no pause
 	}
 	defer func() {
 		if err != nil {

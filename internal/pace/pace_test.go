@@ -168,3 +168,28 @@ func TestTinyShareWaitsItsMaxWait(t *testing.T) {
 		end()
 	}
 }
+
+// TestHoldTellsTheFirstStartAndTheLastEnd: OnBulk hears of bulk work when the first piece
+// starts and when the last in flight ends, not of the pieces between; a release called twice
+// counts once.
+func TestHoldTellsTheFirstStartAndTheLastEnd(t *testing.T) {
+	var told []bool
+	p := New(Config{OnBulk: func(active bool) { told = append(told, active) }})
+	a := p.Hold()
+	b := p.Hold()
+	a()
+	a() // once only: b is still in flight
+	if len(told) != 1 || !told[0] {
+		t.Fatalf("told %v with one piece still in flight; want [true]", told)
+	}
+	b()
+	c := p.Hold()
+	c()
+	if want := []bool{true, false, true, false}; len(told) != len(want) || told[1] || !told[2] || told[3] {
+		t.Fatalf("told %v; want %v", told, want)
+	}
+	// Without OnBulk, and without a pacer, Hold is free.
+	New(Config{}).Hold()()
+	var none *Pacer
+	none.Hold()()
+}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,7 +242,8 @@ func TestBulkWorkGetsTheCollectorsAllowance(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	now := time.Unix(0, 0)
-	g := newMemoryGovernor(64*mib, 512*mib, slog.New(slog.DiscardHandler))
+	var logged syncBuffer
+	g := newMemoryGovernor(64*mib, 512*mib, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	g.now = func() time.Time { return now }
 	collecting, collected := make(chan struct{}), make(chan struct{})
 	g.collect = func() { collecting <- struct{}{}; <-collected }
@@ -273,6 +275,11 @@ func TestBulkWorkGetsTheCollectorsAllowance(t *testing.T) {
 	}
 	collected <- struct{}{}
 	waitFor(t, usual)
+	// Both changes are in the debug log (a poll logs only those it makes itself).
+	waitFor(t, func() bool {
+		l := logged.String()
+		return strings.Contains(l, `bulk_work="started: GOGC off"`) && strings.Contains(l, `bulk_work="ended and collected: GOGC back"`)
+	})
 
 	// Bulk work that starts again while that collection runs keeps the allowance after it.
 	g.bulk(true)
@@ -336,4 +343,22 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10 s")
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader on different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

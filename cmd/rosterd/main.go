@@ -189,6 +189,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	} else if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 		cfg.Logger.Info("Go soft memory limit (GOMEMLIMIT)", "mib", limit>>20)
 	}
+	if cfg.BulkGCAllowance > 0 && cfg.MemoryLimit == 0 {
+		cfg.Logger.Info("the collector's allowance for bulk work is off: it needs --memory-limit-mib (with GOMEMLIMIT or no limit, nothing would bound the heap while GOGC is off)")
+	}
 	go trimWhenQuiet(ctx, trimEvery, cfg.Logger)
 	if cfg.RecoverFromStream {
 		if _, err := daemon.RecoverLog(ctx, cfg); err != nil {

@@ -118,10 +118,12 @@ func (g *memoryGovernor) bulk(active bool) {
 		if wasUsual {
 			g.gcPercent = debug.SetGCPercent(-1) // draining: off already
 		}
+		g.log.Debug("Go soft memory limit", "mib", g.set>>20, "bulk_work", "started: GOGC off")
 	case !active && g.state == gcHeld:
 		if g.expired { // the collector has run as usual since maxHold
 			g.state = gcUsual
 			g.setLimit(g.limit())
+			g.log.Debug("Go soft memory limit", "mib", g.set>>20, "bulk_work", "ended")
 			return
 		}
 		g.state = gcDraining
@@ -142,6 +144,7 @@ func (g *memoryGovernor) drain(n int) {
 	g.state = gcUsual
 	debug.SetGCPercent(g.gcPercent)
 	g.setLimit(g.limit())
+	g.log.Debug("Go soft memory limit", "mib", g.set>>20, "bulk_work", "ended and collected: GOGC back", "gogc", g.gcPercent)
 }
 
 // step follows the live heap and ends a hold older than maxHold.

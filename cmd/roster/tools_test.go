@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"roster/internal/syncbuf"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,24 +34,6 @@ func mustRun(t *testing.T, url string, args ...string) string {
 	return out.String()
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // roster audit prints the trail in log order with filters, JSON lines with --json, and
 // --follow prints events appended later.
 func TestAuditCommand(t *testing.T) {
@@ -74,7 +56,7 @@ func TestAuditCommand(t *testing.T) {
 	// --follow: start following, append, see exactly the new matching events in order.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	done := make(chan int)
 	go func() {
 		done <- runAuditFollow(ctx, d.URL, &buf)
@@ -102,7 +84,7 @@ func TestAuditCommand(t *testing.T) {
 }
 
 // runAuditFollow follows acme's OrgMemberAdded events after position 2 until ctx ends.
-func runAuditFollow(ctx context.Context, url string, out *syncBuffer) int {
+func runAuditFollow(ctx context.Context, url string, out *syncbuf.Buffer) int {
 	return runCtx(ctx, []string{"--server", url, "--timeout", "5s", "audit", "--org-id", "acme", "--type", "OrgMemberAdded", "--after", "2", "--follow"},
 		env{stdout: out, stderr: &bytes.Buffer{}})
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"roster/internal/syncbuf"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -278,7 +278,7 @@ func TestBulkWorkGetsTheCollectorsAllowance(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	now := time.Unix(0, 0)
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	g := newMemoryGovernor(64*mib, 512*mib, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	g.now = func() time.Time { return now }
 	collecting, collected := make(chan struct{}), make(chan struct{})
@@ -379,22 +379,4 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10 s")
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a reader on different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"roster/internal/syncbuf"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +23,6 @@ import (
 	"roster/internal/caller"
 	"roster/internal/daemon"
 )
-
-// syncBuffer is a log sink the daemon's goroutines may write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // accountsFile writes a nats-server configuration with ROSTER (no JetStream line: rosterd must
 // enable it), two application accounts (ACME with a password, GLOBEX with an nkey), a user
@@ -95,7 +77,7 @@ accounts {
 	return path, kp
 }
 
-func startSecured(t *testing.T, confPath string, logs *syncBuffer) *daemon.Daemon {
+func startSecured(t *testing.T, confPath string, logs *syncbuf.Buffer) *daemon.Daemon {
 	t.Helper()
 	var h slog.Handler = slog.DiscardHandler
 	if logs != nil {
@@ -410,7 +392,7 @@ func TestSecuredAdminOnlyForOperatorAccount(t *testing.T) {
 }
 
 func TestExampleSecureConfigFile(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	d := startSecured(t, filepath.Join("..", "..", "docs", "nats-secure.conf"), logs)
 	sub := probe(t, d, "roster.query.IdentityProbe")
 	for _, c := range []struct{ user, pass, account string }{
@@ -445,7 +427,7 @@ func TestExampleSecureConfigFile(t *testing.T) {
 }
 
 func TestQuickStartWarnsOnceAndRefusesNonLoopback(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	d, err := daemon.Start(context.Background(), daemon.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -499,7 +481,7 @@ func TestExternalNATSPasswordNeverLogged(t *testing.T) {
 	port := ns.Addr().(interface{ String() string }).String()
 	url := "nats://rosterd:" + secret + "@" + port
 
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	d, err := daemon.Start(context.Background(), daemon.Config{DataDir: t.TempDir(), NATSURL: url,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"roster/internal/syncbuf"
 	"strings"
 	"testing"
 	"time"
@@ -408,7 +409,7 @@ func TestRecoverSaysWhatTheStreamLacked(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(dir)
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	rep, err := daemon.RecoverLog(ctx, cfg)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"roster/internal/syncbuf"
 	"strings"
 	"testing"
 
@@ -176,9 +177,9 @@ func TestFaultViewsSnapshotEdited(t *testing.T) {
 }
 
 // startLogging starts rosterd on dir with its log captured, the rig at position pos.
-func startLogging(t *testing.T, dir string, pos uint64) (*rig, *syncBuffer) {
+func startLogging(t *testing.T, dir string, pos uint64) (*rig, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := testConfig(dir)
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	r := startCfg(t, cfg)

@@ -139,7 +139,11 @@ func printReports(w io.Writer, asJSON bool, reps []namedReport) error {
 			continue
 		}
 		if r.Report.OK {
-			fmt.Fprintf(w, "%s: ok, %d records checked from %d to %d (last hash %s)\n", escape(r.Name), r.Report.Checked, r.Report.From, r.Report.Last, escape(r.Report.LastHash))
+			hash := "" // the key checks report no hash
+			if r.Report.LastHash != "" {
+				hash = " (last hash " + escape(r.Report.LastHash) + ")"
+			}
+			fmt.Fprintf(w, "%s: ok, %d records checked from %d to %d%s\n", escape(r.Name), r.Report.Checked, r.Report.From, r.Report.Last, hash)
 		} else {
 			fmt.Fprintf(w, "%s: BROKEN at position %d: %s (%d records good before it)\n", escape(r.Name), r.Report.BadPosition, escape(r.Report.Reason), r.Report.Checked)
 		}

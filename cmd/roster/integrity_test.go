@@ -279,8 +279,8 @@ func TestVerifyOnlineChecksKeys(t *testing.T) {
 		mustRun(t, d.URL, "AddOrgMember", "--org-id", "acme", "--actor", "ana", "--user-id", fmt.Sprintf("u%d", i),
 			"--command-id", fmt.Sprintf("add-u%d", i))
 	}
-	if v := mustRun(t, d.URL, "verify"); !strings.Contains(v, "log keys: ok") {
-		t.Fatalf("verify of a whole log: %s", v)
+	if v := mustRun(t, d.URL, "verify"); !strings.Contains(v, "log keys: ok") || strings.Contains(v, "(last hash )") {
+		t.Fatalf("verify of a whole log (the key checks have no hash to print): %s", v)
 	}
 	d.Close()
 	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "log")).WithLogger(nil))

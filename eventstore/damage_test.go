@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"roster/internal/syncbuf"
 	"strings"
 	"testing"
 
@@ -396,5 +399,119 @@ func TestUnfinishedRestoreIsRefused(t *testing.T) {
 	}
 	if _, err := OpenBadger(dir, BadgerOptions{}); !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), restoringFile) {
 		t.Fatalf("open of a dir a restore did not finish: %v; want ErrCorruptLog naming %s", err, restoringFile)
+	}
+}
+
+// A log without its format key was taken for format 1 and migrated: every record rewritten with
+// a new hash chain, so that a record changed along with the key's deletion came out with valid
+// hashes. Now a log whose records carry the chain must hold it: if it does, only the key was lost
+// and it is written again; if not, the open is refused, naming the record.
+func TestMissingFormatKey(t *testing.T) {
+	ctx := testCtx(t)
+	build := func(t *testing.T) (string, []Record) {
+		t.Helper()
+		dir := t.TempDir()
+		s := openBadgerAt(t, dir)
+		mustAppend(t, s, AppendRequest{Stream: "org-a", Events: events(t, 3)})
+		mustAppend(t, s, AppendRequest{Stream: "org-b", Events: events(t, 2)})
+		recs, err := s.Read(ctx, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		return dir, recs
+	}
+	damage := func(t *testing.T, dir string, f func(txn *badger.Txn) error) {
+		t.Helper()
+		db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(txn *badger.Txn) error {
+			if err := txn.Delete(formatKey()); err != nil {
+				return err
+			}
+			return f(txn)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("only the key lost: written again, nothing rewritten", func(t *testing.T) {
+		dir, before := build(t)
+		damage(t, dir, func(*badger.Txn) error { return nil })
+		var logs syncbuf.Buffer
+		s, err := OpenBadger(dir, BadgerOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer s.Close()
+		if v := storedFormat(t, s); v != FormatVersion {
+			t.Fatalf("format %d after the open; want %d", v, FormatVersion)
+		}
+		after, err := s.Read(ctx, 1, 0)
+		if err != nil || len(after) != len(before) {
+			t.Fatalf("read %d records (%v); want %d", len(after), err, len(before))
+		}
+		for i := range after {
+			if after[i].Hash != before[i].Hash {
+				t.Fatalf("record %d rewritten: hash %.12s, was %.12s", i+1, after[i].Hash, before[i].Hash)
+			}
+		}
+		if !strings.Contains(logs.String(), "no format key") || strings.Contains(logs.String(), "migrated") {
+			t.Fatalf("open logged %q; want the key written again, no migration", logs.String())
+		}
+	})
+
+	t.Run("a record changed with it: refused", func(t *testing.T) {
+		dir, before := build(t)
+		damage(t, dir, func(txn *badger.Txn) error {
+			r := before[2]
+			r.Type = "OwnerAdded" // the change the migration would have hidden
+			return txn.Set(eventKey(3), encodeRecord(r))
+		})
+		_, err := OpenBadger(dir, BadgerOptions{})
+		if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), "record 3") {
+			t.Fatalf("open: %v; want ErrCorruptLog naming record 3", err)
+		}
+	})
+}
+
+// A migration from format 1 stopped part way (its first records rewritten with the chain, the
+// rest still of format 1, no format key yet) goes on from where it stopped, and gives the chain a
+// migration in one go gives.
+func TestInterruptedV1MigrationResumes(t *testing.T) {
+	ctx := testCtx(t)
+	straight := openBadgerAt(t, copyDir(t, filepath.Join("testdata", "v1log")))
+	want, err := straight.Read(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := copyDir(t, filepath.Join("testdata", "v1log"))
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(txn *badger.Txn) error { // what the first chunk of a migration writes
+		for _, r := range want[:10] {
+			if err := txn.Set(eventKey(r.Position), encodeRecord(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	s := openBadgerAt(t, dir)
+	got, err := s.Read(ctx, 1, 0)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("read %d records (%v); want %d", len(got), err, len(want))
+	}
+	for i := range got {
+		if got[i].Hash != want[i].Hash {
+			t.Fatalf("record %d: hash %.12s; a migration in one go gives %.12s", i+1, got[i].Hash, want[i].Hash)
+		}
 	}
 }

@@ -97,9 +97,21 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 		log.Info("eventstore: log migrated", "from_format", ver, "to_format", FormatVersion, "records", 0)
 		return nil
 	}
+	// No format key and records: format 1 only if the log reads as one (migratedPrefix).
+	next, prev, whole, err := migratedPrefix(db)
+	if err != nil {
+		return err
+	}
+	if whole {
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(formatKey(), u64(FormatVersion)) }); err != nil {
+			return fmt.Errorf("write format: %w", err)
+		}
+		log.Warn("eventstore: the log had no format key; its records carry the hash chain and it holds, so the key is written again",
+			"format", FormatVersion, "records", next-1)
+		return nil
+	}
 	start := time.Now()
-	prev := GenesisHash
-	var next, n uint64 = 1, 0
+	var n uint64
 	for {
 		var batch []Record
 		err := db.View(func(txn *badger.Txn) error {
@@ -149,6 +161,60 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 	}
 	log.Info("eventstore: log migrated", "from_format", ver, "to_format", FormatVersion, "records", n, "took", time.Since(start))
 	return nil
+}
+
+// migratedPrefix reads a log without a format key before it is migrated from format 1. Such a
+// log holds records of codec 1 (no hash chain), after at most a prefix that a migration cut short
+// already rewrote in codec 2 with its chain. A log whose format key was lost or deleted holds codec
+// 2 records only: migrating it would rewrite their chain over whatever was changed in them. So a
+// codec 2 record must come before every codec 1 record, and its chain must hold; next is the first
+// position left to rewrite and prev the hash it follows. whole reports a log of codec 2 records
+// only, whose chain holds: its format key alone was lost (or a migration stopped just before
+// writing it), and writing the key again is the repair. Anything else is ErrCorruptLog.
+func migratedPrefix(db *badger.DB) (next uint64, prev string, whole bool, err error) {
+	next, prev = 1, GenesisHash
+	v1 := false
+	err = db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}})
+		defer it.Close()
+		want := uint64(1)
+		for it.Rewind(); it.Valid(); it.Next() {
+			pos := binary.BigEndian.Uint64(it.Item().Key()[1:])
+			if pos != want {
+				return fmt.Errorf("%w: position %d where %d was expected", ErrCorruptLog, pos, want)
+			}
+			want++
+			var r Record
+			var codec byte
+			if err := itemValue(it.Item(), func(v []byte) error {
+				if len(v) > 0 {
+					codec = v[0]
+				}
+				return decodeRecord(v, &r)
+			}); err != nil {
+				return fmt.Errorf("%w: decode record %d: %w", ErrCorruptLog, pos, err)
+			}
+			if codec == codecV1 {
+				v1 = true
+				continue
+			}
+			if v1 {
+				return fmt.Errorf("%w: the log has no format key, and record %d carries the hash chain after records of format 1 that do not: no migration writes that", ErrCorruptLog, pos)
+			}
+			if r.PrevHash != prev {
+				return fmt.Errorf("%w: the log has no format key, and record %d does not follow the chain (previous hash %.12s, the record before ends in %.12s)", ErrCorruptLog, pos, r.PrevHash, prev)
+			}
+			if h, err := HashRecord(r, prev); err != nil || h != r.Hash {
+				return fmt.Errorf("%w: the log has no format key, and record %d does not hash to its stored hash: migrating would hide the change", ErrCorruptLog, pos)
+			}
+			prev, next = r.Hash, pos+1
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", false, fmt.Errorf("read the log before migrating it: %w", err)
+	}
+	return next, prev, !v1, nil
 }
 
 // openBadgerDB opens Badger, turning a panic on a damaged directory into an

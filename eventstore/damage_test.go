@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -464,6 +465,24 @@ func TestMissingFormatKey(t *testing.T) {
 		}
 	})
 
+	t.Run("a record rewritten in format 1 in a log with a verified marker: refused", func(t *testing.T) {
+		dir, before := build(t)
+		s := openBadgerAt(t, dir)
+		if _, _, err := s.VerifySinceMarker(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		damage(t, dir, func(txn *badger.Txn) error {
+			r := before[len(before)-1]
+			r.Actor = "mallory" // a migration would chain the changed record as if it had always been so
+			return txn.Set(eventKey(r.Position), encodeV1(t, r))
+		})
+		_, err := OpenBadger(dir, BadgerOptions{})
+		if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), fmt.Sprintf("record %d is of format 1", len(before))) {
+			t.Fatalf("open: %v; want ErrCorruptLog naming record %d", err, len(before))
+		}
+	})
+
 	t.Run("a record changed with it: refused", func(t *testing.T) {
 		dir, before := build(t)
 		damage(t, dir, func(txn *badger.Txn) error {
@@ -514,4 +533,23 @@ func TestInterruptedV1MigrationResumes(t *testing.T) {
 			t.Fatalf("record %d: hash %.12s; a migration in one go gives %.12s", i+1, got[i].Hash, want[i].Hash)
 		}
 	}
+}
+
+// encodeV1 gives a record's stored form in codec 1 (format 1: no flags, no hashes).
+func encodeV1(t *testing.T, r Record) []byte {
+	t.Helper()
+	b := []byte{codecV1}
+	b = binary.AppendUvarint(b, r.Position)
+	b = binary.AppendUvarint(b, r.Version)
+	b = binary.AppendVarint(b, r.Time.UnixNano())
+	for _, s := range []string{r.ID, r.Stream, r.Type, r.OrgID, r.Actor, r.CommandID, r.CorrelationID} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Data)))
+	b = append(b, r.Data...)
+	var back Record
+	if err := decodeRecord(b, &back); err != nil || back.Actor != r.Actor || back.Hash != "" {
+		t.Fatalf("codec 1 encoding does not decode: %v %+v", err, back)
+	}
+	return b
 }

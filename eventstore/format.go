@@ -175,6 +175,14 @@ func migratedPrefix(db *badger.DB) (next uint64, prev string, whole bool, err er
 	next, prev = 1, GenesisHash
 	v1 := false
 	err = db.View(func(txn *badger.Txn) error {
+		// The verified marker is written only once the chain has been verified, after a migration
+		// has ended: a log that has one was chained throughout, and a record of codec 1 in it was
+		// rewritten into the form a migration would chain again.
+		_, err := txn.Get(markerKey())
+		marked := err == nil
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEvent}})
 		defer it.Close()
 		want := uint64(1)
@@ -195,6 +203,9 @@ func migratedPrefix(db *badger.DB) (next uint64, prev string, whole bool, err er
 				return fmt.Errorf("%w: decode record %d: %w", ErrCorruptLog, pos, err)
 			}
 			if codec == codecV1 {
+				if marked {
+					return fmt.Errorf("%w: the log has no format key, and record %d is of format 1 in a log with a verified marker, which only a chained log has: migrating would chain it again", ErrCorruptLog, pos)
+				}
 				v1 = true
 				continue
 			}

@@ -94,7 +94,7 @@ of a stopped rosterd on disk, its keys too. Exit status 4 when a check fails.`,
 				}
 				reports = append(reports, namedReport{"file " + file, rep})
 			case dataDir != "":
-				rep, keys, err := verifyDataDir(cmd.Context(), dataDir, from)
+				rep, keys, err := verifyDataDir(cmd.Context(), dataDir, from, e.stderr)
 				if err != nil {
 					return err
 				}
@@ -205,8 +205,12 @@ func verifyFile(path string) (client.ChainReport, error) {
 // marker), then what rosterd's background checksum pass checks (keys: every block and value
 // readable, every record at its position and in the stream index, every command with its
 // stored reply).
-func verifyDataDir(ctx context.Context, dir string, from uint64) (chain, keys client.ChainReport, err error) {
-	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: slog.New(slog.DiscardHandler), StagedReply: commands.AppendReplyOf, ReplySpan: commands.ReplySpan})
+//
+// The log is opened as rosterd opens it, with the open's repairs (a migration, a format key
+// written again, an append cut short removed): their warnings go to stderr.
+func verifyDataDir(ctx context.Context, dir string, from uint64, stderr io.Writer) (chain, keys client.ChainReport, err error) {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := eventstore.OpenBadger(filepath.Join(dir, "log"), eventstore.BadgerOptions{Logger: logger, StagedReply: commands.AppendReplyOf, ReplySpan: commands.ReplySpan})
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
 			return chain, keys, fmt.Errorf("verify: open the log (is rosterd running on it? stop it first): %w", err)

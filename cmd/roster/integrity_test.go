@@ -175,6 +175,11 @@ func TestVerifyDataDirFindsLostLastRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The format key lost: the open writes it again, and verify tells so on stderr.
+	damage([]byte{'f'})
+	if code, out := verify(); code != 0 || strings.Count(out, ": ok") != 2 || !strings.Contains(out, "no format key") {
+		t.Fatalf("verify of a data dir whose format key was lost: exit %d %s", code, out)
+	}
 	// The log's command key: 'c', the stream, 0, the command id.
 	damage(append(append([]byte{'c'}, commands.StreamOf("acme")+"\x00"...), "add-u1"...))
 	if code, out := verify(); code != exitChainBroken || !strings.Contains(out, "keys") || !strings.Contains(out, "BROKEN at position 3") ||

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"roster/internal/syncbuf"
 	"runtime"
 	"runtime/debug"
@@ -279,7 +281,7 @@ func TestBulkWorkGetsTheCollectorsAllowance(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	now := time.Unix(0, 0)
 	var logged syncbuf.Buffer
-	g := newMemoryGovernor(64*mib, 512*mib, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	g := newMemoryGovernor(64*mib, 512*mib, 0, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	g.now = func() time.Time { return now }
 	collecting, collected := make(chan struct{}), make(chan struct{})
 	g.collect = func() { collecting <- struct{}{}; <-collected }
@@ -353,7 +355,7 @@ func TestBulkWorkGetsTheCollectorsAllowance(t *testing.T) {
 	waitFor(t, usual)
 
 	// No allowance: nothing changes.
-	none := newMemoryGovernor(64*mib, 0, slog.New(slog.DiscardHandler))
+	none := newMemoryGovernor(64*mib, 0, 0, slog.New(slog.DiscardHandler))
 	none.bulk(true)
 	if gogc() != 100 {
 		t.Fatal("an allowance of 0 turned GOGC off")
@@ -378,5 +380,61 @@ func waitFor(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not reached in 10 s")
 		}
+	}
+}
+
+// The allowance stays under the container's memory limit: at most 90% of it, and none at all when
+// that leaves less than 64 MiB over what the process holds. The limit is read from cgroup v2's
+// memory.max, then v1's memory.limit_in_bytes; "max" and v1's "unlimited" are none.
+func TestCollectorAllowanceStaysUnderTheContainerLimit(t *testing.T) {
+	const mib = 1 << 20
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	dir := t.TempDir()
+	file := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := filepath.Join(dir, "none")
+	for _, c := range []struct {
+		files []string
+		want  int64
+	}{
+		{[]string{file("v2", "536870912\n")}, 512 * mib},
+		{[]string{file("v2max", "max\n")}, 0},
+		{[]string{missing, file("v1", "1073741824\n")}, 1024 * mib},
+		{[]string{missing, file("v1none", "9223372036854771712\n")}, 0},
+		{[]string{missing, missing}, 0},
+	} {
+		if got := cgroupMemoryLimit(c.files); got != c.want {
+			t.Fatalf("limit from %v: %d, want %d", c.files, got, c.want)
+		}
+	}
+
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	inUse := int64(ms.Sys - ms.HeapReleased)
+	quiet := slog.New(slog.DiscardHandler)
+	// Room for 100 MiB under 90% of the container's limit: the hold gets that, not 512 MiB.
+	g := newMemoryGovernor(16*mib, 512*mib, int64(float64(inUse+100*mib)/ceilingShare), quiet)
+	g.collect = func() {}
+	g.bulk(true)
+	if got := debug.SetMemoryLimit(-1); gogc() != -1 || got > inUse+110*mib || got < inUse+80*mib {
+		t.Fatalf("hold under a container limit: GOGC %d, limit %d MiB; want off and about %d MiB", gogc(), got/mib, (inUse+100*mib)/mib)
+	}
+	g.bulk(false)
+	waitFor(t, func() bool { return gogc() == 100 })
+	// Too little room: no hold at all, GOGC stays.
+	tight := newMemoryGovernor(16*mib, 512*mib, int64(float64(inUse+32*mib)/ceilingShare), quiet)
+	tight.bulk(true)
+	if gogc() != 100 {
+		t.Fatal("GOGC turned off with less than 64 MiB of room under the container's limit")
+	}
+	tight.bulk(false)
+	if gogc() != 100 {
+		t.Fatal("the end of bulk work that got no hold changed GOGC")
 	}
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,6 +44,38 @@ func memoryLimitFor(floor, live int64) int64 {
 // off.
 const maxHold = 5 * time.Second
 
+// The allowance stays under the container's memory limit, which the Go runtime does not know: a
+// hold raises the soft limit to at most ceilingShare of it, and is not taken when that leaves less
+// than minRoom over what the process holds (with GOGC off, a limit that close would make the
+// collector run back to back).
+const (
+	ceilingShare = 0.9
+	minRoom      = 64 << 20
+)
+
+// cgroupMemoryFiles are where the container's memory limit is read, as a process inside it sees
+// them: cgroup v2, then v1.
+func cgroupMemoryFiles() []string {
+	return []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+}
+
+// cgroupMemoryLimit is the first limit found in files, in bytes; 0 when none is set ("max", v1's
+// "unlimited" near 2^63, no such file).
+func cgroupMemoryLimit(files []string) int64 {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || v <= 0 || v >= 1<<62 {
+			return 0 // "max", or no limit worth the name
+		}
+		return v
+	}
+	return 0
+}
+
 // The governor's states: the collector as usual, held for bulk work, or draining (the one
 // collection after bulk work, GOGC still off).
 const (
@@ -53,9 +88,11 @@ const (
 // gives bulk work the collector's allowance (bulk).
 type memoryGovernor struct {
 	floor, allowance int64
-	maxHold          time.Duration
-	now              func() time.Time
-	log              *slog.Logger
+	// ceiling is the container's memory limit (cgroupMemoryLimit), 0 when none.
+	ceiling int64
+	maxHold time.Duration
+	now     func() time.Time
+	log     *slog.Logger
 	// collect runs the collection after bulk work (runtime.GC; tests wait for it).
 	collect func()
 
@@ -71,8 +108,8 @@ type memoryGovernor struct {
 	gcPercent int   // GOGC outside holds
 }
 
-func newMemoryGovernor(floor, allowance int64, log *slog.Logger) *memoryGovernor {
-	g := &memoryGovernor{floor: floor, allowance: allowance, maxHold: maxHold, now: time.Now, log: log,
+func newMemoryGovernor(floor, allowance, ceiling int64, log *slog.Logger) *memoryGovernor {
+	g := &memoryGovernor{floor: floor, allowance: allowance, ceiling: ceiling, maxHold: maxHold, now: time.Now, log: log,
 		collect: runtime.GC,
 		samples: []metrics.Sample{
 			{Name: "/gc/heap/live:bytes"},
@@ -111,7 +148,15 @@ func (g *memoryGovernor) bulk(active bool) {
 	case active && g.state != gcHeld:
 		metrics.Read(g.samples)
 		inUse := int64(g.samples[1].Value.Uint64() - g.samples[2].Value.Uint64()) // what the limit counts
-		g.heldSince, g.expired, g.heldLimit = g.now(), false, inUse+g.allowance
+		room := g.allowance
+		if g.ceiling > 0 {
+			room = min(room, int64(float64(g.ceiling)*ceilingShare)-inUse)
+		}
+		if room < minRoom {
+			g.log.Debug("no room for the collector's allowance under the container's memory limit", "ceiling_mib", g.ceiling>>20, "in_use_mib", inUse>>20)
+			return
+		}
+		g.heldSince, g.expired, g.heldLimit = g.now(), false, inUse+room
 		wasUsual := g.state == gcUsual
 		g.state = gcHeld
 		g.setLimit(g.limit()) // the room first: with GOGC off the limit is the only trigger

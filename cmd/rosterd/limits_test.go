@@ -408,10 +408,18 @@ func TestCollectorAllowanceStaysUnderTheContainerLimit(t *testing.T) {
 		{[]string{missing, file("v1", "1073741824\n")}, 1024 * mib},
 		{[]string{missing, file("v1none", "9223372036854771712\n")}, 0},
 		{[]string{missing, missing}, 0},
+		{[]string{file("own", "268435456\n"), file("root", "536870912\n")}, 256 * mib}, // the smallest
 	} {
 		if got := cgroupMemoryLimit(c.files); got != c.want {
 			t.Fatalf("limit from %v: %d, want %d", c.files, got, c.want)
 		}
+	}
+	// The process's own cgroup comes from /proc/self/cgroup, for v2 and for v1's memory controller.
+	got := cgroupMemoryFiles("12:cpu,cpuacct:/x\n4:memory:/system.slice/rosterd.service\n0::/system.slice/rosterd.service\n1:name=systemd:/../etc\n")
+	want := []string{"/sys/fs/cgroup/memory/system.slice/rosterd.service/memory.limit_in_bytes", "/sys/fs/cgroup/system.slice/rosterd.service/memory.max",
+		"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("cgroup files %q; want %q", got, want)
 	}
 
 	var ms runtime.MemStats

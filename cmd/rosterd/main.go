@@ -181,7 +181,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	defer stop()
 	if cfg.MemoryLimit > 0 {
 		cfg.Logger.Info("Go soft memory limit", "mib", cfg.MemoryLimit>>20, "above", "half again the live heap")
-		g := newMemoryGovernor(cfg.MemoryLimit, cfg.BulkGCAllowance, cgroupMemoryLimit(cgroupMemoryFiles()), cfg.Logger)
+		g := newMemoryGovernor(cfg.MemoryLimit, cfg.BulkGCAllowance, cgroupMemoryLimit(cgroupMemoryFiles(selfCgroup())), cfg.Logger)
 		if cfg.BulkGCAllowance > 0 {
 			cfg.OnBulk = g.bulk
 		}

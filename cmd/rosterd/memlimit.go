@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,15 +54,37 @@ const (
 	minRoom      = 64 << 20
 )
 
-// cgroupMemoryFiles are where the container's memory limit is read, as a process inside it sees
-// them: cgroup v2, then v1.
-func cgroupMemoryFiles() []string {
-	return []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+// cgroupMemoryFiles are where the process's memory limit is read: those of its own cgroup, named
+// in selfCgroup (/proc/self/cgroup: a systemd unit's MemoryMax=), then those at the root of the
+// hierarchy (a container's, seen from inside it); cgroup v2 before v1.
+func cgroupMemoryFiles(selfCgroup string) []string {
+	var own []string
+	for line := range strings.Lines(selfCgroup) {
+		id, rest, _ := strings.Cut(strings.TrimSpace(line), ":")
+		controllers, path, ok := strings.Cut(rest, ":")
+		if !ok || !strings.HasPrefix(path, "/") || path == "/" || strings.Contains(path, "..") {
+			continue
+		}
+		switch {
+		case id == "0" && controllers == "":
+			own = append(own, "/sys/fs/cgroup"+path+"/memory.max")
+		case slices.Contains(strings.Split(controllers, ","), "memory"):
+			own = append(own, "/sys/fs/cgroup/memory"+path+"/memory.limit_in_bytes")
+		}
+	}
+	return append(own, "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 }
 
-// cgroupMemoryLimit is the first limit found in files, in bytes; 0 when none is set ("max", v1's
+// selfCgroup is /proc/self/cgroup, or "" where there is none.
+func selfCgroup() string {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	return string(b)
+}
+
+// cgroupMemoryLimit is the smallest limit set in files, in bytes; 0 when none is ("max", v1's
 // "unlimited" near 2^63, no such file).
 func cgroupMemoryLimit(files []string) int64 {
+	var limit int64
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -69,11 +92,13 @@ func cgroupMemoryLimit(files []string) int64 {
 		}
 		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		if err != nil || v <= 0 || v >= 1<<62 {
-			return 0 // "max", or no limit worth the name
+			continue // "max", or no limit worth the name
 		}
-		return v
+		if limit == 0 || v < limit {
+			limit = v
+		}
 	}
-	return 0
+	return limit
 }
 
 // The governor's states: the collector as usual, held for bulk work, or draining (the one

@@ -146,16 +146,7 @@ func TestLoweredHeadKeyIsRefused(t *testing.T) {
 		t.Fatalf("open: %v; want ErrCorruptLog naming the head key", err)
 	}
 	// The records are all still there: put the head key back and the log opens whole.
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(headKey(), u64(8)) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	editClosedLog(t, dir, func(txn *badger.Txn) error { return txn.Set(headKey(), u64(8)) })
 	s, err = OpenBadger(dir, BadgerOptions{StagedReply: testReply})
 	if err != nil {
 		t.Fatal(err)
@@ -424,19 +415,12 @@ func TestMissingFormatKey(t *testing.T) {
 	}
 	damage := func(t *testing.T, dir string, f func(txn *badger.Txn) error) {
 		t.Helper()
-		db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := db.Update(func(txn *badger.Txn) error {
+		editClosedLog(t, dir, func(txn *badger.Txn) error {
 			if err := txn.Delete(formatKey()); err != nil {
 				return err
 			}
 			return f(txn)
-		}); err != nil {
-			t.Fatal(err)
-		}
+		})
 	}
 
 	t.Run("only the key lost: written again, nothing rewritten", func(t *testing.T) {
@@ -508,21 +492,14 @@ func TestInterruptedV1MigrationResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := copyDir(t, filepath.Join("testdata", "v1log"))
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(txn *badger.Txn) error { // what the first chunk of a migration writes
+	editClosedLog(t, dir, func(txn *badger.Txn) error { // what the first chunk of a migration writes
 		for _, r := range want[:10] {
 			if err := txn.Set(eventKey(r.Position), encodeRecord(r)); err != nil {
 				return err
 			}
 		}
 		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	})
 	s := openBadgerAt(t, dir)
 	got, err := s.Read(ctx, 1, 0)
 	if err != nil || len(got) != len(want) {
@@ -552,4 +529,20 @@ func encodeV1(t *testing.T, r Record) []byte {
 		t.Fatalf("codec 1 encoding does not decode: %v %+v", err, back)
 	}
 	return b
+}
+
+// editClosedLog edits the keys of a stopped store's log in dir with Badger alone, as damage to
+// the data dir (or a repair by hand) would.
+func editClosedLog(t *testing.T, dir string, edit func(txn *badger.Txn) error) {
+	t.Helper()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(edit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -101,12 +101,14 @@ func cgroupMemoryLimit(files []string) int64 {
 	return limit
 }
 
-// The governor's states: the collector as usual, held for bulk work, or draining (the one
-// collection after bulk work, GOGC still off).
+// The governor's states: the collector as usual, held for bulk work, draining (the one
+// collection after bulk work, GOGC still off), or expired (bulk work held longer than maxHold:
+// the collector as usual until it ends).
 const (
 	gcUsual = iota
 	gcHeld
 	gcDraining
+	gcExpired
 )
 
 // memoryGovernor sets the Go soft memory limit from the live heap (memoryLimitFor, polled) and
@@ -127,7 +129,6 @@ type memoryGovernor struct {
 	normal    int64 // the limit memoryLimitFor gives for the live heap last seen
 	state     int
 	drains    int // collections after bulk work started, so that a stale one changes nothing
-	expired   bool
 	heldSince time.Time
 	heldLimit int64 // the limit during a hold: what the process held then, and the allowance
 	gcPercent int   // GOGC outside holds
@@ -155,7 +156,7 @@ func (g *memoryGovernor) setLimit(limit int64) {
 
 // limit is the limit due now; g.mu is held.
 func (g *memoryGovernor) limit() int64 {
-	if g.state != gcUsual {
+	if g.state == gcHeld || g.state == gcDraining {
 		return max(g.normal, g.heldLimit)
 	}
 	return g.normal
@@ -170,7 +171,7 @@ func (g *memoryGovernor) bulk(active bool) {
 		return
 	}
 	switch {
-	case active && g.state != gcHeld:
+	case active && (g.state == gcUsual || g.state == gcDraining):
 		metrics.Read(g.samples)
 		inUse := int64(g.samples[1].Value.Uint64() - g.samples[2].Value.Uint64()) // what the limit counts
 		room := g.allowance
@@ -181,7 +182,7 @@ func (g *memoryGovernor) bulk(active bool) {
 			g.log.Debug("no room for the collector's allowance under the container's memory limit", "ceiling_mib", g.ceiling>>20, "in_use_mib", inUse>>20)
 			return
 		}
-		g.heldSince, g.expired, g.heldLimit = g.now(), false, inUse+room
+		g.heldSince, g.heldLimit = g.now(), inUse+room
 		wasUsual := g.state == gcUsual
 		g.state = gcHeld
 		g.setLimit(g.limit()) // the room first: with GOGC off the limit is the only trigger
@@ -189,13 +190,10 @@ func (g *memoryGovernor) bulk(active bool) {
 			g.gcPercent = debug.SetGCPercent(-1) // draining: off already
 		}
 		g.log.Debug("Go soft memory limit", "mib", g.set>>20, "bulk_work", "started: GOGC off")
+	case !active && g.state == gcExpired: // the collector has run as usual since maxHold
+		g.state = gcUsual
+		g.log.Debug("Go soft memory limit", "mib", g.set>>20, "bulk_work", "ended")
 	case !active && g.state == gcHeld:
-		if g.expired { // the collector has run as usual since maxHold
-			g.state = gcUsual
-			g.setLimit(g.limit())
-			g.log.Debug("Go soft memory limit", "mib", g.set>>20, "bulk_work", "ended")
-			return
-		}
 		g.state = gcDraining
 		g.drains++
 		go g.drain(g.drains)
@@ -225,9 +223,8 @@ func (g *memoryGovernor) step() {
 	if s := g.samples[0].Value; s.Kind() == metrics.KindUint64 {
 		g.normal = memoryLimitFor(g.floor, int64(s.Uint64()))
 	}
-	if g.state == gcHeld && !g.expired && g.now().Sub(g.heldSince) >= g.maxHold {
-		g.expired = true
-		g.heldLimit = 0
+	if g.state == gcHeld && g.now().Sub(g.heldSince) >= g.maxHold {
+		g.state = gcExpired
 		debug.SetGCPercent(g.gcPercent)
 		g.log.Warn("bulk work held the collector's allowance too long; collecting as usual until it ends", "held", g.maxHold)
 	}

@@ -172,7 +172,7 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 // only, whose chain holds: its format key alone was lost (or a migration stopped just before
 // writing it), and writing the key again is the repair. Anything else is ErrCorruptLog.
 func migratedPrefix(db *badger.DB) (next uint64, prev string, whole bool, err error) {
-	next, prev = 1, GenesisHash
+	chain := NewChainVerifier(1, GenesisHash)
 	v1 := false
 	err = db.View(func(txn *badger.Txn) error {
 		// The verified marker is written only once the chain has been verified, after a migration
@@ -212,20 +212,20 @@ func migratedPrefix(db *badger.DB) (next uint64, prev string, whole bool, err er
 			if v1 {
 				return fmt.Errorf("%w: the log has no format key, and record %d carries the hash chain after records of format 1 that do not: no migration writes that", ErrCorruptLog, pos)
 			}
-			if r.PrevHash != prev {
-				return fmt.Errorf("%w: the log has no format key, and record %d does not follow the chain (previous hash %.12s, the record before ends in %.12s)", ErrCorruptLog, pos, r.PrevHash, prev)
+			if err := chain.Add(r); err != nil {
+				return fmt.Errorf("%w: the log has no format key, and record %d does not hold the chain, which migrating would hide: %w", ErrCorruptLog, pos, err)
 			}
-			if h, err := HashRecord(r, prev); err != nil || h != r.Hash {
-				return fmt.Errorf("%w: the log has no format key, and record %d does not hash to its stored hash: migrating would hide the change", ErrCorruptLog, pos)
-			}
-			prev, next = r.Hash, pos+1
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, "", false, fmt.Errorf("read the log before migrating it: %w", err)
 	}
-	return next, prev, !v1, nil
+	rep := chain.Report()
+	if rep.Checked == 0 {
+		return 1, GenesisHash, !v1, nil
+	}
+	return rep.Last + 1, rep.LastHash, !v1, nil
 }
 
 // openBadgerDB opens Badger, turning a panic on a damaged directory into an
